@@ -1,0 +1,15 @@
+# Finds Criterion (tests only). Defines the imported target Criterion::criterion.
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(PC_CRITERION QUIET criterion)
+endif()
+find_path(CRITERION_INCLUDE_DIR criterion/criterion.h HINTS ${PC_CRITERION_INCLUDE_DIRS})
+find_library(CRITERION_LIBRARY criterion HINTS ${PC_CRITERION_LIBRARY_DIRS})
+include(FindPackageHandleStandardArgs)
+find_package_handle_standard_args(Criterion REQUIRED_VARS CRITERION_INCLUDE_DIR CRITERION_LIBRARY)
+if(Criterion_FOUND AND NOT TARGET Criterion::criterion)
+  add_library(Criterion::criterion UNKNOWN IMPORTED)
+  set_target_properties(Criterion::criterion PROPERTIES IMPORTED_LOCATION ${CRITERION_LIBRARY}
+    INTERFACE_INCLUDE_DIRECTORIES ${CRITERION_INCLUDE_DIR})
+endif()
+mark_as_advanced(CRITERION_INCLUDE_DIR CRITERION_LIBRARY)

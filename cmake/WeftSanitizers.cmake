@@ -1,0 +1,11 @@
+# Applies WEFT_SANITIZE per target (never through global flags).
+function(weft_apply_sanitizers target)
+  if(WEFT_SANITIZE)
+    list(JOIN WEFT_SANITIZE "," san)
+    target_compile_options(${target} PRIVATE -fsanitize=${san} -fno-omit-frame-pointer -g)
+    target_link_options(${target} PUBLIC -fsanitize=${san})
+    if("undefined" IN_LIST WEFT_SANITIZE)
+      target_compile_options(${target} PRIVATE -fno-sanitize-recover=undefined)
+    endif()
+  endif()
+endfunction()

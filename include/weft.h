@@ -1,0 +1,370 @@
+/* weft: a lock-free work-stealing thread pool with futures, in C11.
+ *
+ * Conventions used by every declaration below:
+ *  - Functions that can fail return int: WEFT_OK (0) or a negative errno value
+ *    (WEFT_EINVAL, WEFT_ENOMEM, ...). weft_strerror() names them.
+ *  - Out-parameters are written only on success.
+ *  - Timeouts are relative nanoseconds: negative waits forever (WEFT_FOREVER),
+ *    0 polls without blocking. Deadlines are absolute CLOCK_MONOTONIC times.
+ *  - "On a worker: helps" means that a call made from inside a task running on
+ *    a weft worker runs other tasks while it waits instead of blocking the
+ *    thread; nested waits therefore never deadlock the pool.
+ *  - The library never calls exit() or abort() on a caller's mistake. */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define WEFT_API __attribute__((visibility("default")))
+#else
+#define WEFT_API
+#endif
+
+#define WEFT_VERSION_MAJOR 0
+#define WEFT_VERSION_MINOR 1
+#define WEFT_VERSION_PATCH 0
+
+/* ---- status codes ------------------------------------------------------- */
+
+#define WEFT_OK 0
+#define WEFT_EINVAL (-EINVAL)            /* bad argument: NULL, bad flags */
+#define WEFT_ENOMEM (-ENOMEM)            /* allocation failed; nothing was accepted */
+#define WEFT_ETIMEDOUT (-ETIMEDOUT)      /* the wait ended before the future was done */
+#define WEFT_ECANCELED (-ECANCELED)      /* the future was cancelled */
+#define WEFT_ESHUTDOWN (-ESHUTDOWN)      /* the pool is shut down; nothing was accepted */
+#define WEFT_EDEADLK (-EDEADLK)          /* a blocking pool call from one of its own workers */
+#define WEFT_EALREADY (-EALREADY)        /* a promise completed twice (first value kept) */
+#define WEFT_EBROKEN (-ENOTRECOVERABLE)  /* a worker initializer failed: the pool is broken */
+#define WEFT_EPERM (-EPERM)              /* call not allowed from this thread or context */
+#define WEFT_EOF (-ENODATA)              /* an iterator is exhausted */
+#define WEFT_EAGAIN (-EAGAIN)            /* resource temporarily unavailable (threads) */
+
+#define WEFT_FOREVER ((int64_t)-1)
+
+/* Return a static, human-readable description of a status code. Any thread. */
+WEFT_API const char *weft_strerror(int status);
+
+/* ---- types ---------------------------------------------------------------- */
+
+typedef struct weft_pool weft_pool;     /* opaque */
+typedef struct weft_future weft_future; /* opaque, reference-counted */
+typedef struct weft_ctx weft_ctx;       /* the running task's context; borrowed for the call */
+
+/* A task. Return 0 for success or a nonzero failure status (positive user
+ * codes, or negative errno values). *result starts as NULL; what the task
+ * stores there becomes the future's value. */
+typedef int (*weft_fn)(weft_ctx *ctx, void *arg, void **result);
+typedef void (*weft_dtor)(void *p);
+/* A done-callback. f is borrowed for the call; weft_future_ref() keeps it.
+ * A nonzero return reports a failed callback: it is counted (see
+ * weft_callback_failures()) and ignored; later callbacks still run and the
+ * worker survives (unlike a raising callback in Python's executors). */
+typedef int (*weft_callback)(weft_future *f, void *ud);
+
+/* ---- pool ------------------------------------------------------------------- */
+
+typedef enum weft_pin {
+    WEFT_PIN_NONE = 0, /* default: the OS places the workers */
+    WEFT_PIN_COMPACT,  /* worker i on the i-th allowed PU, filling cores in order */
+    WEFT_PIN_SCATTER   /* spread over the topology (hwloc_distrib) */
+} weft_pin;
+
+/* Per-worker hook. For on_worker_start a nonzero return marks the pool broken
+ * (see WEFT_EBROKEN), like Python's failing executor initializer. */
+typedef int (*weft_worker_hook)(unsigned worker, void *ud);
+
+typedef struct weft_pool_options {
+    size_t struct_size;           /* sizeof(weft_pool_options): set by _init */
+    unsigned workers;             /* 0 = the CPUs in the process affinity mask */
+    weft_pin pin;                 /* pinning policy (only onto allowed CPUs) */
+    unsigned spin_us;             /* idle spin budget before parking (default 50) */
+    size_t stack_size;            /* worker stack bytes; 0 = 8 MiB */
+    const char *name_prefix;      /* thread names "<prefix><i>"; NULL = "weft-" */
+    weft_worker_hook on_worker_start; /* run first on each worker; nonzero = broken */
+    weft_worker_hook on_worker_stop;  /* run last on each worker; return ignored */
+    void *hook_ud;                /* passed to both hooks */
+    uint64_t reserved[8];         /* zero; room to grow without breaking the ABI */
+} weft_pool_options;
+
+/* Fill *o with defaults. Any thread. Never fails (NULL is ignored). */
+WEFT_API void weft_pool_options_init(weft_pool_options *o);
+
+/* Create a pool and start its workers.
+ * Threads:   any thread. Topology is loaded once per process.
+ * Ownership: *out is a new pool; weft_pool_destroy() it.
+ * Returns:   WEFT_OK; WEFT_EINVAL (out NULL, bad struct_size or pin);
+ *            WEFT_ENOMEM; WEFT_EAGAIN if threads could not be started. */
+WEFT_API int weft_pool_create(weft_pool **out, const weft_pool_options *opts);
+
+enum {
+    WEFT_SHUTDOWN_WAIT = 1u,   /* block until every accepted task ran or was cancelled */
+    WEFT_SHUTDOWN_CANCEL = 2u  /* cancel the submitted tasks that have not started */
+};
+
+/* Stop accepting submissions. Idempotent; any thread.
+ * Without WAIT it returns at once and the workers finish in the background.
+ * With CANCEL, submitted tasks that have not started are cancelled (their
+ * futures report WEFT_ECANCELED and their callbacks run); tasks already
+ * queued on worker deques are cancelled by the workers as they reach them.
+ * Blocking:  with WAIT, until the pool is drained.
+ * Returns:   WEFT_OK; WEFT_EINVAL (NULL, unknown flags); WEFT_EDEADLK if WAIT
+ *            is asked from one of the pool's own workers. */
+WEFT_API int weft_pool_shutdown(weft_pool *pool, unsigned flags);
+
+/* Shut down with WAIT, join the workers and free the pool.
+ * Futures obtained from the pool stay valid until released.
+ * Returns:   WEFT_OK; WEFT_EINVAL (NULL); WEFT_EDEADLK from one of the pool's
+ *            own workers (nothing is destroyed). */
+WEFT_API int weft_pool_destroy(weft_pool *pool);
+
+/* Number of workers. 0 for NULL. Any thread. */
+WEFT_API unsigned weft_pool_size(const weft_pool *pool);
+
+/* Index of the calling worker thread in its pool, or -1 on other threads. */
+WEFT_API int weft_worker_index(void);
+
+typedef struct weft_worker_stats {
+    uint64_t tasks_run;     /* tasks executed (submitted, spawned and internal) */
+    uint64_t steals;        /* successful steals from other workers' deques */
+    uint64_t failed_steals; /* steal attempts that found nothing or lost a race */
+    uint64_t parks;         /* times the worker went to sleep on its futex */
+} weft_worker_stats;
+
+/* Copy per-worker statistics into out[0..n). Counters are read without
+ * stopping the workers, so they are a recent snapshot. Any thread.
+ * Returns the number of workers (may exceed n), or WEFT_EINVAL. */
+WEFT_API int weft_pool_stats(const weft_pool *pool, weft_worker_stats *out, size_t n);
+
+/* ---- submit and futures ----------------------------------------------------- */
+
+/* Submit fn(ctx, arg, &result) to run on the pool.
+ * Threads:   any thread. From a worker the task goes to that worker's deque,
+ *            otherwise through the lock-free injection queue.
+ * Ownership: if arg_dtor is set, arg_dtor(arg) runs exactly once, after the
+ *            task ran or when it was cancelled, also when this call fails.
+ *            *out (if out is not NULL) is a new reference: release it once.
+ *            out == NULL submits detached.
+ * Blocking:  never (wakes at most one sleeping worker).
+ * Returns:   WEFT_OK; WEFT_EINVAL (pool or fn NULL); WEFT_ESHUTDOWN;
+ *            WEFT_EBROKEN; WEFT_ENOMEM. */
+WEFT_API int weft_submit(weft_pool *pool, weft_fn fn, void *arg, weft_dtor arg_dtor,
+                         weft_future **out);
+
+typedef enum weft_state {
+    WEFT_PENDING = 0,
+    WEFT_RUNNING = 1,
+    WEFT_FINISHED = 2,
+    WEFT_CANCELLED = 3
+} weft_state;
+
+/* State queries. Never block; any thread; NULL gives WEFT_EINVAL / false. */
+WEFT_API int weft_future_state(const weft_future *f);
+WEFT_API bool weft_future_done(const weft_future *f); /* finished or cancelled */
+WEFT_API bool weft_future_running(const weft_future *f);
+WEFT_API bool weft_future_cancelled(const weft_future *f);
+
+/* Wait until f is done (finished or cancelled).
+ * Blocking:  spins briefly, then futex; on a worker: helps. A done future
+ *            costs one load. EINTR and spurious wake-ups never end it early.
+ * Returns:   WEFT_OK when done; WEFT_ETIMEDOUT; WEFT_EINVAL. */
+WEFT_API int weft_future_wait(weft_future *f, int64_t timeout_ns);
+WEFT_API int weft_future_wait_until(weft_future *f, const struct timespec *deadline);
+
+/* Wait (as weft_future_wait) and return the outcome.
+ * Ownership: *value (may be NULL) receives the task's result, borrowed for as
+ *            long as the caller holds a reference.
+ * Returns:   WEFT_OK with *value set; WEFT_ETIMEDOUT if not done in time;
+ *            WEFT_ECANCELED; WEFT_EBROKEN; else the task's nonzero status.
+ *            (A task may itself return e.g. WEFT_ETIMEDOUT: weft_future_done()
+ *            tells the two apart.) WEFT_EINVAL for NULL f. */
+WEFT_API int weft_future_result(weft_future *f, int64_t timeout_ns, void **value);
+
+/* The error object a failed task attached with weft_ctx_set_error() (or a
+ * promise with weft_promise_set_error()), borrowed; NULL if none or not done.
+ * Never blocks. Python's Future.exception() is weft_future_result + this. */
+WEFT_API void *weft_future_error(const weft_future *f);
+
+/* Cancel f if it has not started (Python semantics): a running task is
+ * never interrupted. Callbacks run in the calling thread.
+ * Returns:   1 if f is cancelled (now or before); 0 if running or finished;
+ *            WEFT_EINVAL. */
+WEFT_API int weft_future_cancel(weft_future *f);
+
+/* Ask a running task to stop: sets a flag the task can poll with
+ * weft_ctx_cancel_requested(). A pending future is cancelled outright.
+ * Returns:   WEFT_OK; WEFT_EINVAL. */
+WEFT_API int weft_future_request_cancel(weft_future *f);
+
+/* Call cb(f, ud) once when f is done, on the completing (or cancelling)
+ * thread, in the order callbacks were added; immediately in the caller when
+ * f is already done. Callbacks must not block for long.
+ * Returns:   WEFT_OK; WEFT_EINVAL; WEFT_ENOMEM (cb not registered). */
+WEFT_API int weft_future_add_done_callback(weft_future *f, weft_callback cb, void *ud);
+
+/* Number of done-callbacks that returned nonzero in this process. */
+WEFT_API uint64_t weft_callback_failures(void);
+
+/* Reference counting. ref returns f. Releasing never cancels the task.
+ * Any thread; NULL is ignored. */
+WEFT_API weft_future *weft_future_ref(weft_future *f);
+WEFT_API void weft_future_release(weft_future *f);
+
+/* ---- promises: futures completed by user code ----------------------------- */
+
+/* Create a pending future with no task. *out: new reference, release once. */
+WEFT_API int weft_promise_create(weft_future **out);
+/* Mark a pending promise running (Python's set_running_or_notify_cancel).
+ * Returns WEFT_OK; WEFT_ECANCELED if it was cancelled; WEFT_EALREADY if it is
+ * running or done; WEFT_EINVAL. */
+WEFT_API int weft_promise_set_running(weft_future *f);
+/* Complete with a value (value_dtor, if set, runs when the future is freed,
+ * or at once when this call fails). Returns WEFT_OK; WEFT_EALREADY if f is
+ * already done (the first outcome is kept); WEFT_EINVAL (also for futures
+ * that belong to a task). */
+WEFT_API int weft_promise_set_result(weft_future *f, void *value, weft_dtor value_dtor);
+/* Complete with a failure status (nonzero) and an optional error object. */
+WEFT_API int weft_promise_set_error(weft_future *f, int status, void *error,
+                                    weft_dtor error_dtor);
+
+/* ---- waiting on many futures ---------------------------------------------- */
+
+typedef enum weft_return_when {
+    WEFT_FIRST_COMPLETED = 0,
+    WEFT_FIRST_EXCEPTION = 1, /* first failure (not cancel), else all */
+    WEFT_ALL_COMPLETED = 2
+} weft_return_when;
+
+/* Wait on fs[0..n) until the condition holds. Cancelled futures count as
+ * done. done[i] (optional, n entries) tells which are done on return.
+ * Duplicates are allowed. On a worker: helps.
+ * Returns: WEFT_OK when the condition holds; WEFT_ETIMEDOUT; WEFT_EINVAL;
+ *          WEFT_ENOMEM. */
+WEFT_API int weft_wait(weft_future *const *fs, size_t n, int64_t timeout_ns,
+                       weft_return_when when, bool *done);
+
+typedef struct weft_as_completed weft_as_completed; /* opaque iterator */
+
+/* Start iterating fs[0..n) in completion order (already-done ones first,
+ * duplicates once). The timeout is measured from this call. The iterator
+ * holds its own references. Returns WEFT_OK; WEFT_EINVAL; WEFT_ENOMEM. */
+WEFT_API int weft_as_completed_begin(weft_as_completed **out, weft_future *const *fs,
+                                     size_t n, int64_t timeout_ns);
+/* Next done future: *f borrowed (valid until _end or ref'd), *index (may be
+ * NULL) its first position in fs. On a worker: helps.
+ * Returns WEFT_OK; WEFT_EOF when all were yielded; WEFT_ETIMEDOUT. */
+WEFT_API int weft_as_completed_next(weft_as_completed *it, weft_future **f, size_t *index);
+WEFT_API void weft_as_completed_end(weft_as_completed *it);
+
+/* ---- map (concurrent.futures Executor.map) -------------------------------- */
+
+typedef int (*weft_elem_fn)(weft_ctx *ctx, const void *in, void *out, void *ud);
+
+typedef struct weft_map_options {
+    size_t struct_size;   /* sizeof(weft_map_options): set by _init */
+    size_t chunk;         /* items per task; 0 = automatic */
+    size_t max_in_flight; /* tasks queued or running at once; 0 = 4 per worker */
+    int64_t timeout_ns;   /* from the call; negative = forever */
+    uint64_t reserved[4];
+} weft_map_options;
+
+WEFT_API void weft_map_options_init(weft_map_options *o);
+
+/* out[i] = fn(in[i]) for i in [0, n), through submitted tasks of `chunk`
+ * items with at most max_in_flight tasks outstanding (memory does not grow
+ * with n). Blocks (on a worker: helps) until all are done, the first failure
+ * (then *failed_index is set, tasks not started are cancelled, and the
+ * call waits for the started ones), or the timeout.
+ * Returns WEFT_OK; the failing item's status; WEFT_ETIMEDOUT; WEFT_EINVAL;
+ *         WEFT_ESHUTDOWN; WEFT_ENOMEM. */
+WEFT_API int weft_map(weft_pool *pool, weft_elem_fn fn, void *ud, const void *in,
+                      size_t in_stride, void *out, size_t out_stride, size_t n,
+                      const weft_map_options *opts, size_t *failed_index);
+
+/* ---- inside a task ---------------------------------------------------------- */
+
+WEFT_API weft_pool *weft_ctx_pool(const weft_ctx *ctx);
+WEFT_API unsigned weft_ctx_worker(const weft_ctx *ctx);
+/* True once weft_future_request_cancel() was called on this task's future,
+ * or after the pool shut down with WEFT_SHUTDOWN_CANCEL. */
+WEFT_API bool weft_ctx_cancel_requested(const weft_ctx *ctx);
+/* Attach an error object to the task's failure (Python's exception). The
+ * future owns it; err_dtor runs when the future is freed. Only meaningful when
+ * the task returns nonzero. Returns WEFT_OK; WEFT_EINVAL; WEFT_EPERM outside a
+ * submitted task (spawned children report a status only). */
+WEFT_API int weft_ctx_set_error(weft_ctx *ctx, void *err, weft_dtor err_dtor);
+/* Destructor for the value the task returns through *result; runs when the
+ * future is freed. Returns WEFT_OK; WEFT_EINVAL; WEFT_EPERM as above. */
+WEFT_API int weft_ctx_set_result_dtor(weft_ctx *ctx, weft_dtor result_dtor);
+
+/* ---- fork/join ---------------------------------------------------------------- */
+
+/* A group of children spawned by one task, and the storage for one child.
+ * Both live in the spawning task's stack frame: spawning allocates nothing.
+ * Every group must be synced before the task that owns it returns (checked
+ * in debug builds). */
+typedef struct weft_group {
+    void *priv[4];
+} weft_group;
+
+typedef struct weft_child {
+    void *priv[8];
+} weft_child;
+
+/* Start a group owned by the running task. */
+WEFT_API void weft_group_init(weft_group *g, weft_ctx *ctx);
+/* Push fn(ctx, arg, &result) on this worker's deque; thieves may run it.
+ * Threads:   the worker running the group's task only.
+ * Returns:   WEFT_OK; WEFT_EINVAL (NULL, slot in use); WEFT_EPERM off-worker. */
+WEFT_API int weft_spawn(weft_group *g, weft_child *slot, weft_fn fn, void *arg);
+/* Wait for every child of g: children not stolen run inline; for stolen ones
+ * the worker helps (first on the thief's deque). Returns WEFT_OK or the status
+ * of the most recently spawned failing child. */
+WEFT_API int weft_sync(weft_group *g);
+/* The result a child stored in *result (valid after weft_sync). */
+WEFT_API void *weft_child_result(const weft_child *slot);
+/* Run a and b in parallel: b is pushed (stealable), a runs inline, then b is
+ * synced. Returns WEFT_OK, or a's status if nonzero, else b's. */
+WEFT_API int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *arg_b);
+
+/* ---- data parallel ------------------------------------------------------------- */
+
+typedef int (*weft_range_fn)(weft_ctx *ctx, size_t begin, size_t end, void *ud);
+
+/* body(ctx, lo, hi, ud) over disjoint chunks covering [begin, end), split
+ * recursively down to `grain` items (0 = automatic). From a non-worker thread
+ * it blocks; on a worker it helps. The first failing chunk's status is
+ * returned and chunks not yet started are skipped.
+ * Returns WEFT_OK; a body status; WEFT_EINVAL; WEFT_ESHUTDOWN; WEFT_ENOMEM. */
+WEFT_API int weft_parallel_for(weft_pool *pool, size_t begin, size_t end, size_t grain,
+                               weft_range_fn body, void *ud);
+
+/* out[i*out_stride] = fn(in[i*in_stride]) for i in [0, n), by parallel_for. */
+WEFT_API int weft_parallel_map(weft_pool *pool, const void *in, size_t in_stride, void *out,
+                               size_t out_stride, size_t n, size_t grain, weft_elem_fn fn,
+                               void *ud);
+
+/* Reduction. acc is a value of `size` bytes (at most WEFT_REDUCE_MAX) that
+ * body folds [lo, hi) into; combine(into, from, ud) merges two partials.
+ * *result holds the initial value (the identity) on entry and the total on
+ * return. Partials are combined in index order (left into right's left), so
+ * an associative combine gives the serial result. */
+#define WEFT_REDUCE_MAX 256
+typedef int (*weft_fold_fn)(weft_ctx *ctx, size_t begin, size_t end, void *acc, void *ud);
+typedef void (*weft_combine_fn)(void *into, const void *from, void *ud);
+WEFT_API int weft_parallel_reduce(weft_pool *pool, size_t begin, size_t end, size_t grain,
+                                  void *result, size_t size, weft_fold_fn body,
+                                  weft_combine_fn combine, void *ud);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_H */

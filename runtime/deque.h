@@ -1,0 +1,60 @@
+/* Chase-Lev work-stealing deque (Lê, Pop, Cohen, Zappa Nardelli, PPoPP 2013).
+ *
+ * Synchronization table (X = may run concurrently, - = must not):
+ *
+ *                 push  take  steal  nonempty
+ *   push (owner)    -     -     X       X
+ *   take (owner)    -     -     X       X
+ *   steal (any)     X     X     X       X
+ *
+ * push and take belong to the owning worker only. steal may be called by any
+ * thread registered with liburcu-memb, inside a read-side critical section
+ * (the buffer a thief reads may be retired concurrently by a growing push).
+ * In the retire-list build (WEFT_RECLAIM_RETIRE, used for TSan) no read-side
+ * section is needed: old buffers live until weft__deque_fini(). */
+#ifndef WEFT_DEQUE_H
+#define WEFT_DEQUE_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compiler.h"
+#include "task.h"
+
+struct weft__deque_buf;
+
+struct weft__deque {
+    /* Written by thieves (CAS) and by the owner's last-element CAS. */
+    alignas(WEFT_CACHE_LINE) _Atomic int64_t top;
+    /* Written by the owner only. */
+    alignas(WEFT_CACHE_LINE) _Atomic int64_t bottom;
+    _Atomic(struct weft__deque_buf *) buf;
+    struct weft__deque_buf *retired; /* retire-list build: old buffers, owner only */
+    alignas(WEFT_CACHE_LINE) char end_pad[1];
+};
+
+enum weft__steal_result { WEFT_STEAL_OK = 0, WEFT_STEAL_EMPTY = 1, WEFT_STEAL_ABORT = 2 };
+
+/* cap is rounded up to a power of two (at least 2). Returns 0 or -ENOMEM. */
+int weft__deque_init(struct weft__deque *dq, size_t cap);
+/* Free the buffers. No thread may use the deque any more. */
+void weft__deque_fini(struct weft__deque *dq);
+
+/* Owner: push t at the bottom. Returns 0, or -ENOMEM if growing failed (t
+ * was not pushed). Wait-free except for growth. */
+int weft__deque_push(struct weft__deque *dq, struct weft__task *t);
+/* Owner: take the newest task, or NULL if empty. */
+struct weft__task *weft__deque_take(struct weft__deque *dq);
+/* Any registered thread: steal the oldest task. On WEFT_STEAL_OK *out is
+ * set; EMPTY means nothing was there, ABORT means a race was lost (retry). */
+int weft__deque_steal(struct weft__deque *dq, struct weft__task **out);
+/* Any thread: a hint (two loads) whether tasks may be present. Used by the
+ * parking protocol's final check after a seq_cst fence. */
+bool weft__deque_nonempty(struct weft__deque *dq);
+/* Owner: number of tasks, exact for the owner (used by help-while-waiting). */
+int64_t weft__deque_bottom(struct weft__deque *dq);
+
+#endif

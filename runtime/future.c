@@ -1,0 +1,536 @@
+/* Futures and promises: state transitions, outcome, callbacks, references.
+ *
+ * Ordering and invariants
+ *   [FU1] Outcome publication: the completer (the task's worker, a
+ *         canceller, or a promise setter) first wins WEFT_ST_CLAIMED (or, for
+ *         a running task, is the only possible completer), writes result /
+ *         status / error with plain stores, then completes the word with
+ *         weft__word_complete (acq_rel exchange, wait.c [WT1]). Readers load
+ *         the state with acquire before touching the outcome.
+ *   [FU2] Listeners: push is a release CAS on the head; closing is an
+ *         acq_rel exchange with CLOSED that acquires every pushed node.
+ *         Once closed, pushes fail and the caller fires its listener itself,
+ *         so every listener fires exactly once.
+ *   [FU3] References: release decrement; the last one fences acquire before
+ *         freeing, so all uses by other holders happen before the free.
+ *   The runtime holds one reference until after completion and the wake,
+ *   so the futex word outlives every wake on it.
+ *   Phases only move forward: PENDING -> RUNNING -> FINISHED, or
+ *   PENDING (-> RUNNING for promises) -> CANCELLED. */
+#include <stdlib.h>
+
+#include "future.h"
+#include "futex.h"
+#include "pool.h"
+#include "wait.h"
+
+#define LISTENERS_CLOSED ((uintptr_t)1)
+
+static _Atomic uint64_t callback_failures;
+
+static void future_exec(struct weft__task *t, struct weft__worker *w);
+
+static inline uint32_t load_state(const weft_future *f)
+{
+    /* acquire: pairs with [FU1] so that a done phase comes with its outcome. */
+    return atomic_load_explicit(&((weft_future *)f)->state, memory_order_acquire);
+}
+
+static weft_future *future_new(struct weft_pool *pool, uint32_t refs)
+{
+    weft_future *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return NULL;
+    f->task.exec = pool ? future_exec : NULL;
+    f->pool = pool;
+    /* relaxed: f is not shared yet; queue insertion or the returned
+     * handle publishes it. */
+    atomic_store_explicit(&f->state, WEFT_PENDING, memory_order_relaxed);
+    atomic_store_explicit(&f->refs, refs, memory_order_relaxed);
+    atomic_store_explicit(&f->listeners, 0, memory_order_relaxed);
+    return f;
+}
+
+/* ---- listeners ---- */
+
+bool weft__future_listen(weft_future *f, struct weft__listener *l)
+{
+    /* relaxed: the CAS below re-validates the head. */
+    uintptr_t h = atomic_load_explicit(&f->listeners, memory_order_relaxed);
+    do {
+        if (h == LISTENERS_CLOSED)
+            return false;
+        l->next = (struct weft__listener *)h;
+        /* [FU2] release: publishes *l to the closer. */
+    } while (!atomic_compare_exchange_weak_explicit(&f->listeners, &h, (uintptr_t)l,
+                                                    memory_order_release,
+                                                    memory_order_relaxed));
+    return true;
+}
+
+static struct weft__listener *reverse(struct weft__listener *l)
+{
+    struct weft__listener *out = NULL;
+    while (l) {
+        struct weft__listener *n = l->next;
+        l->next = out;
+        out = l;
+        l = n;
+    }
+    return out;
+}
+
+static void fire_listeners(weft_future *f)
+{
+    /* [FU2] acq_rel: acquires every pushed node; closes the stack. */
+    uintptr_t h = atomic_exchange_explicit(&f->listeners, LISTENERS_CLOSED, memory_order_acq_rel);
+    struct weft__listener *l = reverse((struct weft__listener *)h); /* FIFO order */
+    while (l) {
+        struct weft__listener *n = l->next;
+        l->fire(l, f);
+        l = n;
+    }
+}
+
+/* Publish the final phase, wake waiters, run listeners. The caller owns the
+ * outcome (claimed or the running task) and holds a reference. */
+static void complete(weft_future *f, uint32_t final)
+{
+    weft__word_complete(&f->state, final);
+    fire_listeners(f);
+}
+
+/* Win the right to complete a not-yet-done future. allow: phases accepted. */
+static bool claim(weft_future *f, uint32_t allow_mask)
+{
+    /* relaxed: the CAS validates; acquire on success is not needed because
+     * the claimer only writes the outcome fields. */
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+    for (;;) {
+        if ((s & WEFT_ST_CLAIMED) || !(allow_mask & (1u << (s & WEFT_ST_PHASE))))
+            return false;
+        if (atomic_compare_exchange_weak_explicit(&f->state, &s, s | WEFT_ST_CLAIMED,
+                                                  memory_order_relaxed, memory_order_relaxed))
+            return true;
+    }
+}
+
+#define ALLOW(phase) (1u << (phase))
+
+static void cancel_claimed(weft_future *f)
+{
+    complete(f, WEFT_CANCELLED);
+}
+
+/* ---- references ---- */
+
+static void discard_listeners(weft_future *f)
+{
+    /* relaxed: the last reference is gone; [FU3]'s fence ordered all pushes. */
+    uintptr_t h = atomic_load_explicit(&f->listeners, memory_order_relaxed);
+    struct weft__listener *l = h == LISTENERS_CLOSED ? NULL : (struct weft__listener *)h;
+    while (l) {
+        struct weft__listener *n = l->next;
+        l->fire(l, NULL);
+        l = n;
+    }
+}
+
+static void future_free(weft_future *f)
+{
+    discard_listeners(f);
+    if (f->result_dtor)
+        f->result_dtor(f->result);
+    if (f->error_dtor)
+        f->error_dtor(f->error);
+    free(f);
+}
+
+weft_future *weft_future_ref(weft_future *f)
+{
+    if (f != NULL)
+        /* relaxed: taking a reference needs no ordering; the caller already
+         * holds one (usual refcount rule). */
+        atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+    return f;
+}
+
+void weft_future_release(weft_future *f)
+{
+    if (f == NULL)
+        return;
+    /* [FU3] release: our uses of f happen before the free. */
+    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_release) == 1) {
+        /* [FU3] acquire fence: pairs with every other holder's release. */
+        atomic_thread_fence(memory_order_acquire);
+        future_free(f);
+    }
+}
+
+/* ---- tasks ---- */
+
+static void dispose_task(weft_future *f, struct weft__worker *w)
+{
+    if (f->arg_dtor)
+        f->arg_dtor(f->arg);
+    weft_future_release(f); /* the runtime's reference */
+    if (w != NULL)
+        weft__task_finished(w);
+}
+
+static void fail_claimed(weft_future *f, int status)
+{
+    f->status = status;
+    complete(f, WEFT_FINISHED | WEFT_ST_FAILED);
+}
+
+static void future_exec(struct weft__task *t, struct weft__worker *w)
+{
+    weft_future *f = weft_container_of(t, weft_future, task);
+    struct weft_pool *p = f->pool;
+    /* acquire: pairs with the release store of broken in worker_start. */
+    if (weft_unlikely(atomic_load_explicit(&p->broken, memory_order_acquire))) {
+        if (claim(f, ALLOW(WEFT_PENDING)))
+            fail_claimed(f, WEFT_EBROKEN);
+    } else if (weft_unlikely(weft__pool_cancelling(p))) {
+        if (claim(f, ALLOW(WEFT_PENDING)))
+            cancel_claimed(f);
+    } else {
+        /* relaxed: the CAS validates; the task's inputs were published by
+         * the queue (deque [DQ1] / wfcqueue). */
+        uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+        bool started = false;
+        while ((s & WEFT_ST_PHASE) == WEFT_PENDING && !(s & WEFT_ST_CLAIMED)) {
+            /* relaxed: starting publishes nothing; keeps WAITERS/CANCEL_REQ. */
+            if (atomic_compare_exchange_weak_explicit(&f->state, &s,
+                                                      (s & ~WEFT_ST_PHASE) | WEFT_RUNNING,
+                                                      memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                started = true;
+                break;
+            }
+        }
+        if (started) {
+            struct weft_ctx ctx = {.worker = w, .future = f};
+            void *result = NULL;
+            int status = f->fn(&ctx, f->arg, &result);
+            f->result = result;
+            f->status = status;
+            complete(f, WEFT_FINISHED | (status != 0 ? WEFT_ST_FAILED : 0));
+        }
+    }
+    dispose_task(f, w);
+}
+
+bool weft__task_is_future(const struct weft__task *t)
+{
+    return t->exec == future_exec;
+}
+
+void weft__future_task_drop(struct weft__task *t)
+{
+    weft_future *f = weft_container_of(t, weft_future, task);
+    if (claim(f, ALLOW(WEFT_PENDING)))
+        cancel_claimed(f);
+    dispose_task(f, NULL);
+}
+
+int weft_submit(weft_pool *pool, weft_fn fn, void *arg, weft_dtor arg_dtor, weft_future **out)
+{
+    if (pool == NULL || fn == NULL) {
+        if (arg_dtor)
+            arg_dtor(arg);
+        return WEFT_EINVAL;
+    }
+    weft_future *f = future_new(pool, out ? 2 : 1);
+    if (f == NULL) {
+        if (arg_dtor)
+            arg_dtor(arg);
+        return WEFT_ENOMEM;
+    }
+    f->fn = fn;
+    f->arg = arg;
+    f->arg_dtor = arg_dtor;
+    int rc = weft__pool_accept(pool, &f->task);
+    if (rc != WEFT_OK) {
+        if (arg_dtor)
+            arg_dtor(arg);
+        free(f);
+        return rc;
+    }
+    if (out)
+        *out = f;
+    return WEFT_OK;
+}
+
+/* ---- queries and waits ---- */
+
+int weft_future_state(const weft_future *f)
+{
+    if (f == NULL)
+        return WEFT_EINVAL;
+    return (int)(load_state(f) & WEFT_ST_PHASE);
+}
+
+bool weft_future_done(const weft_future *f)
+{
+    return f != NULL && weft__phase_done(load_state(f));
+}
+
+bool weft_future_running(const weft_future *f)
+{
+    return f != NULL && (load_state(f) & WEFT_ST_PHASE) == WEFT_RUNNING;
+}
+
+bool weft_future_cancelled(const weft_future *f)
+{
+    return f != NULL && (load_state(f) & WEFT_ST_PHASE) == WEFT_CANCELLED;
+}
+
+int weft__future_wait(weft_future *f, const struct timespec *deadline)
+{
+    return weft__word_wait(&f->state, NULL, deadline);
+}
+
+int weft_future_wait(weft_future *f, int64_t timeout_ns)
+{
+    if (f == NULL)
+        return WEFT_EINVAL;
+    struct timespec dl;
+    if (timeout_ns == 0)
+        return weft_future_done(f) ? WEFT_OK : WEFT_ETIMEDOUT;
+    return weft__future_wait(f, weft__deadline_in(&dl, timeout_ns) ? &dl : NULL);
+}
+
+int weft_future_wait_until(weft_future *f, const struct timespec *deadline)
+{
+    if (f == NULL || deadline == NULL || deadline->tv_nsec < 0 || deadline->tv_nsec >= 1000000000)
+        return WEFT_EINVAL;
+    return weft__future_wait(f, deadline);
+}
+
+int weft_future_result(weft_future *f, int64_t timeout_ns, void **value)
+{
+    int rc = weft_future_wait(f, timeout_ns);
+    if (rc != WEFT_OK)
+        return rc;
+    uint32_t s = load_state(f);
+    if ((s & WEFT_ST_PHASE) == WEFT_CANCELLED)
+        return WEFT_ECANCELED;
+    if (f->status != 0)
+        return f->status;
+    if (value)
+        *value = f->result;
+    return WEFT_OK;
+}
+
+void *weft_future_error(const weft_future *f)
+{
+    if (f == NULL || (load_state(f) & WEFT_ST_PHASE) != WEFT_FINISHED)
+        return NULL;
+    return f->error;
+}
+
+/* ---- cancellation ---- */
+
+int weft_future_cancel(weft_future *f)
+{
+    if (f == NULL)
+        return WEFT_EINVAL;
+    if (claim(f, ALLOW(WEFT_PENDING))) {
+        cancel_claimed(f);
+        return 1;
+    }
+    if ((load_state(f) & WEFT_ST_PHASE) == WEFT_CANCELLED)
+        return 1;
+    /* Another thread is completing it right now (a concurrent cancel, or a
+     * promise being set): its outcome is imminent, so report it. */
+    uint32_t s = load_state(f);
+    if ((s & WEFT_ST_CLAIMED) && !weft__phase_done(s)) {
+        weft__word_wait(&f->state, NULL, NULL);
+        return (load_state(f) & WEFT_ST_PHASE) == WEFT_CANCELLED;
+    }
+    return 0;
+}
+
+int weft_future_request_cancel(weft_future *f)
+{
+    if (f == NULL)
+        return WEFT_EINVAL;
+    if (weft_future_cancel(f) == 1)
+        return WEFT_OK;
+    /* relaxed: a flag the task polls; no data is published with it. */
+    atomic_fetch_or_explicit(&f->state, WEFT_ST_CANCEL_REQ, memory_order_relaxed);
+    return WEFT_OK;
+}
+
+/* ---- callbacks ---- */
+
+struct callback_node {
+    struct weft__listener l;
+    weft_callback cb;
+    void *ud;
+};
+
+static void run_callback(weft_callback cb, weft_future *f, void *ud)
+{
+    if (cb(f, ud) != 0)
+        /* relaxed: a statistic. */
+        atomic_fetch_add_explicit(&callback_failures, 1, memory_order_relaxed);
+}
+
+static void fire_callback(struct weft__listener *l, weft_future *f)
+{
+    struct callback_node *n = weft_container_of(l, struct callback_node, l);
+    if (f != NULL)
+        run_callback(n->cb, f, n->ud);
+    free(n);
+}
+
+int weft_future_add_done_callback(weft_future *f, weft_callback cb, void *ud)
+{
+    if (f == NULL || cb == NULL)
+        return WEFT_EINVAL;
+    if (weft_future_done(f)) {
+        run_callback(cb, f, ud);
+        return WEFT_OK;
+    }
+    struct callback_node *n = malloc(sizeof(*n));
+    if (n == NULL)
+        return WEFT_ENOMEM;
+    n->l.fire = fire_callback;
+    n->cb = cb;
+    n->ud = ud;
+    if (!weft__future_listen(f, &n->l)) {
+        free(n);
+        run_callback(cb, f, ud);
+    }
+    return WEFT_OK;
+}
+
+uint64_t weft_callback_failures(void)
+{
+    /* relaxed: a statistic. */
+    return atomic_load_explicit(&callback_failures, memory_order_relaxed);
+}
+
+/* ---- inside a task ---- */
+
+bool weft_ctx_cancel_requested(const weft_ctx *ctx)
+{
+    if (ctx == NULL)
+        return false;
+    if (ctx->future != NULL &&
+        /* relaxed: a polled flag. */
+        (atomic_load_explicit(&ctx->future->state, memory_order_relaxed) & WEFT_ST_CANCEL_REQ))
+        return true;
+    return weft__pool_cancelling(ctx->worker->pool);
+}
+
+int weft_ctx_set_error(weft_ctx *ctx, void *err, weft_dtor err_dtor)
+{
+    if (ctx == NULL)
+        return WEFT_EINVAL;
+    if (ctx->future == NULL)
+        return WEFT_EPERM;
+    weft_future *f = ctx->future;
+    if (f->error_dtor)
+        f->error_dtor(f->error);
+    f->error = err;
+    f->error_dtor = err_dtor;
+    return WEFT_OK;
+}
+
+int weft_ctx_set_result_dtor(weft_ctx *ctx, weft_dtor result_dtor)
+{
+    if (ctx == NULL)
+        return WEFT_EINVAL;
+    if (ctx->future == NULL)
+        return WEFT_EPERM;
+    ctx->future->result_dtor = result_dtor;
+    return WEFT_OK;
+}
+
+weft_pool *weft_ctx_pool(const weft_ctx *ctx)
+{
+    return ctx ? ctx->worker->pool : NULL;
+}
+
+unsigned weft_ctx_worker(const weft_ctx *ctx)
+{
+    return ctx ? ctx->worker->index : 0;
+}
+
+/* ---- promises ---- */
+
+int weft_promise_create(weft_future **out)
+{
+    if (out == NULL)
+        return WEFT_EINVAL;
+    weft_future *f = future_new(NULL, 1);
+    if (f == NULL)
+        return WEFT_ENOMEM;
+    *out = f;
+    return WEFT_OK;
+}
+
+int weft_promise_set_running(weft_future *f)
+{
+    if (f == NULL || f->pool != NULL)
+        return WEFT_EINVAL;
+    /* relaxed: the CAS validates; starting publishes nothing. */
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+    while ((s & WEFT_ST_PHASE) == WEFT_PENDING && !(s & WEFT_ST_CLAIMED)) {
+        if (atomic_compare_exchange_weak_explicit(&f->state, &s,
+                                                  (s & ~WEFT_ST_PHASE) | WEFT_RUNNING,
+                                                  memory_order_relaxed, memory_order_relaxed))
+            return WEFT_OK;
+    }
+    if ((s & WEFT_ST_PHASE) == WEFT_CANCELLED || (s & WEFT_ST_CLAIMED))
+        return (s & WEFT_ST_PHASE) == WEFT_CANCELLED ? WEFT_ECANCELED : WEFT_EALREADY;
+    return WEFT_EALREADY;
+}
+
+static int promise_complete(weft_future *f, int status, void *value, weft_dtor value_dtor,
+                            void *error, weft_dtor error_dtor)
+{
+    if (f == NULL || f->pool != NULL) {
+        if (value_dtor)
+            value_dtor(value);
+        if (error_dtor)
+            error_dtor(error);
+        return WEFT_EINVAL;
+    }
+    if (!claim(f, ALLOW(WEFT_PENDING) | ALLOW(WEFT_RUNNING))) {
+        if (value_dtor)
+            value_dtor(value);
+        if (error_dtor)
+            error_dtor(error);
+        return WEFT_EALREADY;
+    }
+    f->result = value;
+    f->result_dtor = value_dtor;
+    f->error = error;
+    f->error_dtor = error_dtor;
+    f->status = status;
+    /* Keep the future alive across callbacks even if one releases it. */
+    weft_future_ref(f);
+    complete(f, WEFT_FINISHED | (status != 0 ? WEFT_ST_FAILED : 0));
+    weft_future_release(f);
+    return WEFT_OK;
+}
+
+int weft_promise_set_result(weft_future *f, void *value, weft_dtor value_dtor)
+{
+    return promise_complete(f, 0, value, value_dtor, NULL, NULL);
+}
+
+int weft_promise_set_error(weft_future *f, int status, void *error, weft_dtor error_dtor)
+{
+    if (status == 0) {
+        if (error_dtor)
+            error_dtor(error);
+        return WEFT_EINVAL;
+    }
+    return promise_complete(f, status, NULL, NULL, error, error_dtor);
+}

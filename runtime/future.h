@@ -1,0 +1,61 @@
+/* Futures: a 32-bit state word (the futex word), a reference count, and a
+ * closable Treiber stack of listeners (done-callbacks and wait-set links). */
+#ifndef WEFT_FUTURE_H
+#define WEFT_FUTURE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "task.h"
+#include "weft.h"
+
+/* State word layout. The phase only moves PENDING -> RUNNING -> FINISHED or
+ * PENDING/RUNNING -> CANCELLED (RUNNING -> CANCELLED never happens for tasks). */
+#define WEFT_ST_PHASE 3u
+#define WEFT_ST_WAITERS 4u     /* someone sleeps (or is about to) on the word */
+#define WEFT_ST_CANCEL_REQ 8u  /* cooperative cancellation requested */
+#define WEFT_ST_FAILED 16u     /* finished with a nonzero status */
+#define WEFT_ST_CLAIMED 32u    /* a completer owns the outcome fields */
+
+/* A listener fires once when the future is done, on the completing thread
+ * (f != NULL), or is discarded when a never-completed future is freed
+ * (f == NULL). fire owns l and may free it. */
+struct weft__listener {
+    struct weft__listener *next;
+    void (*fire)(struct weft__listener *l, weft_future *f);
+};
+
+struct weft_future {
+    struct weft__task task;      /* queued record (tasks only) */
+    _Atomic uint32_t state;      /* futex word, see WEFT_ST_* */
+    _Atomic uint32_t refs;       /* handles + the runtime's reference */
+    _Atomic uintptr_t listeners; /* closable stack; 1 = closed */
+    struct weft_pool *pool;      /* NULL for promises */
+    weft_fn fn;
+    void *arg;
+    weft_dtor arg_dtor;
+    /* Outcome: written by the one completer before the release exchange. */
+    void *result;
+    weft_dtor result_dtor;
+    void *error;
+    weft_dtor error_dtor;
+    int status;
+};
+
+/* Register l. Returns false (and does not take l) if f is already done. */
+bool weft__future_listen(weft_future *f, struct weft__listener *l);
+/* True if t is a submitted future task. */
+bool weft__task_is_future(const struct weft__task *t);
+/* Cancel and dispose of a queued future task that no worker will run
+ * (shutdown with CANCEL). The caller accounts for it in pool->life. */
+void weft__future_task_drop(struct weft__task *t);
+/* Wait until f is done or the deadline (NULL = none) passes: helps on a
+ * worker. Returns WEFT_OK or WEFT_ETIMEDOUT. */
+int weft__future_wait(weft_future *f, const struct timespec *deadline);
+static inline bool weft__phase_done(uint32_t s)
+{
+    return (s & WEFT_ST_PHASE) >= WEFT_FINISHED;
+}
+
+#endif

@@ -1,0 +1,319 @@
+/* Idle workers: bounded searching, then parking on a per-worker futex,
+ * without lost wake-ups.
+ *
+ * The problem. A worker that finds no work must stop using CPU, yet a task
+ * submitted while it is deciding to sleep must never sit unnoticed. Waking a
+ * worker on every submit costs a syscall per task; spinning forever starves
+ * the thread we wait for on a 2-vCPU machine.
+ *
+ * Rejected: one shared eventcount futex (an RMW on a shared line per push and
+ * a thundering herd); a Treiber stack of sleeping worker ids (needs ABA tags).
+ *
+ * The protocol (Go's proc.go and tokio's idle.rs, with rayon's re-check):
+ *   pool->idle packs {sleepers: low 32 bits, searchers: high 32 bits}.
+ *   parked_mask has bit w set while worker w sleeps and is claimable.
+ *
+ *   Submitter (external)               Worker going to sleep
+ *   --------------------               ---------------------
+ *   enqueue task (xchg)                idle += sleeper (-searcher)   [seq_cst]
+ *   fence(seq_cst)          [PK1]      park = PARKED; set mask bit   [seq_cst]
+ *   s = load idle                      fence(seq_cst)                 [PK1]
+ *   if searchers(s) == 0 &&            if any queue non-empty: cancel
+ *      sleepers(s) > 0: wake_one       else futex_wait(park, PARKED)
+ *
+ * [PK1] is a store-buffering pair: at least one side sees the other's store,
+ * so either the submitter sees the sleeper and wakes it, or the sleeper's
+ * final check sees the task. Dropping either fence lets both miss (a task
+ * left queued with every worker asleep).
+ *
+ * A submitter that sees searchers > 0 does not wake anyone: every searcher
+ * either parks (and passes the final check above) or finds work and leaves
+ * searching [PK2]: fetch_sub searchers (seq_cst), then, if it was the last
+ * searcher and work is visible while workers sleep, it wakes one (the Go and
+ * tokio cascade). [PK2] pairs with [PK1] of the submitter the same way.
+ *
+ * Internal pushes (a worker's own deque) only load idle, relaxed, without a
+ * fence (rayon's choice): the pusher is awake and will run its task itself,
+ * so a missed wake costs parallelism, not progress; the parked worker's
+ * 100 ms safety timeout bounds it. The same holds for spawns on the hot path.
+ *
+ * wake_one claims a sleeper by CAS-clearing its mask bit (so each sleeper is
+ * claimed once), moves it from sleepers to searchers [PK3], then exchanges
+ * park = NOTIFIED and makes the futex syscall only if the worker was really
+ * PARKED [PK4]. A worker whose final check cancels its sleep must CAS its own
+ * bit out; if that fails a waker already owns it and it waits for NOTIFIED.
+ * Model: tests/stress/park_stress.c exercises idle gaps and submit bursts. */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#include "futex.h"
+#include "pool.h"
+
+#define SLEEPER 1ull
+#define SEARCHER (1ull << 32)
+#define PARK_RUNNING 0u
+#define PARK_PARKED 1u
+#define PARK_NOTIFIED 2u
+/* Safety net for the accepted under-wake of internal pushes. */
+#define PARK_TIMEOUT_NS 100000000
+
+static inline uint32_t sleepers(uint64_t s)
+{
+    return (uint32_t)s;
+}
+
+static inline uint32_t searchers(uint64_t s)
+{
+    return (uint32_t)(s >> 32);
+}
+
+static inline void fence_seq_cst(struct weft_pool *p)
+{
+#ifdef WEFT_TSAN
+    /* TSan does not model fences: a seq_cst RMW gives it the same edge. */
+    (void)atomic_fetch_add_explicit(&p->tsan_fence, 0, memory_order_seq_cst);
+#else
+    (void)p;
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+int weft__park_init(struct weft_pool *p)
+{
+    p->mask_words = (p->n + 63) / 64;
+    p->parked_mask = calloc(p->mask_words, sizeof(*p->parked_mask));
+    if (p->parked_mask == NULL)
+        return -ENOMEM;
+    /* relaxed: not shared until the workers start. */
+    atomic_store_explicit(&p->idle, 0, memory_order_relaxed);
+    return 0;
+}
+
+void weft__park_fini(struct weft_pool *p)
+{
+    free(p->parked_mask);
+}
+
+static void notify(struct weft__worker *w)
+{
+    /* [PK4] release: the waker's earlier updates (idle counts, queued task)
+     * are visible to the worker's acquire load of park. */
+    uint32_t prev = atomic_exchange_explicit(&w->park, PARK_NOTIFIED, memory_order_release);
+    if (prev == PARK_PARKED)
+        weft__futex_wake(&w->park, 1);
+}
+
+/* Claim one parked worker and wake it as a searcher. */
+static bool wake_one(struct weft_pool *p)
+{
+    for (unsigned i = 0; i < p->mask_words; i++) {
+        /* relaxed: the CAS below decides; a stale value only costs a retry. */
+        uint64_t m = atomic_load_explicit(&p->parked_mask[i], memory_order_relaxed);
+        while (m) {
+            uint64_t bit = m & -m;
+            /* acq_rel: claims the sleeper; acquire pairs with the parker's
+             * seq_cst bit set, so its park = PARKED store is visible. */
+            if (atomic_compare_exchange_weak_explicit(&p->parked_mask[i], &m, m & ~bit,
+                                                      memory_order_acq_rel,
+                                                      memory_order_relaxed)) {
+                struct weft__worker *w = &p->workers[i * 64 + (unsigned)__builtin_ctzll(bit)];
+                /* [PK3] acq_rel: the claimed worker stops counting as a
+                 * sleeper and counts as a searcher before it runs, so
+                 * submitters stop waking others for this work. */
+                atomic_fetch_add_explicit(&p->idle, SEARCHER - SLEEPER, memory_order_acq_rel);
+                notify(w);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+void weft__wake_all(struct weft_pool *p)
+{
+    while (wake_one(p))
+        ;
+}
+
+void weft__notify_local(struct weft_pool *p)
+{
+    /* relaxed, no fence: see "Internal pushes" above. */
+    uint64_t s = atomic_load_explicit(&p->idle, memory_order_relaxed);
+    if (weft_unlikely(sleepers(s) != 0 && searchers(s) == 0))
+        wake_one(p);
+}
+
+void weft__notify_inject(struct weft_pool *p)
+{
+    /* [PK1] the enqueue (an xchg) must be ordered before this load. */
+    fence_seq_cst(p);
+    /* relaxed: ordered by the fence. */
+    uint64_t s = atomic_load_explicit(&p->idle, memory_order_relaxed);
+    if (sleepers(s) != 0 && searchers(s) == 0)
+        wake_one(p);
+}
+
+static bool work_visible(struct weft_pool *p)
+{
+    if (!cds_wfcq_empty(&p->inj_head, &p->inj_tail))
+        return true;
+    for (unsigned i = 0; i < p->n; i++)
+        if (weft__deque_nonempty(&p->workers[i].dq))
+            return true;
+    return false;
+}
+
+void weft__search_end(struct weft__worker *w)
+{
+    if (!w->searching)
+        return;
+    struct weft_pool *p = w->pool;
+    w->searching = false;
+    /* [PK2] seq_cst: ordered before the queue checks below (store-load). */
+    uint64_t old = atomic_fetch_sub_explicit(&p->idle, SEARCHER, memory_order_seq_cst);
+    if (searchers(old) == 1 && sleepers(old) != 0 && work_visible(p))
+        wake_one(p);
+}
+
+/* Become a searcher unless half the awake workers already search (tokio). */
+static bool try_search(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    if (w->searching)
+        return true;
+    /* relaxed: a heuristic throttle; the CAS keeps the count exact. */
+    uint64_t s = atomic_load_explicit(&p->idle, memory_order_relaxed);
+    do {
+        if (2 * searchers(s) >= p->n - sleepers(s))
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&p->idle, &s, s + SEARCHER,
+                                                    memory_order_seq_cst, memory_order_relaxed));
+    w->searching = true;
+    return true;
+}
+
+static struct weft__task *look_once(struct weft__worker *w)
+{
+    struct weft__task *t = weft__deque_take(&w->dq);
+    if (t == NULL)
+        t = weft__inject_take(w);
+    if (t == NULL)
+        t = weft__steal_any(w);
+    return t;
+}
+
+/* Search for up to spin_us with growing pauses, then a few yields. */
+static struct weft__task *search(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    if (!try_search(w))
+        return look_once(w);
+    int64_t until = weft__now_ns() + (int64_t)p->opts.spin_us * 1000;
+    unsigned pauses = 1;
+    for (;;) {
+        struct weft__task *t = look_once(w);
+        if (t != NULL) {
+            weft__search_end(w);
+            return t;
+        }
+        /* acquire: pairs with weft__pool_set_drained's release store. */
+        if (atomic_load_explicit(&p->exiting, memory_order_acquire))
+            return NULL;
+        if (weft__now_ns() >= until)
+            return NULL;
+        if (pauses < 64) {
+            for (unsigned i = 0; i < pauses; i++)
+                weft__cpu_relax();
+            pauses *= 2;
+        } else {
+            sched_yield();
+        }
+    }
+}
+
+/* Try to take our own bit back. True: we are no longer claimable. */
+static bool unclaim_self(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    _Atomic uint64_t *word = &p->parked_mask[w->index / 64];
+    uint64_t bit = 1ull << (w->index % 64);
+    /* acq_rel: the clear competes with wake_one's CAS for the same bit. */
+    uint64_t old = atomic_fetch_and_explicit(word, ~bit, memory_order_acq_rel);
+    if (!(old & bit))
+        return false;
+    /* relaxed: the count only has to be exact; publication is by the bit. */
+    atomic_fetch_sub_explicit(&p->idle, SLEEPER, memory_order_relaxed);
+    return true;
+}
+
+/* A waker claimed us: wait for its NOTIFIED (it is imminent). */
+static void await_notified(struct weft__worker *w)
+{
+    /* acquire: pairs with [PK4]. */
+    while (atomic_load_explicit(&w->park, memory_order_acquire) == PARK_PARKED)
+        weft__futex_wait(&w->park, PARK_PARKED, NULL);
+    w->searching = true; /* the waker counted us as a searcher [PK3] */
+}
+
+static void sleep_parked(struct weft__worker *w)
+{
+    struct timespec deadline;
+    weft__deadline_in(&deadline, PARK_TIMEOUT_NS);
+    atomic_store_explicit(&w->st_parks,
+                          atomic_load_explicit(&w->st_parks, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    /* acquire: pairs with [PK4]. */
+    while (atomic_load_explicit(&w->park, memory_order_acquire) == PARK_PARKED) {
+        if (weft__futex_wait(&w->park, PARK_PARKED, &deadline) == -ETIMEDOUT) {
+            if (unclaim_self(w))
+                return;
+            await_notified(w);
+            return;
+        }
+    }
+    w->searching = true; /* woken by a waker, counted as a searcher [PK3] */
+}
+
+static void park(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    uint64_t delta = SLEEPER - (w->searching ? SEARCHER : 0);
+    w->searching = false;
+    /* seq_cst: part of [PK1]: count ourselves a sleeper before the bit. */
+    atomic_fetch_add_explicit(&p->idle, delta, memory_order_seq_cst);
+    /* relaxed: published to wakers by the seq_cst bit set below. */
+    atomic_store_explicit(&w->park, PARK_PARKED, memory_order_relaxed);
+    atomic_fetch_or_explicit(&p->parked_mask[w->index / 64], 1ull << (w->index % 64),
+                             memory_order_seq_cst);
+    /* [PK1] our sleeper state before the final check of the queues. */
+    fence_seq_cst(p);
+    /* acquire: pairs with weft__pool_set_drained's release store. */
+    if (work_visible(p) || atomic_load_explicit(&p->exiting, memory_order_acquire)) {
+        if (!unclaim_self(w))
+            await_notified(w);
+    } else {
+        sleep_parked(w);
+    }
+    /* relaxed: only the owner reads its park word outside the protocol. */
+    atomic_store_explicit(&w->park, PARK_RUNNING, memory_order_relaxed);
+}
+
+struct weft__task *weft__idle(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    for (;;) {
+        /* acquire: pairs with weft__pool_set_drained's release store. */
+        if (atomic_load_explicit(&p->exiting, memory_order_acquire)) {
+            if (w->searching) {
+                w->searching = false;
+                atomic_fetch_sub_explicit(&p->idle, SEARCHER, memory_order_relaxed);
+            }
+            return NULL;
+        }
+        struct weft__task *t = search(w);
+        if (t != NULL)
+            return t;
+        park(w);
+    }
+}

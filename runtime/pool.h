@@ -1,0 +1,143 @@
+/* Internal layout of a pool and its workers, shared by the runtime files.
+ *
+ * Module map (dependencies point down):
+ *   pool.c (lifecycle, submit) -> worker.c (loop, stealing, helping)
+ *     -> park.c (idle protocol) -> deque.c, inject.c, futex.c, topology.c
+ *   future.c (state word, callbacks), group.c (spawn/sync), parallel.c,
+ *   waitset.c (wait, as_completed), map.c build on worker.c's helping. */
+#ifndef WEFT_POOL_H
+#define WEFT_POOL_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compiler.h"
+#include "deque.h"
+#include "task.h"
+#include "weft.h"
+
+struct weft__worker {
+    struct weft__deque dq; /* own deque: push/take here, steal from others */
+
+    /* Written by wakers and the owner: the futex word the worker parks on. */
+    alignas(WEFT_CACHE_LINE) _Atomic uint32_t park;
+
+    /* Statistics: written by the owner (relaxed), read by anyone (relaxed). */
+    alignas(WEFT_CACHE_LINE) _Atomic uint64_t st_tasks;
+    _Atomic uint64_t st_steals;
+    _Atomic uint64_t st_failed_steals;
+    _Atomic uint64_t st_parks;
+
+    /* Owner-private from here on (immutable after start for the rest). */
+    alignas(WEFT_CACHE_LINE) struct weft_pool *pool;
+    unsigned index;
+    uint64_t rng;            /* xorshift state for victim choice */
+    uintptr_t stack_limit;   /* frames below this address run no unrelated work */
+    unsigned depth;          /* nesting of unrelated tasks run while waiting */
+    int64_t frame_bottom;    /* deque bottom when the running task started */
+    uint32_t unflushed;      /* finished submitted tasks not yet subtracted from life */
+    uint32_t tick;           /* tasks since the injection queue was last polled */
+    bool searching;          /* counted in the pool's searchers */
+    int pu;                  /* pinned PU (hwloc os index) or -1 */
+    unsigned *victims;       /* steal order (nearest first when pinned) */
+    unsigned *tier_end;      /* victims[tier_end[k-1] .. tier_end[k]) is tier k */
+    unsigned ntiers;
+    pthread_t thread;
+};
+
+/* pool->life: bit 0 STOP (no new submissions), bit 1 CANCEL (cancel what has
+ * not started), bits 2..63: number of accepted tasks not yet finished. */
+#define WEFT_LIFE_STOP 1ull
+#define WEFT_LIFE_CANCEL 2ull
+#define WEFT_LIFE_ONE 4ull
+
+struct weft_pool {
+    unsigned n;                    /* number of workers */
+    struct weft__worker *workers;  /* n entries, cache-line aligned */
+    weft_pool_options opts;        /* copy of the creation options */
+    char name_prefix[12];
+    size_t stack_size;             /* worker stack bytes */
+
+    /* External submissions: wait-free enqueue (xchg), dequeued in batches by
+     * one worker at a time (inj_lock). */
+    alignas(WEFT_CACHE_LINE) struct __cds_wfcq_head inj_head;
+    alignas(WEFT_CACHE_LINE) struct cds_wfcq_tail inj_tail;
+    alignas(WEFT_CACHE_LINE) _Atomic uint32_t inj_lock;
+
+    /* Idle protocol (park.c): sleepers in the low 32 bits, searchers high. */
+    alignas(WEFT_CACHE_LINE) _Atomic uint64_t idle;
+    _Atomic uint64_t *parked_mask; /* bit w set: worker w parked and claimable */
+    unsigned mask_words;
+
+    /* Lifecycle (pool.c). */
+    alignas(WEFT_CACHE_LINE) _Atomic uint64_t life;
+    _Atomic uint32_t drained;  /* futex word: 1 once STOP and no accepted task left */
+    _Atomic uint32_t exiting;  /* workers leave their loops */
+    _Atomic uint32_t broken;   /* an on_worker_start hook failed */
+    _Atomic uint32_t started;  /* workers that finished their start hook */
+#ifdef WEFT_TSAN
+    _Atomic uint64_t tsan_fence; /* RMW target standing in for fences under TSan */
+#endif
+};
+
+/* The worker running on this thread, or NULL. */
+extern _Thread_local struct weft__worker *weft__self;
+
+struct weft_ctx {
+    struct weft__worker *worker;
+    weft_future *future; /* NULL for spawned children and internal chunks */
+};
+
+/* ---- worker.c ---- */
+void *weft__worker_main(void *arg);
+/* Run task t on w as a nested or top-level task (stats, frame bookkeeping). */
+void weft__run(struct weft__worker *w, struct weft__task *t);
+/* Push t on w's own deque and wake an idle worker if none is searching. If the
+ * deque cannot grow, t goes through the injection queue instead. */
+void weft__push_local(struct weft__worker *w, struct weft__task *t);
+/* Help while waiting: find and run one task. leap (may be NULL) is stolen
+ * from first (leapfrogging). Returns true if a task ran. */
+bool weft__help_one(struct weft__worker *w, struct weft__worker *leap);
+/* True if w may run work unrelated to its current task (depth, stack). */
+bool weft__may_run_unrelated(const struct weft__worker *w);
+/* Count a finished accepted task (batched into pool->life). */
+void weft__task_finished(struct weft__worker *w);
+/* Subtract finished tasks from life; detects the drained pool. */
+void weft__life_sub(struct weft_pool *p, uint64_t ntasks);
+/* Try to take tasks from the injection queue: returns one, pushes up to a
+ * batch more onto w's deque. */
+struct weft__task *weft__inject_take(struct weft__worker *w);
+/* Steal one task from any other worker, nearest first. */
+struct weft__task *weft__steal_any(struct weft__worker *w);
+
+/* Subtract this worker's batched finished-task count from life now. */
+void weft__worker_flush(struct weft__worker *w);
+
+/* ---- pool.c ---- */
+/* Mark the pool drained (STOP set, nothing accepted left): wakes the
+ * shutdown waiters and tells the workers to exit. Idempotent. */
+void weft__pool_set_drained(struct weft_pool *p);
+/* Accept a task: counts it in life and queues it (worker: own deque;
+ * otherwise: injection queue). Returns WEFT_OK, WEFT_ESHUTDOWN, WEFT_EBROKEN. */
+int weft__pool_accept(struct weft_pool *p, struct weft__task *t);
+/* True if pool p's workers are cancelling unstarted submitted tasks. */
+bool weft__pool_cancelling(const struct weft_pool *p);
+
+/* ---- park.c ---- */
+void weft__notify_local(struct weft_pool *p);  /* after an internal push */
+void weft__notify_inject(struct weft_pool *p); /* after an external enqueue */
+void weft__wake_all(struct weft_pool *p);
+/* Worker w found nothing: search (bounded spin) and park. Returns a task if
+ * it found one, NULL after waking up (the caller loops). */
+struct weft__task *weft__idle(struct weft__worker *w);
+/* Set up the idle-protocol state of a new pool. Returns 0 or -ENOMEM. */
+int weft__park_init(struct weft_pool *p);
+void weft__park_fini(struct weft_pool *p);
+/* Leave the searching state after finding work (wakes another searcher if
+ * w was the last one and workers sleep). */
+void weft__search_end(struct weft__worker *w);
+
+#endif

@@ -1,0 +1,37 @@
+/* Status codes: names for weft_strerror, and the internal invariant abort. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler.h"
+#include "weft.h"
+
+#define WEFT_STATUS_MAP(XX)                                                   \
+    XX(WEFT_OK, "success")                                                    \
+    XX(WEFT_EINVAL, "invalid argument")                                       \
+    XX(WEFT_ENOMEM, "out of memory")                                          \
+    XX(WEFT_ETIMEDOUT, "timed out")                                           \
+    XX(WEFT_ECANCELED, "cancelled")                                           \
+    XX(WEFT_ESHUTDOWN, "pool is shut down")                                   \
+    XX(WEFT_EDEADLK, "would deadlock: called from one of the pool's workers") \
+    XX(WEFT_EALREADY, "future already completed")                             \
+    XX(WEFT_EBROKEN, "pool is broken: a worker initializer failed")           \
+    XX(WEFT_EPERM, "not allowed in this context")                             \
+    XX(WEFT_EOF, "no more items")                                             \
+    XX(WEFT_EAGAIN, "resource temporarily unavailable")
+
+const char *weft_strerror(int status)
+{
+#define XX(code, text) \
+    if (status == (code)) \
+        return text;
+    WEFT_STATUS_MAP(XX)
+#undef XX
+    return status > 0 ? "task failed (user status)" : "unknown error";
+}
+
+void weft__die(const char *file, int line, const char *msg)
+{
+    fprintf(stderr, "weft: internal invariant broken at %s:%d: %s\n", file, line, msg);
+    abort();
+}

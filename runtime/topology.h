@@ -1,0 +1,20 @@
+/* hwloc topology, loaded once per process: allowed CPUs, pinning plans and
+ * victim order by locality. */
+#ifndef WEFT_TOPOLOGY_H
+#define WEFT_TOPOLOGY_H
+
+#include "weft.h"
+
+struct weft_pool;
+
+/* Number of CPUs in the process affinity mask (taskset, cpusets). >= 1. */
+unsigned weft__topology_cpus(void);
+/* Choose a PU (OS index) for each of n workers under policy pin, within the
+ * allowed CPUs; pus[i] = -1 when unpinned. Returns 0, or -EINVAL. */
+int weft__topology_plan(weft_pin pin, unsigned n, int *pus);
+/* Bind the calling thread to PU pu (OS index). Best effort. */
+void weft__topology_bind_self(int pu);
+/* Build each worker's victim list and locality tiers. Returns 0 / -ENOMEM. */
+int weft__topology_victims(struct weft_pool *p);
+
+#endif

@@ -1,0 +1,125 @@
+/* Blocking and helping waits on a completion word.
+ *
+ * Ordering and invariants
+ *   [WT1] complete: acq_rel exchange of the final value -> wait: acquire load
+ *         that sees a done phase. Publishes the outcome written before it.
+ *   [WT2] wait sets WAITERS with a CAS before sleeping; complete's exchange
+ *         returns it and then wakes. Both act on one location, so either the
+ *         CAS precedes the exchange (the completer sees WAITERS and wakes) or
+ *         it fails (the waiter reloads and sees the done phase). A waiter
+ *         that times out leaves WAITERS set: clearing it is unsafe with more
+ *         waiters and costs at most one extra wake.
+ *   Lifetime: the completer touches the word only until its wake returns;
+ *   owners keep the memory alive at least that long (futures hold the
+ *   runtime's reference until after completion). */
+#include <errno.h>
+#include <limits.h>
+
+#include "futex.h"
+#include "future.h"
+#include "pool.h"
+#include "wait.h"
+
+/* Pause iterations an external waiter spins before sleeping (~2 us). */
+#define EXTERNAL_SPINS 200
+/* A helping worker with nothing to run sleeps in slices so that new work
+ * is noticed: from 20 us doubling to 1 ms. */
+#define HELP_SLICE_MIN_NS 20000
+#define HELP_SLICE_MAX_NS 1000000
+
+static inline uint32_t load_acquire(_Atomic uint32_t *word)
+{
+    /* [WT1] acquire: pairs with the completer's exchange. */
+    return atomic_load_explicit(word, memory_order_acquire);
+}
+
+uint32_t weft__word_complete(_Atomic uint32_t *word, uint32_t final)
+{
+    /* [WT1] acq_rel: release publishes the outcome; acquire orders the wake
+     * after we learned about WAITERS [WT2]. */
+    uint32_t old = atomic_exchange_explicit(word, final, memory_order_acq_rel);
+    if (old & WEFT_ST_WAITERS)
+        weft__futex_wake(word, INT_MAX);
+    return old;
+}
+
+int weft__word_sleep(_Atomic uint32_t *word, uint32_t expected, const struct timespec *deadline)
+{
+    return weft__futex_wait(word, expected, deadline);
+}
+
+/* Sleep once on the word (setting WAITERS first). Returns -ETIMEDOUT when
+ * the deadline passed, else 0 (done, woken, or spurious: caller re-checks). */
+static int sleep_once(_Atomic uint32_t *word, const struct timespec *deadline)
+{
+    uint32_t s = load_acquire(word);
+    if (weft__phase_done(s))
+        return 0;
+    if (!(s & WEFT_ST_WAITERS)) {
+        /* [WT2] relaxed: the kernel re-checks the value atomically; a failed
+         * CAS just means the word changed and we re-check. */
+        if (!atomic_compare_exchange_strong_explicit(word, &s, s | WEFT_ST_WAITERS,
+                                                     memory_order_relaxed,
+                                                     memory_order_relaxed))
+            return 0;
+        s |= WEFT_ST_WAITERS;
+    }
+    int r = weft__futex_wait(word, s, deadline);
+    return r == -ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+static int wait_external(_Atomic uint32_t *word, const struct timespec *deadline)
+{
+    for (int i = 0; i < EXTERNAL_SPINS; i++) {
+        if (weft__phase_done(load_acquire(word)))
+            return WEFT_OK;
+        weft__cpu_relax();
+    }
+    for (;;) {
+        if (weft__phase_done(load_acquire(word)))
+            return WEFT_OK;
+        if (sleep_once(word, deadline) == -ETIMEDOUT)
+            return weft__phase_done(load_acquire(word)) ? WEFT_OK : WEFT_ETIMEDOUT;
+    }
+}
+
+static void slice_deadline(struct timespec *out, const struct timespec *deadline, int64_t slice)
+{
+    weft__deadline_in(out, slice);
+    if (deadline != NULL && (deadline->tv_sec < out->tv_sec ||
+                             (deadline->tv_sec == out->tv_sec && deadline->tv_nsec < out->tv_nsec)))
+        *out = *deadline;
+}
+
+static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,
+                        struct weft__worker *leap, const struct timespec *deadline)
+{
+    int64_t slice = HELP_SLICE_MIN_NS;
+    for (;;) {
+        if (weft__phase_done(load_acquire(word)))
+            return WEFT_OK;
+        if (weft__help_one(w, leap)) {
+            slice = HELP_SLICE_MIN_NS;
+            continue;
+        }
+        if (deadline != NULL && weft__deadline_passed(deadline))
+            return weft__phase_done(load_acquire(word)) ? WEFT_OK : WEFT_ETIMEDOUT;
+        /* Nothing we may run: sleep briefly on the word, then look again. */
+        struct timespec until;
+        slice_deadline(&until, deadline, slice);
+        sleep_once(word, &until);
+        if (slice < HELP_SLICE_MAX_NS)
+            slice *= 2;
+    }
+}
+
+int weft__word_wait(_Atomic uint32_t *word, struct weft__worker *leap,
+                    const struct timespec *deadline)
+{
+    if (weft__phase_done(load_acquire(word)))
+        return WEFT_OK;
+    struct weft__worker *w = weft__self;
+    if (w != NULL)
+        return wait_helping(w, word, leap, deadline);
+    return wait_external(word, deadline);
+}

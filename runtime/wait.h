@@ -1,0 +1,33 @@
+/* Waiting on a 32-bit completion word: the shared blocking-or-helping wait
+ * behind futures, spawned children, parallel loops and wait sets.
+ *
+ * A completion word uses the future layout (future.h): the low two bits are
+ * a phase that is "done" once >= WEFT_FINISHED, bit WEFT_ST_WAITERS says
+ * someone sleeps on it. The completer publishes with weft__word_complete. */
+#ifndef WEFT_WAIT_H
+#define WEFT_WAIT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+struct weft__worker;
+
+/* Wait until the word's phase is done or the absolute deadline (NULL: none)
+ * passes. On a worker thread it runs other tasks meanwhile (leap's deque
+ * first), never blocking while it may run work; off-worker it spins briefly
+ * then sleeps on the futex. EINTR and spurious wakes never end it early.
+ * Returns WEFT_OK or WEFT_ETIMEDOUT. On WEFT_OK the caller has acquired
+ * everything the completer wrote before weft__word_complete. */
+int weft__word_wait(_Atomic uint32_t *word, struct weft__worker *leap,
+                    const struct timespec *deadline);
+
+/* Store final (a done phase plus flag bits) and wake sleepers if any.
+ * Returns the previous value. The caller must keep the word's memory alive
+ * until this returns. */
+uint32_t weft__word_complete(_Atomic uint32_t *word, uint32_t final);
+
+/* Sleep on a word while it equals expected (no helping), with deadline. */
+int weft__word_sleep(_Atomic uint32_t *word, uint32_t expected, const struct timespec *deadline);
+
+#endif

@@ -1,0 +1,293 @@
+/* The worker loop: run own tasks, poll the injection queue, steal, and go
+ * idle (park.c). Also the help-while-waiting step used by every wait.
+ *
+ * Ordering and invariants
+ *   [WK1] inj_lock: acquire exchange / release store: one worker at a time
+ *         dequeues from the injection queue (wfcqueue requires dequeuers to
+ *         exclude each other; enqueuers never take it).
+ *   [WK2] life: acq_rel subtraction of finished tasks; the release half
+ *         publishes the tasks' effects to the thread that sees the pool
+ *         drained (acquire load of drained in pool.c).
+ *   Stealing runs inside a liburcu-memb read-side section (rcu build): a
+ *   victim's old deque buffer is not freed while we may read it. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef WEFT_RECLAIM_RETIRE
+#include <urcu/urcu-memb.h>
+#endif
+
+#include "pool.h"
+#include "topology.h"
+
+_Thread_local struct weft__worker *weft__self;
+
+/* Tasks run between polls of the injection queue while the own deque is
+ * busy, so external submissions are not starved (Go uses 61 too). */
+#define INJECT_POLL_TICKS 61
+/* Tasks moved from the injection queue per batch. */
+#define INJECT_BATCH 32
+/* Finished tasks counted locally before one RMW on pool->life. */
+#define FLUSH_BATCH 256
+/* Nested unrelated tasks a waiting worker may run on top of its stack. */
+#define HELP_DEPTH_MAX 64
+
+static inline void stat_inc(_Atomic uint64_t *c)
+{
+    /* relaxed load + store: only the owner writes its counters; readers
+     * accept a slightly stale value. No RMW needed. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+static inline uint64_t rng_next(struct weft__worker *w)
+{
+    uint64_t x = w->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return w->rng = x;
+}
+
+void weft__run(struct weft__worker *w, struct weft__task *t)
+{
+    int64_t saved = w->frame_bottom;
+    w->frame_bottom = weft__deque_bottom(&w->dq);
+    t->exec(t, w);
+    w->frame_bottom = saved;
+    stat_inc(&w->st_tasks);
+}
+
+void weft__push_local(struct weft__worker *w, struct weft__task *t)
+{
+    struct weft_pool *p = w->pool;
+    if (weft_likely(weft__deque_push(&w->dq, t) == 0)) {
+        weft__notify_local(p);
+        return;
+    }
+    /* The deque could not grow: the injection queue needs no allocation. */
+    cds_wfcq_enqueue(&p->inj_head, &p->inj_tail, &t->qnode);
+    weft__notify_inject(p);
+}
+
+void weft__life_sub(struct weft_pool *p, uint64_t ntasks)
+{
+    /* [WK2] acq_rel: see the Ordering block. */
+    uint64_t old = atomic_fetch_sub_explicit(&p->life, ntasks * WEFT_LIFE_ONE,
+                                             memory_order_acq_rel);
+    uint64_t now = old - ntasks * WEFT_LIFE_ONE;
+    if ((now & WEFT_LIFE_STOP) && now / WEFT_LIFE_ONE == 0)
+        weft__pool_set_drained(p);
+}
+
+static void flush_finished(struct weft__worker *w)
+{
+    if (w->unflushed) {
+        weft__life_sub(w->pool, w->unflushed);
+        w->unflushed = 0;
+    }
+}
+
+void weft__task_finished(struct weft__worker *w)
+{
+    if (++w->unflushed >= FLUSH_BATCH)
+        flush_finished(w);
+}
+
+void weft__worker_flush(struct weft__worker *w)
+{
+    flush_finished(w);
+}
+
+struct weft__task *weft__inject_take(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    if (cds_wfcq_empty(&p->inj_head, &p->inj_tail))
+        return NULL;
+    /* [WK1] acquire: a failed exchange means another worker is draining. */
+    if (atomic_exchange_explicit(&p->inj_lock, 1, memory_order_acquire))
+        return NULL;
+    struct weft__task *first = NULL;
+    unsigned pushed = 0;
+    for (unsigned i = 0; i < INJECT_BATCH; i++) {
+        struct cds_wfcq_node *node = __cds_wfcq_dequeue_blocking(&p->inj_head, &p->inj_tail);
+        if (node == NULL)
+            break;
+        struct weft__task *t = weft_container_of(node, struct weft__task, qnode);
+        if (first == NULL) {
+            first = t;
+        } else if (weft__deque_push(&w->dq, t) == 0) {
+            pushed++;
+        } else {
+            /* Out of memory for the deque: leave the rest queued. */
+            cds_wfcq_enqueue(&p->inj_head, &p->inj_tail, &t->qnode);
+            break;
+        }
+    }
+    /* [WK1] release: ends our exclusive dequeue. */
+    atomic_store_explicit(&p->inj_lock, 0, memory_order_release);
+    if (pushed)
+        weft__notify_local(p);
+    return first;
+}
+
+static struct weft__task *steal_from(struct weft__worker *w, struct weft__worker *v)
+{
+    struct weft__task *t;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        int r = weft__deque_steal(&v->dq, &t);
+        if (r == WEFT_STEAL_OK) {
+            stat_inc(&w->st_steals);
+            return t;
+        }
+        if (r == WEFT_STEAL_EMPTY)
+            break;
+    }
+    return NULL;
+}
+
+static struct weft__task *sweep(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    unsigned start = 0;
+    for (unsigned k = 0; k < w->ntiers; k++) {
+        unsigned end = w->tier_end[k];
+        unsigned len = end - start;
+        unsigned off = (unsigned)(rng_next(w) % len);
+        for (unsigned i = 0; i < len; i++) {
+            struct weft__worker *v = &p->workers[w->victims[start + (off + i) % len]];
+            struct weft__task *t = steal_from(w, v);
+            if (t)
+                return t;
+        }
+        start = end;
+    }
+    return NULL;
+}
+
+struct weft__task *weft__steal_any(struct weft__worker *w)
+{
+    if (w->pool->n < 2)
+        return NULL;
+#ifndef WEFT_RECLAIM_RETIRE
+    urcu_memb_read_lock();
+#endif
+    struct weft__task *t = sweep(w);
+#ifndef WEFT_RECLAIM_RETIRE
+    urcu_memb_read_unlock();
+#endif
+    if (t == NULL)
+        stat_inc(&w->st_failed_steals);
+    return t;
+}
+
+static struct weft__task *steal_leap(struct weft__worker *w, struct weft__worker *v)
+{
+#ifndef WEFT_RECLAIM_RETIRE
+    urcu_memb_read_lock();
+#endif
+    struct weft__task *t = steal_from(w, v);
+#ifndef WEFT_RECLAIM_RETIRE
+    urcu_memb_read_unlock();
+#endif
+    return t;
+}
+
+bool weft__may_run_unrelated(const struct weft__worker *w)
+{
+    return w->depth < HELP_DEPTH_MAX &&
+           (uintptr_t)__builtin_frame_address(0) > w->stack_limit;
+}
+
+bool weft__help_one(struct weft__worker *w, struct weft__worker *leap)
+{
+    struct weft__task *t = NULL;
+    bool unrelated = weft__may_run_unrelated(w);
+    /* Tasks above frame_bottom were pushed by the waiting task itself: its
+     * descendants, always safe to run. Below it lies unrelated work. */
+    if (unrelated || weft__deque_bottom(&w->dq) > w->frame_bottom)
+        t = weft__deque_take(&w->dq);
+    /* Leapfrogging: the thief of what we wait for holds its descendants. */
+    if (t == NULL && leap != NULL && leap != w &&
+        (uintptr_t)__builtin_frame_address(0) > w->stack_limit)
+        t = steal_leap(w, leap);
+    if (t == NULL && unrelated) {
+        t = weft__inject_take(w);
+        if (t == NULL)
+            t = weft__steal_any(w);
+    }
+    if (t == NULL)
+        return false;
+    w->depth++;
+    weft__run(w, t);
+    w->depth--;
+    return true;
+}
+
+static struct weft__task *find_local(struct weft__worker *w)
+{
+    struct weft__task *t;
+    if (++w->tick >= INJECT_POLL_TICKS) {
+        w->tick = 0;
+        if ((t = weft__inject_take(w)) != NULL)
+            return t;
+    }
+    if ((t = weft__deque_take(&w->dq)) != NULL)
+        return t;
+    return weft__inject_take(w);
+}
+
+static void worker_start(struct weft__worker *w, char *anchor)
+{
+    struct weft_pool *p = w->pool;
+    char name[16];
+    snprintf(name, sizeof(name), "%s%u", p->name_prefix, w->index);
+    pthread_setname_np(pthread_self(), name);
+    weft__self = w;
+    if (w->pu >= 0)
+        weft__topology_bind_self(w->pu);
+#ifndef WEFT_RECLAIM_RETIRE
+    urcu_memb_register_thread();
+#endif
+    w->stack_limit = (uintptr_t)anchor - p->stack_size / 2;
+    if (p->opts.on_worker_start && p->opts.on_worker_start(w->index, p->opts.hook_ud) != 0) {
+        /* release: pairs with the acquire loads of broken in submit and in
+         * the future task's exec, which then fail with WEFT_EBROKEN. */
+        atomic_store_explicit(&p->broken, 1, memory_order_release);
+    }
+}
+
+static void worker_stop(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    flush_finished(w);
+    if (p->opts.on_worker_stop)
+        (void)p->opts.on_worker_stop(w->index, p->opts.hook_ud);
+#ifndef WEFT_RECLAIM_RETIRE
+    urcu_memb_unregister_thread();
+#endif
+    weft__self = NULL;
+}
+
+void *weft__worker_main(void *arg)
+{
+    struct weft__worker *w = arg;
+    char anchor;
+    worker_start(w, &anchor);
+    for (;;) {
+        struct weft__task *t = find_local(w);
+        if (t == NULL) {
+            flush_finished(w);
+            t = weft__idle(w);
+        }
+        if (t != NULL)
+            weft__run(w, t);
+        /* acquire: pairs with the release store in weft__pool_set_drained;
+         * it is only set once no accepted task is left. */
+        else if (atomic_load_explicit(&w->pool->exiting, memory_order_acquire))
+            break;
+    }
+    worker_stop(w);
+    return NULL;
+}
