@@ -309,8 +309,10 @@ WEFT_API int weft_ctx_set_result_dtor(weft_ctx *ctx, weft_dtor result_dtor);
 
 /* A group of children spawned by one task, and the storage for one child.
  * Both live in the spawning task's stack frame: spawning allocates nothing.
- * Every group must be synced before the task that owns it returns (checked
- * in debug builds). */
+ * Every group must be synced before the task that owns it returns: the
+ * child records would otherwise live in a dead stack frame. Debug builds of
+ * the library (no NDEBUG) stop the process with a message when a task
+ * returns with unsynced children; release builds do not check. */
 typedef struct weft_group {
     void *priv[4];
 } weft_group;
@@ -323,7 +325,8 @@ typedef struct weft_child {
 WEFT_API void weft_group_init(weft_group *g, weft_ctx *ctx);
 /* Push fn(ctx, arg, &result) on this worker's deque; thieves may run it.
  * Threads:   the worker running the group's task only.
- * Returns:   WEFT_OK; WEFT_EINVAL (NULL, slot in use); WEFT_EPERM off-worker. */
+ * Returns:   WEFT_OK; WEFT_EINVAL (NULL); WEFT_EPERM from another thread or
+ *            a group initialized without a task context. */
 WEFT_API int weft_spawn(weft_group *g, weft_child *slot, weft_fn fn, void *arg);
 /* Wait for every child of g: children not stolen run inline; for stolen ones
  * the worker helps (first on the thief's deque). Returns WEFT_OK or the status

@@ -31,8 +31,10 @@ void weft__die(const char *file, int line, const char *msg) __attribute__((noret
     do { if (weft_unlikely(!(cond))) weft__die(__FILE__, __LINE__, #cond); } while (0)
 #ifdef NDEBUG
 #define WEFT_DEBUG_ASSERT(cond) ((void)0)
+#define WEFT_DEBUG_FAIL(msg) ((void)0)
 #else
 #define WEFT_DEBUG_ASSERT(cond) WEFT_ASSERT(cond)
+#define WEFT_DEBUG_FAIL(msg) weft__die(__FILE__, __LINE__, msg)
 #endif
 
 /* ThreadSanitizer does not model atomic_thread_fence. Under WEFT_TSAN the

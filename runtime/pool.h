@@ -40,6 +40,7 @@ struct weft__worker {
     int64_t frame_bottom;    /* deque bottom when the running task started */
     uint32_t unflushed;      /* finished submitted tasks not yet subtracted from life */
     uint32_t tick;           /* tasks since the injection queue was last polled */
+    unsigned open_children;  /* spawned children not yet synced (strict fork/join) */
     bool searching;          /* counted in the pool's searchers */
     int pu;                  /* pinned PU (hwloc os index) or -1 */
     unsigned *victims;       /* steal order (nearest first when pinned) */

@@ -53,9 +53,14 @@ static inline uint64_t rng_next(struct weft__worker *w)
 void weft__run(struct weft__worker *w, struct weft__task *t)
 {
     int64_t saved = w->frame_bottom;
+    unsigned open = w->open_children;
     w->frame_bottom = weft__deque_bottom(&w->dq);
     t->exec(t, w);
     w->frame_bottom = saved;
+    /* Strict fork/join: a task that returns with unsynced children leaves
+     * records in a dead stack frame. Debug builds stop right here. */
+    if (w->open_children != open)
+        WEFT_DEBUG_FAIL("a task returned without weft_sync() of its spawned children");
     stat_inc(&w->st_tasks);
 }
 

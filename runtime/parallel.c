@@ -1,0 +1,201 @@
+/* Data parallelism by recursive binary splitting over fork/join:
+ * parallel_for, parallel_map and parallel_reduce.
+ *
+ * Ordering and invariants
+ *   [PF1] failed: the first failing chunk's status, set once by a CAS
+ *         (acq_rel on success: the winner's status is what callers return);
+ *         other chunks poll it relaxed and skip work once it is set - a
+ *         stale read only runs one more chunk.
+ *   [PF2] From a thread that is not a worker of the pool, the root job is
+ *         accepted like a submitted task and the caller sleeps on its
+ *         completion word (wait.c [WT1] publishes the status and every
+ *         write the loop made). */
+#include <stdalign.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "pool.h"
+#include "wait.h"
+
+/* Chunks per worker targeted by the automatic grain. */
+#define AUTO_CHUNKS_PER_WORKER 8
+
+struct loop {
+    weft_range_fn body;
+    void *ud;
+    size_t grain;
+    _Atomic int failed; /* [PF1] first failing status, 0 while none */
+    /* reduction only */
+    weft_fold_fn fold;
+    weft_combine_fn combine;
+    size_t size;
+    const void *identity;
+};
+
+struct range {
+    struct loop *lp;
+    size_t lo, hi;
+    void *acc; /* reduction partial, or NULL */
+};
+
+static bool loop_failed(struct loop *lp)
+{
+    /* [PF1] relaxed: a hint to skip work. */
+    return atomic_load_explicit(&lp->failed, memory_order_relaxed) != 0;
+}
+
+static void loop_fail(struct loop *lp, int status)
+{
+    int expected = 0;
+    /* [PF1] acq_rel on success; relaxed on failure (someone failed first). */
+    atomic_compare_exchange_strong_explicit(&lp->failed, &expected, status,
+                                            memory_order_acq_rel, memory_order_relaxed);
+}
+
+static int leaf(weft_ctx *ctx, struct range *r)
+{
+    struct loop *lp = r->lp;
+    int rc = lp->fold ? lp->fold(ctx, r->lo, r->hi, r->acc, lp->ud)
+                      : lp->body(ctx, r->lo, r->hi, lp->ud);
+    if (rc != 0)
+        loop_fail(lp, rc);
+    return rc;
+}
+
+static int split(weft_ctx *ctx, void *arg, void **result);
+
+/* Split [lo, hi) in two: the right half is spawned (stealable), the left
+ * runs here; for reductions the right half folds into a fresh partial that
+ * is combined into ours afterwards, keeping index order. */
+static int split_two(weft_ctx *ctx, struct range *r)
+{
+    struct loop *lp = r->lp;
+    size_t mid = r->lo + (r->hi - r->lo) / 2;
+    alignas(max_align_t) unsigned char right_acc[WEFT_REDUCE_MAX];
+    struct range right = {.lp = lp, .lo = mid, .hi = r->hi, .acc = NULL};
+    if (lp->fold) {
+        memcpy(right_acc, lp->identity, lp->size);
+        right.acc = right_acc;
+    }
+    struct range left = {.lp = lp, .lo = r->lo, .hi = mid, .acc = r->acc};
+    weft_group g;
+    weft_child c;
+    weft_group_init(&g, ctx);
+    if (weft_spawn(&g, &c, split, &right) != WEFT_OK)
+        split(ctx, &right, NULL); /* cannot happen on a worker; stay correct */
+    void *ignored = NULL;
+    split(ctx, &left, &ignored);
+    weft_sync(&g);
+    if (lp->fold && !loop_failed(lp))
+        lp->combine(r->acc, right_acc, lp->ud);
+    return 0;
+}
+
+static int split(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct range *r = arg;
+    if (loop_failed(r->lp))
+        return 0;
+    if (r->hi - r->lo <= r->lp->grain)
+        return leaf(ctx, r);
+    return split_two(ctx, r);
+}
+
+/* Root job for calls from threads that are not workers of the pool. */
+struct root {
+    struct weft__task task;
+    _Atomic uint32_t word;
+    struct range r;
+};
+
+static void root_exec(struct weft__task *t, struct weft__worker *w)
+{
+    struct root *root = weft_container_of(t, struct root, task);
+    struct weft_ctx ctx = {.worker = w, .future = NULL};
+    split(&ctx, &root->r, NULL);
+    /* [PF2] publishes the loop's writes; root may vanish right after. */
+    weft__word_complete(&root->word, WEFT_FINISHED);
+    weft__task_finished(w);
+}
+
+static int run_loop(struct weft_pool *p, struct loop *lp, size_t begin, size_t end, void *acc)
+{
+    size_t n = end - begin;
+    if (lp->grain == 0) {
+        size_t chunks = (size_t)p->n * AUTO_CHUNKS_PER_WORKER;
+        lp->grain = n / chunks ? n / chunks : 1;
+    }
+    atomic_init(&lp->failed, 0);
+    struct range r = {.lp = lp, .lo = begin, .hi = end, .acc = acc};
+    struct weft__worker *w = weft__self;
+    if (w != NULL && w->pool == p) {
+        struct weft_ctx ctx = {.worker = w, .future = NULL};
+        split(&ctx, &r, NULL);
+    } else {
+        struct root root = {.task = {.exec = root_exec}, .r = r};
+        atomic_init(&root.word, WEFT_PENDING);
+        int rc = weft__pool_accept(p, &root.task);
+        if (rc != WEFT_OK)
+            return rc;
+        weft__word_wait(&root.word, NULL, NULL);
+    }
+    /* [PF1] acquire: pairs with the winning CAS (also ordered by the sync
+     * and [PF2] edges; stated for clarity). */
+    return atomic_load_explicit(&lp->failed, memory_order_acquire);
+}
+
+int weft_parallel_for(weft_pool *pool, size_t begin, size_t end, size_t grain,
+                      weft_range_fn body, void *ud)
+{
+    if (pool == NULL || body == NULL || end < begin)
+        return WEFT_EINVAL;
+    if (begin == end)
+        return WEFT_OK;
+    struct loop lp = {.body = body, .ud = ud, .grain = grain};
+    return run_loop(pool, &lp, begin, end, NULL);
+}
+
+struct map_args {
+    const char *in;
+    size_t in_stride;
+    char *out;
+    size_t out_stride;
+    weft_elem_fn fn;
+    void *ud;
+};
+
+static int map_range(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
+{
+    struct map_args *m = ud;
+    for (size_t i = lo; i < hi; i++) {
+        int rc = m->fn(ctx, m->in + i * m->in_stride, m->out + i * m->out_stride, m->ud);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int weft_parallel_map(weft_pool *pool, const void *in, size_t in_stride, void *out,
+                      size_t out_stride, size_t n, size_t grain, weft_elem_fn fn, void *ud)
+{
+    if (pool == NULL || fn == NULL || (n > 0 && (in == NULL || out == NULL)))
+        return WEFT_EINVAL;
+    struct map_args m = {in, in_stride, out, out_stride, fn, ud};
+    return weft_parallel_for(pool, 0, n, grain, map_range, &m);
+}
+
+int weft_parallel_reduce(weft_pool *pool, size_t begin, size_t end, size_t grain, void *result,
+                         size_t size, weft_fold_fn body, weft_combine_fn combine, void *ud)
+{
+    if (pool == NULL || result == NULL || body == NULL || combine == NULL || end < begin ||
+        size == 0 || size > WEFT_REDUCE_MAX)
+        return WEFT_EINVAL;
+    if (begin == end)
+        return WEFT_OK;
+    alignas(max_align_t) unsigned char identity[WEFT_REDUCE_MAX];
+    memcpy(identity, result, size);
+    struct loop lp = {.fold = body, .combine = combine, .ud = ud, .grain = grain,
+                      .size = size, .identity = identity};
+    return run_loop(pool, &lp, begin, end, result);
+}
