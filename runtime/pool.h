@@ -84,8 +84,11 @@ struct weft_pool {
 #endif
 };
 
-/* The worker running on this thread, or NULL. */
-extern _Thread_local struct weft__worker *weft__self;
+/* The worker running on this thread, or NULL. initial-exec: one
+ * fs-relative load even from the shared library (no __tls_get_addr call on
+ * the spawn path); a single pointer fits the static TLS reserve of dlopen. */
+extern _Thread_local struct weft__worker *weft__self
+    __attribute__((tls_model("initial-exec")));
 
 struct weft_ctx {
     struct weft__worker *worker;

@@ -21,7 +21,7 @@
 #include "pool.h"
 #include "topology.h"
 
-_Thread_local struct weft__worker *weft__self;
+_Thread_local struct weft__worker *weft__self __attribute__((tls_model("initial-exec")));
 
 /* Tasks run between polls of the injection queue while the own deque is
  * busy, so external submissions are not starved (Go uses 61 too). */
