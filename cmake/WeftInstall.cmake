@@ -15,5 +15,10 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/weftConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/weftConfig.cmake ${PROJECT_BINARY_DIR}/weftConfigVersion.cmake
   ${PROJECT_SOURCE_DIR}/cmake/FindURCU.cmake ${PROJECT_SOURCE_DIR}/cmake/FindHWLOC.cmake
   DESTINATION ${WEFT_CMAKE_DIR})
+# weft.pc locates the prefix from its own directory, so it stays right after
+# `cmake --install --prefix <dir>` (the prefix is not fixed at configure time).
+file(RELATIVE_PATH WEFT_PC_TO_PREFIX ${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig
+  ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" WEFT_PC_TO_PREFIX "${WEFT_PC_TO_PREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/weft.pc.in ${PROJECT_BINARY_DIR}/weft.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/weft.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

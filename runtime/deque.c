@@ -156,8 +156,10 @@ struct weft__task *weft__deque_take(struct weft__deque *dq)
      * locked xchg on x86) measured faster than mfence here and TSan models
      * it. The old value is bottom itself (only the owner writes it). */
     (void)atomic_exchange_explicit(&dq->bottom, b, memory_order_seq_cst);
-    /* relaxed: ordered by the fence above. */
-    int64_t t = atomic_load_explicit(&dq->top, memory_order_relaxed);
+    /* [DQ3] seq_cst: with the seq_cst exchange above this load cannot move
+     * before the bottom store (C11 gives that to SC accesses only; on x86 it
+     * is a plain load). */
+    int64_t t = atomic_load_explicit(&dq->top, memory_order_seq_cst);
     if (t > b) {
         /* Empty: restore bottom (relaxed, owner-only). */
         atomic_store_explicit(&dq->bottom, b + 1, memory_order_relaxed);

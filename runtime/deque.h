@@ -54,7 +54,8 @@ int weft__deque_steal(struct weft__deque *dq, struct weft__task **out);
 /* Any thread: a hint (two loads) whether tasks may be present. Used by the
  * parking protocol's final check after a seq_cst fence. */
 bool weft__deque_nonempty(struct weft__deque *dq);
-/* Owner: number of tasks, exact for the owner (used by help-while-waiting). */
+/* Owner: the current bottom index (tasks above an earlier value were pushed
+ * since then; used by help-while-waiting). */
 int64_t weft__deque_bottom(struct weft__deque *dq);
 
 #endif

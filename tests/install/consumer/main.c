@@ -1,0 +1,45 @@
+/* Installed-package consumer: uses only <weft.h> and the installed library.
+ * Built by tests/install/check_install.cmake through find_package(weft) and
+ * through pkg-config. Exits 0 when a submitted task's result comes back. */
+#include <stdint.h>
+#include <stdio.h>
+
+#include <weft.h>
+
+#define ANSWER 42
+
+static int answer(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    *result = (void *)((uintptr_t)arg + ANSWER);
+    return 0;
+}
+
+int main(void)
+{
+    weft_pool *pool;
+    int rc = weft_pool_create(&pool, NULL);
+    if (rc != WEFT_OK) {
+        fprintf(stderr, "weft_pool_create: %s\n", weft_strerror(rc));
+        return 1;
+    }
+    weft_future *f = NULL;
+    void *value = NULL;
+    rc = weft_submit(pool, answer, (void *)(uintptr_t)1, NULL, &f);
+    if (rc == WEFT_OK)
+        rc = weft_future_result(f, WEFT_FOREVER, &value);
+    weft_future_release(f);
+    int drc = weft_pool_destroy(pool);
+    if (rc != WEFT_OK || drc != WEFT_OK) {
+        fprintf(stderr, "submit/result: %s, destroy: %s\n", weft_strerror(rc),
+                weft_strerror(drc));
+        return 1;
+    }
+    if ((uintptr_t)value != ANSWER + 1) {
+        fprintf(stderr, "result %ju, want %d\n", (uintmax_t)(uintptr_t)value, ANSWER + 1);
+        return 1;
+    }
+    printf("consumer: weft %d.%d.%d returned %ju\n", WEFT_VERSION_MAJOR, WEFT_VERSION_MINOR,
+           WEFT_VERSION_PATCH, (uintmax_t)(uintptr_t)value);
+    return 0;
+}
