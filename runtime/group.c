@@ -110,6 +110,11 @@ static void run_inline(struct weft__worker *w, struct child *c)
 static void sync_one(struct weft__worker *w, struct child *c)
 {
     for (;;) {
+        /* A helping wait earlier in this task may have run c already (it
+         * takes our children off the deque); then nothing below c is ours.
+         * [GR2] acquire: pairs with child_exec's completion. */
+        if (weft__phase_done(atomic_load_explicit(&c->word, memory_order_acquire)))
+            return;
         struct weft__task *t = weft__deque_take(&w->dq);
         if (t == &c->task) {
             run_inline(w, c);

@@ -68,17 +68,6 @@ static inline uint32_t searchers(uint64_t s)
     return (uint32_t)(s >> 32);
 }
 
-static inline void fence_seq_cst(struct weft_pool *p)
-{
-#ifdef WEFT_TSAN
-    /* TSan does not model fences: a seq_cst RMW gives it the same edge. */
-    (void)atomic_fetch_add_explicit(&p->tsan_fence, 0, memory_order_seq_cst);
-#else
-    (void)p;
-    atomic_thread_fence(memory_order_seq_cst);
-#endif
-}
-
 int weft__park_init(struct weft_pool *p)
 {
     p->mask_words = (p->n + 63) / 64;
@@ -147,7 +136,7 @@ void weft__notify_local(struct weft_pool *p)
 void weft__notify_inject(struct weft_pool *p)
 {
     /* [PK1] the enqueue (an xchg) must be ordered before this load. */
-    fence_seq_cst(p);
+    weft__fence_seq_cst(p);
     /* relaxed: ordered by the fence. */
     uint64_t s = atomic_load_explicit(&p->idle, memory_order_relaxed);
     if (sleepers(s) != 0 && searchers(s) == 0)
@@ -287,7 +276,7 @@ static void park(struct weft__worker *w)
     atomic_fetch_or_explicit(&p->parked_mask[w->index / 64], 1ull << (w->index % 64),
                              memory_order_seq_cst);
     /* [PK1] our sleeper state before the final check of the queues. */
-    fence_seq_cst(p);
+    weft__fence_seq_cst(p);
     /* acquire: pairs with weft__pool_set_drained's release store. */
     if (work_visible(p) || atomic_load_explicit(&p->exiting, memory_order_acquire)) {
         if (!unclaim_self(w))

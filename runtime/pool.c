@@ -24,6 +24,7 @@
 #endif
 
 #include "futex.h"
+#include "inject.h"
 #include "future.h"
 #include "pool.h"
 #include "topology.h"
@@ -161,7 +162,7 @@ void weft__pool_set_drained(struct weft_pool *p)
     /* seq_cst fence: orders the exiting store before reading the parked
      * mask in wake_all, pairing with the parker's fence [PK1]: a worker
      * that set its bit after our scan sees exiting in its final check. */
-    atomic_thread_fence(memory_order_seq_cst);
+    weft__fence_seq_cst(p);
     weft__wake_all(p);
 }
 
@@ -188,7 +189,7 @@ int weft__pool_accept(struct weft_pool *p, struct weft__task *t)
         weft__push_local(w, t);
     } else {
         /* wfcqueue enqueue is an xchg: a full barrier before the notify. */
-        cds_wfcq_enqueue(&p->inj_head, &p->inj_tail, &t->qnode);
+        weft__inject_push(&p->inj_head, &p->inj_tail, t);
         weft__notify_inject(p);
     }
     return WEFT_OK;
@@ -206,14 +207,13 @@ static void cancel_injected(struct weft_pool *p)
     while (atomic_exchange_explicit(&p->inj_lock, 1, memory_order_acquire))
         sched_yield();
     uint64_t dropped = 0;
-    struct cds_wfcq_node *node;
-    while ((node = __cds_wfcq_dequeue_blocking(&p->inj_head, &p->inj_tail)) != NULL) {
-        struct weft__task *t = weft_container_of(node, struct weft__task, qnode);
+    struct weft__task *t;
+    while ((t = weft__inject_pop(&p->inj_head, &p->inj_tail)) != NULL) {
         if (weft__task_is_future(t)) {
             weft__future_task_drop(t);
             dropped++;
         } else {
-            cds_wfcq_enqueue(&keep_head, &keep_tail, node);
+            weft__inject_push(&keep_head, &keep_tail, t);
         }
     }
     __cds_wfcq_splice_blocking(&p->inj_head, &p->inj_tail, &keep_head, &keep_tail);

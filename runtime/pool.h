@@ -95,6 +95,20 @@ struct weft_ctx {
     weft_future *future; /* NULL for spawned children and internal chunks */
 };
 
+/* A seq_cst fence for the store-load pairs of the parking protocol. TSan
+ * does not model fences, so its builds use a seq_cst RMW on a pool-private
+ * word instead, which gives the same store-load ordering and which TSan
+ * understands. Callers say which pair the fence belongs to. */
+static inline void weft__fence_seq_cst(struct weft_pool *p)
+{
+#ifdef WEFT_TSAN
+    (void)atomic_fetch_add_explicit(&p->tsan_fence, 0, memory_order_seq_cst);
+#else
+    (void)p;
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
 /* ---- worker.c ---- */
 void *weft__worker_main(void *arg);
 /* Run task t on w as a nested or top-level task (stats, frame bookkeeping). */

@@ -18,6 +18,7 @@
 #include <urcu/urcu-memb.h>
 #endif
 
+#include "inject.h"
 #include "pool.h"
 #include "topology.h"
 
@@ -72,7 +73,7 @@ void weft__push_local(struct weft__worker *w, struct weft__task *t)
         return;
     }
     /* The deque could not grow: the injection queue needs no allocation. */
-    cds_wfcq_enqueue(&p->inj_head, &p->inj_tail, &t->qnode);
+    weft__inject_push(&p->inj_head, &p->inj_tail, t);
     weft__notify_inject(p);
 }
 
@@ -116,17 +117,16 @@ struct weft__task *weft__inject_take(struct weft__worker *w)
     struct weft__task *first = NULL;
     unsigned pushed = 0;
     for (unsigned i = 0; i < INJECT_BATCH; i++) {
-        struct cds_wfcq_node *node = __cds_wfcq_dequeue_blocking(&p->inj_head, &p->inj_tail);
-        if (node == NULL)
+        struct weft__task *t = weft__inject_pop(&p->inj_head, &p->inj_tail);
+        if (t == NULL)
             break;
-        struct weft__task *t = weft_container_of(node, struct weft__task, qnode);
         if (first == NULL) {
             first = t;
         } else if (weft__deque_push(&w->dq, t) == 0) {
             pushed++;
         } else {
             /* Out of memory for the deque: leave the rest queued. */
-            cds_wfcq_enqueue(&p->inj_head, &p->inj_tail, &t->qnode);
+            weft__inject_push(&p->inj_head, &p->inj_tail, t);
             break;
         }
     }

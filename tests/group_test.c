@@ -1,0 +1,1012 @@
+/* Unit tests for fork/join (runtime/group.c): weft_spawn, weft_sync,
+ * weft_child_result and weft_join, checked against serial or closed-form
+ * values on pools of 1, 2 and 3 workers; error propagation; the EPERM and
+ * EINVAL paths; futures submitted and waited on inside tasks (nested waits
+ * help instead of deadlocking); and a deep spawn chain.
+ *
+ * Tasks never call cr_assert: they run on worker threads, so they report
+ * what they saw through their status, their result or a struct, and the test
+ * thread asserts. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "weft.h"
+
+TestSuite(group, .timeout = 60);
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static weft_pool *make_pool(unsigned workers)
+{
+    weft_pool_options o;
+    weft_pool_options_init(&o);
+    o.workers = workers;
+    weft_pool *p = NULL;
+    cr_assert_eq(weft_pool_create(&p, &o), WEFT_OK, "pool of %u workers", workers);
+    return p;
+}
+
+static void drop_pool(weft_pool *p)
+{
+    cr_assert_eq(weft_pool_destroy(p), WEFT_OK);
+}
+
+/* Submit fn(arg) and wait for it from the test thread. Returns its status;
+ * *value (may be NULL) receives its result on success. */
+static int run_task(weft_pool *p, weft_fn fn, void *arg, void **value)
+{
+    weft_future *f = NULL;
+    cr_assert_eq(weft_submit(p, fn, arg, NULL, &f), WEFT_OK);
+    int rc = weft_future_result(f, WEFT_FOREVER, value);
+    weft_future_release(f);
+    return rc;
+}
+
+static uint64_t fib_serial(unsigned n)
+{
+    uint64_t a = 0, b = 1;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t t = a + b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Busy work the optimizer cannot drop; gives thieves time to steal. */
+static uint64_t spin_work(uint64_t x, unsigned iters)
+{
+    volatile uint64_t v = x;
+    for (unsigned i = 0; i < iters; i++)
+        v = v * 6364136223846793005ull + 1442695040888963407ull;
+    return v;
+}
+
+static const unsigned pool_sizes[] = {1, 2, 3};
+#define NPOOLS (sizeof(pool_sizes) / sizeof(pool_sizes[0]))
+
+/* ---- fib by spawn/sync and by join ------------------------------------- */
+
+static int fib_spawn(weft_ctx *ctx, void *arg, void **result)
+{
+    uintptr_t n = (uintptr_t)arg;
+    if (n < 2) {
+        *result = (void *)n;
+        return 0;
+    }
+    weft_group g;
+    weft_child a, b;
+    weft_group_init(&g, ctx);
+    int rc = weft_spawn(&g, &a, fib_spawn, (void *)(n - 1));
+    if (rc != WEFT_OK)
+        return rc;
+    rc = weft_spawn(&g, &b, fib_spawn, (void *)(n - 2));
+    int rs = weft_sync(&g);
+    if (rc != WEFT_OK)
+        return rc;
+    if (rs != WEFT_OK)
+        return rs;
+    *result = (void *)((uintptr_t)weft_child_result(&a) + (uintptr_t)weft_child_result(&b));
+    return 0;
+}
+
+Test(group, fib_by_spawn_matches_serial_on_1_2_3_workers)
+{
+    static const unsigned ns[] = {0, 1, 2, 3, 7, 15, 20, 24};
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = make_pool(pool_sizes[k]);
+        for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+            void *v = NULL;
+            cr_assert_eq(run_task(p, fib_spawn, (void *)(uintptr_t)ns[i], &v), WEFT_OK);
+            cr_assert_eq((uint64_t)(uintptr_t)v, fib_serial(ns[i]), "fib(%u) on %u workers",
+                         ns[i], pool_sizes[k]);
+        }
+        drop_pool(p);
+    }
+    cr_assert_eq(fib_serial(25), 75025u); /* the oracle itself */
+}
+
+struct fib_arg {
+    unsigned n;
+    uint64_t r;
+};
+
+static int fib_join(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct fib_arg *f = arg;
+    if (f->n < 2) {
+        f->r = f->n;
+        return 0;
+    }
+    struct fib_arg a = {.n = f->n - 1}, b = {.n = f->n - 2};
+    int rc = weft_join(ctx, fib_join, &a, fib_join, &b);
+    if (rc != WEFT_OK)
+        return rc;
+    f->r = a.r + b.r;
+    return 0;
+}
+
+Test(group, fib_by_join_matches_serial_on_1_2_3_workers)
+{
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = make_pool(pool_sizes[k]);
+        for (unsigned n = 0; n <= 25; n += 5) {
+            struct fib_arg f = {.n = n};
+            cr_assert_eq(run_task(p, fib_join, &f, NULL), WEFT_OK);
+            cr_assert_eq(f.r, fib_serial(n), "fib(%u) on %u workers", n, pool_sizes[k]);
+        }
+        drop_pool(p);
+    }
+}
+
+/* ---- sums over trees ---------------------------------------------------- */
+
+struct tree_sum {
+    uint64_t lo, hi; /* range [lo, hi) */
+    unsigned fanout; /* children per inner node */
+    uint64_t sum, sumsq, leaves;
+};
+
+static int tree_sum(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct tree_sum *t = arg;
+    uint64_t n = t->hi - t->lo;
+    t->sum = t->sumsq = t->leaves = 0;
+    if (n <= 3) {
+        for (uint64_t i = t->lo; i < t->hi; i++) {
+            t->sum += i;
+            t->sumsq += i * i;
+        }
+        t->leaves = 1;
+        return 0;
+    }
+    struct tree_sum kids[8];
+    weft_child slots[8];
+    weft_group g;
+    weft_group_init(&g, ctx);
+    unsigned k = t->fanout;
+    for (unsigned i = 0; i < k; i++) {
+        kids[i] = (struct tree_sum){.lo = t->lo + n * i / k, .hi = t->lo + n * (i + 1) / k,
+                                    .fanout = t->fanout};
+        int rc = weft_spawn(&g, &slots[i], tree_sum, &kids[i]);
+        if (rc != WEFT_OK) {
+            weft_sync(&g);
+            return rc;
+        }
+    }
+    int rc = weft_sync(&g);
+    for (unsigned i = 0; i < k; i++) {
+        t->sum += kids[i].sum;
+        t->sumsq += kids[i].sumsq;
+        t->leaves += kids[i].leaves;
+    }
+    return rc;
+}
+
+Test(group, tree_sums_match_closed_forms)
+{
+    static const uint64_t ns[] = {1, 2, 10, 1000, 99991, 200000};
+    static const unsigned fanouts[] = {2, 3, 8};
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = make_pool(pool_sizes[k]);
+        for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+            for (size_t j = 0; j < sizeof(fanouts) / sizeof(fanouts[0]); j++) {
+                uint64_t n = ns[i];
+                struct tree_sum t = {.lo = 0, .hi = n, .fanout = fanouts[j]};
+                cr_assert_eq(run_task(p, tree_sum, &t, NULL), WEFT_OK);
+                cr_assert_eq(t.sum, n * (n - 1) / 2, "sum n=%lu fanout=%u workers=%u",
+                             (unsigned long)n, fanouts[j], pool_sizes[k]);
+                cr_assert_eq(t.sumsq, (n - 1) * n * (2 * n - 1) / 6, "sum of squares n=%lu",
+                             (unsigned long)n);
+            }
+        }
+        drop_pool(p);
+    }
+}
+
+/* ---- nested and multiple groups ------------------------------------------ */
+
+/* One task with groups used one after the other, properly nested, and two
+ * groups open at once that are synced in spawn order (not reverse order). */
+struct multi {
+    uint64_t seq[5];     /* fib results of sequential groups */
+    uint64_t nested[2];  /* outer child, inner child */
+    uint64_t crossed[2]; /* two groups open at once */
+    int rc;
+};
+
+static int multi_groups(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct multi *m = arg;
+    weft_child c[5];
+    int rc = 0;
+
+    weft_group g1;
+    weft_group_init(&g1, ctx);
+    for (unsigned i = 0; i < 3; i++)
+        rc |= weft_spawn(&g1, &c[i], fib_spawn, (void *)(uintptr_t)(10 + i));
+    rc |= weft_sync(&g1);
+    weft_group g2;
+    weft_group_init(&g2, ctx);
+    for (unsigned i = 3; i < 5; i++)
+        rc |= weft_spawn(&g2, &c[i], fib_spawn, (void *)(uintptr_t)(10 + i));
+    rc |= weft_sync(&g2);
+    for (unsigned i = 0; i < 5; i++)
+        m->seq[i] = (uintptr_t)weft_child_result(&c[i]);
+
+    /* Nested: the inner group is opened and synced while the outer is open. */
+    weft_group outer, inner;
+    weft_child co, ci;
+    weft_group_init(&outer, ctx);
+    rc |= weft_spawn(&outer, &co, fib_spawn, (void *)(uintptr_t)18);
+    weft_group_init(&inner, ctx);
+    rc |= weft_spawn(&inner, &ci, fib_spawn, (void *)(uintptr_t)17);
+    rc |= weft_sync(&inner);
+    rc |= weft_sync(&outer);
+    m->nested[0] = (uintptr_t)weft_child_result(&co);
+    m->nested[1] = (uintptr_t)weft_child_result(&ci);
+
+    /* Crossed: both open, the older group synced first. */
+    weft_group ga, gb;
+    weft_child ca, cb;
+    weft_group_init(&ga, ctx);
+    weft_group_init(&gb, ctx);
+    rc |= weft_spawn(&ga, &ca, fib_spawn, (void *)(uintptr_t)16);
+    rc |= weft_spawn(&gb, &cb, fib_spawn, (void *)(uintptr_t)15);
+    rc |= weft_sync(&ga);
+    rc |= weft_sync(&gb);
+    m->crossed[0] = (uintptr_t)weft_child_result(&ca);
+    m->crossed[1] = (uintptr_t)weft_child_result(&cb);
+    m->rc = rc;
+    return rc;
+}
+
+Test(group, several_groups_in_one_task)
+{
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = make_pool(pool_sizes[k]);
+        for (int round = 0; round < 20; round++) {
+            struct multi m = {0};
+            cr_assert_eq(run_task(p, multi_groups, &m, NULL), WEFT_OK);
+            for (unsigned i = 0; i < 5; i++)
+                cr_assert_eq(m.seq[i], fib_serial(10 + i));
+            cr_assert_eq(m.nested[0], fib_serial(18));
+            cr_assert_eq(m.nested[1], fib_serial(17));
+            cr_assert_eq(m.crossed[0], fib_serial(16));
+            cr_assert_eq(m.crossed[1], fib_serial(15));
+        }
+        drop_pool(p);
+    }
+}
+
+/* A child that itself spawns and syncs, three levels down, with a sum that
+ * depends on every level. */
+static int nested_level(weft_ctx *ctx, void *arg, void **result)
+{
+    uintptr_t level = (uintptr_t)arg;
+    if (level == 0) {
+        *result = (void *)(uintptr_t)1;
+        return 0;
+    }
+    weft_group g;
+    weft_child c[4];
+    weft_group_init(&g, ctx);
+    for (unsigned i = 0; i < 4; i++)
+        if (weft_spawn(&g, &c[i], nested_level, (void *)(level - 1)) != WEFT_OK)
+            return -1000;
+    int rc = weft_sync(&g);
+    uintptr_t s = 1;
+    for (unsigned i = 0; i < 4; i++)
+        s += (uintptr_t)weft_child_result(&c[i]);
+    *result = (void *)s;
+    return rc;
+}
+
+Test(group, nested_children_spawn_and_sync)
+{
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = make_pool(pool_sizes[k]);
+        for (uintptr_t levels = 0; levels <= 7; levels++) {
+            void *v = NULL;
+            cr_assert_eq(run_task(p, nested_level, (void *)levels, &v), WEFT_OK);
+            uintptr_t want = 0, pow = 1; /* (4^(levels+1) - 1) / 3 nodes */
+            for (uintptr_t l = 0; l <= levels; l++, pow *= 4)
+                want += pow;
+            cr_assert_eq((uintptr_t)v, want, "levels=%lu", (unsigned long)levels);
+        }
+        drop_pool(p);
+    }
+}
+
+/* ---- many children in one group ------------------------------------------ */
+
+struct many {
+    size_t n;
+    weft_child *slots;   /* NULL: use a stack array (n <= MANY_STACK) */
+    _Atomic uint64_t ran;
+    uint64_t sum;
+    size_t bad;          /* children whose result was wrong */
+};
+#define MANY_STACK 1000
+
+static int many_child(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    uintptr_t i = (uintptr_t)arg;
+    *result = (void *)(i * 3 + 1);
+    return 0;
+}
+
+static struct many *many_cur; /* the running test's record */
+
+static int many_counted_child(weft_ctx *ctx, void *arg, void **result)
+{
+    /* relaxed: a counter read by the parent after weft_sync. */
+    atomic_fetch_add_explicit(&many_cur->ran, 1, memory_order_relaxed);
+    return many_child(ctx, arg, result);
+}
+
+static int many_parent(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct many *m = arg;
+    weft_child stack_slots[MANY_STACK];
+    weft_child *slots = m->slots ? m->slots : stack_slots;
+    weft_group g;
+    weft_group_init(&g, ctx);
+    for (size_t i = 0; i < m->n; i++)
+        if (weft_spawn(&g, &slots[i], many_counted_child, (void *)(uintptr_t)i) != WEFT_OK) {
+            weft_sync(&g);
+            return -1000;
+        }
+    int rc = weft_sync(&g);
+    for (size_t i = 0; i < m->n; i++) {
+        uintptr_t r = (uintptr_t)weft_child_result(&slots[i]);
+        m->sum += r;
+        if (r != i * 3 + 1)
+            m->bad++;
+    }
+    return rc;
+}
+
+Test(group, a_thousand_children_then_one_sync)
+{
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = make_pool(pool_sizes[k]);
+        for (int round = 0; round < 10; round++) {
+            struct many m = {.n = MANY_STACK};
+            many_cur = &m;
+            cr_assert_eq(run_task(p, many_parent, &m, NULL), WEFT_OK);
+            cr_assert_eq(atomic_load(&m.ran), MANY_STACK);
+            cr_assert_eq(m.bad, 0);
+            cr_assert_eq(m.sum, 3ull * MANY_STACK * (MANY_STACK - 1) / 2 + MANY_STACK);
+        }
+        drop_pool(p);
+    }
+}
+
+Test(group, fifty_thousand_children_grow_the_deque)
+{
+    const size_t n = 50000;
+    weft_child *slots = calloc(n, sizeof(*slots));
+    cr_assert_not_null(slots);
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = make_pool(pool_sizes[k]);
+        struct many m = {.n = n, .slots = slots};
+        many_cur = &m;
+        cr_assert_eq(run_task(p, many_parent, &m, NULL), WEFT_OK);
+        cr_assert_eq(atomic_load(&m.ran), n);
+        cr_assert_eq(m.bad, 0);
+        cr_assert_eq(m.sum, 3ull * n * (n - 1) / 2 + n);
+        drop_pool(p);
+    }
+    free(slots);
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+struct status_case {
+    const int *statuses;
+    size_t n;
+    unsigned spin;        /* work per child, so that some are stolen */
+    _Atomic unsigned ran; /* children that ran */
+};
+
+struct status_arg {
+    struct status_case *sc;
+    int status;
+};
+
+static int status_child(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    struct status_arg *a = arg;
+    spin_work((uintptr_t)a, a->sc->spin);
+    /* relaxed: read by the test thread after the whole task finished. */
+    atomic_fetch_add_explicit(&a->sc->ran, 1, memory_order_relaxed);
+    return a->status;
+}
+
+static int status_parent(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct status_case *sc = arg;
+    weft_group g;
+    weft_child slots[16];
+    struct status_arg args[16];
+    weft_group_init(&g, ctx);
+    for (size_t i = 0; i < sc->n; i++) {
+        args[i] = (struct status_arg){.sc = sc, .status = sc->statuses[i]};
+        if (weft_spawn(&g, &slots[i], status_child, &args[i]) != WEFT_OK) {
+            weft_sync(&g);
+            return -1000;
+        }
+    }
+    return weft_sync(&g);
+}
+
+Test(group, sync_returns_the_most_recently_spawned_failing_status)
+{
+    static const int s1[] = {0, 5, 0, -7, 0, 3, 0, 0};
+    static const int s2[] = {9, 0, 0};
+    static const int s3[] = {0, 0, 0, 0};
+    static const int s4[] = {-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12};
+    static const int s5[] = {WEFT_ETIMEDOUT};
+    static const struct {
+        const int *s;
+        size_t n;
+        int want;
+    } cases[] = {{s1, 8, 3}, {s2, 3, 9}, {s3, 4, 0}, {s4, 12, -12}, {s5, 1, WEFT_ETIMEDOUT}};
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = make_pool(pool_sizes[k]);
+        for (unsigned spin = 0; spin <= 20000; spin += 10000) {
+            for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct status_case sc = {.statuses = cases[i].s, .n = cases[i].n, .spin = spin};
+                int rc = run_task(p, status_parent, &sc, NULL);
+                cr_assert_eq(rc, cases[i].want, "case %zu spin %u workers %u: got %d", i, spin,
+                             pool_sizes[k], rc);
+                cr_assert_eq(atomic_load(&sc.ran), cases[i].n, "every child ran");
+            }
+        }
+        drop_pool(p);
+    }
+}
+
+struct join_case {
+    int sa, sb;
+    _Atomic int ran_a, ran_b;
+};
+
+static int join_a(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    struct join_case *jc = arg;
+    spin_work(1, 5000);
+    atomic_store_explicit(&jc->ran_a, 1, memory_order_relaxed);
+    return jc->sa;
+}
+
+static int join_b(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    struct join_case *jc = arg;
+    spin_work(2, 5000);
+    atomic_store_explicit(&jc->ran_b, 1, memory_order_relaxed);
+    return jc->sb;
+}
+
+static int join_parent(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct join_case *jc = arg;
+    return weft_join(ctx, join_a, jc, join_b, jc);
+}
+
+Test(group, join_returns_a_status_if_nonzero_else_b)
+{
+    static const int cases[][3] = {{0, 0, 0}, {4, 6, 4}, {0, 6, 6}, {4, 0, 4},
+                                   {-5, 0, -5}, {0, -9, -9}, {-5, 7, -5}};
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = make_pool(pool_sizes[k]);
+        for (int round = 0; round < 5; round++) {
+            for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct join_case jc = {.sa = cases[i][0], .sb = cases[i][1]};
+                cr_assert_eq(run_task(p, join_parent, &jc, NULL), cases[i][2],
+                             "a=%d b=%d on %u workers", cases[i][0], cases[i][1], pool_sizes[k]);
+                cr_assert(atomic_load(&jc.ran_a) && atomic_load(&jc.ran_b), "both ran");
+            }
+        }
+        drop_pool(p);
+    }
+}
+
+/* A failing leaf deep in a tree: its status reaches the root, and every
+ * other leaf still ran (sync waits for all children). */
+struct fail_tree {
+    uint64_t lo, hi, fail_at;
+    _Atomic uint64_t *leaves;
+};
+
+static int fail_tree(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct fail_tree *t = arg;
+    if (t->hi - t->lo == 1) {
+        /* relaxed: read after the root finished. */
+        atomic_fetch_add_explicit(t->leaves, 1, memory_order_relaxed);
+        return t->lo == t->fail_at ? -EIO : 0;
+    }
+    uint64_t mid = t->lo + (t->hi - t->lo) / 2;
+    struct fail_tree l = *t, r = *t;
+    l.hi = mid;
+    r.lo = mid;
+    return weft_join(ctx, fail_tree, &l, fail_tree, &r);
+}
+
+Test(group, a_deep_failure_propagates_to_the_root)
+{
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = make_pool(pool_sizes[k]);
+        static const uint64_t at[] = {0, 1, 4095, 4096, 8191};
+        for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+            _Atomic uint64_t leaves = 0;
+            struct fail_tree t = {.lo = 0, .hi = 8192, .fail_at = at[i], .leaves = &leaves};
+            cr_assert_eq(run_task(p, fail_tree, &t, NULL), -EIO);
+            cr_assert_eq(atomic_load(&leaves), 8192);
+        }
+        drop_pool(p);
+    }
+}
+
+/* ---- weft_child_result ------------------------------------------------------ */
+
+static int ptr_child(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    *result = arg;
+    return 0;
+}
+
+static int no_result_child(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)arg;
+    (void)result;
+    return 0;
+}
+
+struct results {
+    int objs[8];
+    const void *got[8];
+    const void *none;
+};
+
+static int results_parent(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct results *r = arg;
+    weft_group g;
+    weft_child slots[9];
+    weft_group_init(&g, ctx);
+    for (int i = 0; i < 8; i++)
+        if (weft_spawn(&g, &slots[i], ptr_child, &r->objs[i]) != WEFT_OK)
+            return -1000;
+    if (weft_spawn(&g, &slots[8], no_result_child, r) != WEFT_OK)
+        return -1000;
+    int rc = weft_sync(&g);
+    for (int i = 0; i < 8; i++)
+        r->got[i] = weft_child_result(&slots[i]);
+    r->none = weft_child_result(&slots[8]);
+    return rc;
+}
+
+Test(group, child_result_is_what_the_child_stored)
+{
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = make_pool(pool_sizes[k]);
+        struct results r = {0};
+        r.none = &r; /* must become NULL */
+        cr_assert_eq(run_task(p, results_parent, &r, NULL), WEFT_OK);
+        for (int i = 0; i < 8; i++)
+            cr_assert_eq(r.got[i], &r.objs[i]);
+        cr_assert_null(r.none, "a child that stores nothing has a NULL result");
+        drop_pool(p);
+    }
+    cr_assert_null(weft_child_result(NULL));
+}
+
+/* ---- context checks inside spawned children ------------------------------ */
+
+struct ctx_probe {
+    weft_pool *pool;
+    int pool_ok, worker_ok, set_error, set_dtor;
+};
+
+static int probe_child(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct ctx_probe *pr = arg;
+    pr->pool_ok = weft_ctx_pool(ctx) == pr->pool;
+    pr->worker_ok = (int)weft_ctx_worker(ctx) == weft_worker_index();
+    pr->set_error = weft_ctx_set_error(ctx, pr, NULL);
+    pr->set_dtor = weft_ctx_set_result_dtor(ctx, free);
+    return 0;
+}
+
+static int probe_parent(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    weft_group g;
+    weft_child c;
+    weft_group_init(&g, ctx);
+    int rc = weft_spawn(&g, &c, probe_child, arg);
+    int rs = weft_sync(&g);
+    return rc ? rc : rs;
+}
+
+Test(group, spawned_children_see_their_pool_and_cannot_set_errors)
+{
+    weft_pool *p = make_pool(2);
+    struct ctx_probe pr = {.pool = p};
+    cr_assert_eq(run_task(p, probe_parent, &pr, NULL), WEFT_OK);
+    cr_assert(pr.pool_ok);
+    cr_assert(pr.worker_ok);
+    cr_assert_eq(pr.set_error, WEFT_EPERM);
+    cr_assert_eq(pr.set_dtor, WEFT_EPERM);
+    drop_pool(p);
+}
+
+/* ---- EPERM and EINVAL ------------------------------------------------------ */
+
+static int never_run(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    atomic_store((_Atomic int *)arg, 1);
+    return 0;
+}
+
+Test(group, spawn_without_a_task_is_eperm)
+{
+    _Atomic int ran = 0;
+    weft_group g;
+    weft_child c;
+    weft_group_init(&g, NULL);
+    cr_assert_eq(weft_spawn(&g, &c, never_run, (void *)&ran), WEFT_EPERM);
+    cr_assert_eq(weft_sync(&g), WEFT_OK, "an empty group syncs anywhere");
+    cr_assert_eq(atomic_load(&ran), 0);
+}
+
+struct foreign {
+    weft_pool *other;
+    weft_group *g;
+    _Atomic int ran;
+    int null_ctx_rc, thread_rc, other_pool_rc, sync_rc;
+};
+
+static void *foreign_thread(void *arg)
+{
+    struct foreign *fo = arg;
+    weft_child c;
+    fo->thread_rc = weft_spawn(fo->g, &c, never_run, (void *)&fo->ran);
+    return NULL;
+}
+
+static int foreign_other_pool(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    struct foreign *fo = arg;
+    weft_child c;
+    return weft_spawn(fo->g, &c, never_run, (void *)&fo->ran);
+}
+
+static int foreign_parent(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct foreign *fo = arg;
+    weft_child c;
+
+    weft_group gnull;
+    weft_group_init(&gnull, NULL); /* no task context, even on a worker */
+    fo->null_ctx_rc = weft_spawn(&gnull, &c, never_run, (void *)&fo->ran);
+
+    weft_group g;
+    weft_group_init(&g, ctx);
+    fo->g = &g;
+    pthread_t t;
+    if (pthread_create(&t, NULL, foreign_thread, fo) != 0)
+        return -1000;
+    pthread_join(t, NULL);
+
+    /* A task on another pool runs on another worker thread. */
+    weft_future *f = NULL;
+    if (weft_submit(fo->other, foreign_other_pool, fo, NULL, &f) != WEFT_OK)
+        return -1001;
+    fo->other_pool_rc = weft_future_result(f, WEFT_FOREVER, NULL);
+    weft_future_release(f);
+    fo->sync_rc = weft_sync(&g);
+    return 0;
+}
+
+Test(group, spawn_from_another_thread_or_without_ctx_is_eperm)
+{
+    weft_pool *p = make_pool(2);
+    weft_pool *q = make_pool(1);
+    struct foreign fo = {.other = q};
+    cr_assert_eq(run_task(p, foreign_parent, &fo, NULL), WEFT_OK);
+    cr_assert_eq(fo.null_ctx_rc, WEFT_EPERM);
+    cr_assert_eq(fo.thread_rc, WEFT_EPERM);
+    cr_assert_eq(fo.other_pool_rc, WEFT_EPERM);
+    cr_assert_eq(fo.sync_rc, WEFT_OK);
+    cr_assert_eq(atomic_load(&fo.ran), 0, "nothing was spawned");
+    drop_pool(q);
+    drop_pool(p);
+}
+
+struct nulls {
+    int spawn_g, spawn_slot, spawn_fn, sync_null, join_a, join_b, join_both;
+    _Atomic int ran;
+};
+
+static int nulls_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct nulls *nu = arg;
+    weft_group g;
+    weft_child c;
+    weft_group_init(&g, ctx);
+    weft_group_init(NULL, ctx); /* ignored */
+    nu->spawn_g = weft_spawn(NULL, &c, never_run, (void *)&nu->ran);
+    nu->spawn_slot = weft_spawn(&g, NULL, never_run, (void *)&nu->ran);
+    nu->spawn_fn = weft_spawn(&g, &c, NULL, NULL);
+    nu->sync_null = weft_sync(NULL);
+    nu->join_a = weft_join(ctx, NULL, NULL, never_run, (void *)&nu->ran);
+    nu->join_b = weft_join(ctx, never_run, (void *)&nu->ran, NULL, NULL);
+    nu->join_both = weft_join(ctx, NULL, NULL, NULL, NULL);
+    return weft_sync(&g);
+}
+
+Test(group, null_arguments_are_einval)
+{
+    _Atomic int ran = 0;
+    weft_group g;
+    weft_child c;
+    weft_group_init(&g, NULL);
+    cr_assert_eq(weft_spawn(NULL, &c, never_run, (void *)&ran), WEFT_EINVAL);
+    cr_assert_eq(weft_spawn(&g, NULL, never_run, (void *)&ran), WEFT_EINVAL);
+    cr_assert_eq(weft_spawn(&g, &c, NULL, NULL), WEFT_EINVAL);
+    cr_assert_eq(weft_sync(NULL), WEFT_EINVAL);
+    cr_assert_eq(weft_join(NULL, never_run, (void *)&ran, never_run, (void *)&ran), WEFT_EINVAL);
+
+    weft_pool *p = make_pool(2);
+    struct nulls nu = {0};
+    cr_assert_eq(run_task(p, nulls_task, &nu, NULL), WEFT_OK);
+    cr_assert_eq(nu.spawn_g, WEFT_EINVAL);
+    cr_assert_eq(nu.spawn_slot, WEFT_EINVAL);
+    cr_assert_eq(nu.spawn_fn, WEFT_EINVAL);
+    cr_assert_eq(nu.sync_null, WEFT_EINVAL);
+    cr_assert_eq(nu.join_a, WEFT_EINVAL);
+    cr_assert_eq(nu.join_b, WEFT_EINVAL);
+    cr_assert_eq(nu.join_both, WEFT_EINVAL);
+    cr_assert_eq(atomic_load(&nu.ran), 0);
+    cr_assert_eq(atomic_load(&ran), 0);
+    drop_pool(p);
+}
+
+/* ---- futures inside groups ----------------------------------------------- */
+
+struct submit_in_group {
+    uint64_t child[2];
+    uint64_t fut_value;
+    int fut_rc, fut_done;
+};
+
+static int fib_value_task(weft_ctx *ctx, void *arg, void **result)
+{
+    return fib_spawn(ctx, arg, result);
+}
+
+static int submit_in_group(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct submit_in_group *s = arg;
+    weft_group g;
+    weft_child a, b;
+    weft_group_init(&g, ctx);
+    if (weft_spawn(&g, &a, fib_spawn, (void *)(uintptr_t)12) != WEFT_OK)
+        return -1000;
+    /* From a worker the future goes on this worker's deque, above child a. */
+    weft_future *f = NULL;
+    int rc = weft_submit(weft_ctx_pool(ctx), fib_value_task, (void *)(uintptr_t)14, NULL, &f);
+    if (weft_spawn(&g, &b, fib_spawn, (void *)(uintptr_t)13) != WEFT_OK) {
+        weft_sync(&g);
+        return -1001;
+    }
+    int rs = weft_sync(&g);
+    if (rc != WEFT_OK)
+        return rc;
+    s->child[0] = (uintptr_t)weft_child_result(&a);
+    s->child[1] = (uintptr_t)weft_child_result(&b);
+    void *v = NULL;
+    s->fut_rc = weft_future_result(f, WEFT_FOREVER, &v);
+    s->fut_done = weft_future_done(f);
+    s->fut_value = (uintptr_t)v;
+    weft_future_release(f);
+    return rs;
+}
+
+Test(group, submit_inside_a_group_then_sync)
+{
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = make_pool(pool_sizes[k]);
+        for (int round = 0; round < 20; round++) {
+            struct submit_in_group s = {0};
+            cr_assert_eq(run_task(p, submit_in_group, &s, NULL), WEFT_OK);
+            cr_assert_eq(s.child[0], fib_serial(12));
+            cr_assert_eq(s.child[1], fib_serial(13));
+            cr_assert_eq(s.fut_rc, WEFT_OK);
+            cr_assert(s.fut_done);
+            cr_assert_eq(s.fut_value, fib_serial(14));
+        }
+        drop_pool(p);
+    }
+}
+
+/* fib by nested futures: each task submits its two halves and waits on them.
+ * Python's ThreadPoolExecutor(2) deadlocks on this; a helping wait does not. */
+static int fib_future(weft_ctx *ctx, void *arg, void **result)
+{
+    uintptr_t n = (uintptr_t)arg;
+    if (n < 2) {
+        *result = (void *)n;
+        return 0;
+    }
+    weft_pool *p = weft_ctx_pool(ctx);
+    weft_future *a = NULL, *b = NULL;
+    int rc = weft_submit(p, fib_future, (void *)(n - 1), NULL, &a);
+    if (rc != WEFT_OK)
+        return rc;
+    rc = weft_submit(p, fib_future, (void *)(n - 2), NULL, &b);
+    if (rc != WEFT_OK) {
+        weft_future_wait(a, WEFT_FOREVER);
+        weft_future_release(a);
+        return rc;
+    }
+    void *va = NULL, *vb = NULL;
+    int ra = weft_future_result(a, WEFT_FOREVER, &va);
+    int rb = weft_future_result(b, WEFT_FOREVER, &vb);
+    weft_future_release(a);
+    weft_future_release(b);
+    if (ra != WEFT_OK)
+        return ra;
+    if (rb != WEFT_OK)
+        return rb;
+    *result = (void *)((uintptr_t)va + (uintptr_t)vb);
+    return 0;
+}
+
+Test(group, fib_25_by_nested_futures_on_1_and_2_workers)
+{
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        weft_pool *p = make_pool(workers);
+        void *v = NULL;
+        cr_assert_eq(run_task(p, fib_future, (void *)(uintptr_t)25, &v), WEFT_OK);
+        cr_assert_eq((uintptr_t)v, 75025u, "fib(25) on %u workers", workers);
+        drop_pool(p);
+    }
+}
+
+/* ---- a deep chain ------------------------------------------------------------ */
+
+#define CHAIN_DEPTH 5000
+
+static int chain(weft_ctx *ctx, void *arg, void **result)
+{
+    uintptr_t depth = (uintptr_t)arg;
+    if (depth == 0) {
+        *result = (void *)(uintptr_t)1;
+        return 0;
+    }
+    weft_group g;
+    weft_child c;
+    weft_group_init(&g, ctx);
+    int rc = weft_spawn(&g, &c, chain, (void *)(depth - 1));
+    if (rc != WEFT_OK)
+        return rc;
+    spin_work(depth, 200); /* lets the other worker steal now and then */
+    rc = weft_sync(&g);
+    *result = (void *)((uintptr_t)weft_child_result(&c) + 1);
+    return rc;
+}
+
+Test(group, a_chain_5000_deep_completes_on_1_and_2_workers)
+{
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        weft_pool *p = make_pool(workers); /* default 8 MiB worker stacks */
+        for (int round = 0; round < 3; round++) {
+            void *v = NULL;
+            cr_assert_eq(run_task(p, chain, (void *)(uintptr_t)CHAIN_DEPTH, &v), WEFT_OK);
+            cr_assert_eq((uintptr_t)v, CHAIN_DEPTH + 1u, "chain on %u workers", workers);
+        }
+        drop_pool(p);
+    }
+}
+
+/* ---- sync after a helping wait ------------------------------------------------ */
+
+/* A task spawns c1, submits a trivial future, spawns c2, waits on the future
+ * and then syncs. On one worker the helping wait pops c2 (the top of the
+ * deque) and runs it before the future. The sync must then only finish the
+ * group: the nesting of running nodes on the worker's stack must stay
+ * bounded by the tree depth. Running work of the ancestors' frames inside
+ * that sync nests every pending subtree on one stack (2^depth frames; depth
+ * 16 overflows an 8 MiB stack). */
+struct helped {
+    unsigned depth;
+    int use_weft_wait;    /* wait with weft_wait() instead of weft_future_wait() */
+    unsigned active, max; /* nodes running on the (single) worker */
+};
+
+static struct helped *helped_cur;
+
+static int trivial(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)arg;
+    (void)result;
+    return 0;
+}
+
+static int helped_node(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    uintptr_t d = (uintptr_t)arg;
+    struct helped *h = helped_cur; /* one worker: plain fields are enough */
+    if (++h->active > h->max)
+        h->max = h->active;
+    int rc = 0;
+    if (d > 0) {
+        weft_group g;
+        weft_child c1, c2;
+        weft_future *f = NULL;
+        weft_group_init(&g, ctx);
+        rc |= weft_spawn(&g, &c1, helped_node, (void *)(d - 1));
+        rc |= weft_submit(weft_ctx_pool(ctx), trivial, NULL, NULL, &f);
+        rc |= weft_spawn(&g, &c2, helped_node, (void *)(d - 1));
+        if (f != NULL) {
+            if (h->use_weft_wait)
+                rc |= weft_wait(&f, 1, WEFT_FOREVER, WEFT_ALL_COMPLETED, NULL);
+            else
+                rc |= weft_future_wait(f, WEFT_FOREVER); /* helps: runs c2 first */
+            weft_future_release(f);
+        }
+        rc |= weft_sync(&g);
+    }
+    h->active--;
+    return rc;
+}
+
+Test(group, sync_after_a_wait_that_ran_a_child_stays_within_the_tree_depth)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        weft_pool *p = make_pool(1);
+        struct helped h = {.depth = 10, .use_weft_wait = mode};
+        helped_cur = &h;
+        cr_assert_eq(run_task(p, helped_node, (void *)(uintptr_t)h.depth, NULL), WEFT_OK);
+        cr_expect_leq(h.max, h.depth + 1,
+                      "%s: %u nodes nested on one worker's stack for a tree of depth %u: "
+                      "weft_sync ran tasks of its ancestors' frames",
+                      mode ? "weft_wait" : "weft_future_wait", h.max, h.depth);
+        drop_pool(p);
+    }
+}
