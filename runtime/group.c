@@ -1,6 +1,18 @@
-/* Fork/join inside tasks: spawn pushes a child whose record lives in the
+/* Fork/join inside tasks: spawn records a child whose record lives in the
  * caller's stack frame; sync runs children that were not stolen inline and
  * helps (leapfrogging onto the thief) for the ones that were.
+ *
+ * Lazy publication (after Lace's split deque). A spawned child first goes on
+ * the worker's private array (w->priv, owner-only, no atomics); spawn and sync
+ * of a child that nobody asked for cost plain loads and stores, no fence. A
+ * thief that finds a deque empty sets the owner's steal_req; at its next
+ * spawn, sync or help step the owner publishes the running frame's private
+ * children onto its Chase-Lev deque, oldest (largest) first, and wakes a
+ * sleeper with the fenced notify. A frame only publishes its own children:
+ * those of outer frames stay private until control returns there, so a
+ * nested (helping) frame never exposes its ancestors' work below it.
+ * Loops whose leaves run long (parallel_for) publish eagerly instead, so a
+ * thief never waits for a leaf to end.
  *
  * Ordering and invariants
  *   [GR1] A child is published to thieves by the deque push (deque.c [DQ1]).
@@ -34,6 +46,7 @@ struct child {
 struct group {
     struct weft__worker *worker; /* the worker running the owning task */
     struct child *last;          /* most recent unsynced child */
+    bool eager;                  /* publish children at once */
 };
 
 _Static_assert(sizeof(struct child) <= sizeof(weft_child), "weft_child too small");
@@ -72,6 +85,28 @@ void weft_group_init(weft_group *g, weft_ctx *ctx)
     gr->worker = ctx ? ctx->worker : NULL;
 }
 
+void weft__group_init_eager(weft_group *g, weft_ctx *ctx)
+{
+    weft_group_init(g, ctx);
+    as_group(g)->eager = true;
+}
+
+/* Keep c private, publishing when a thief asked or the array is full. */
+static void spawn_private(struct weft__worker *w, struct child *c)
+{
+    if (weft_unlikely(w->npriv == WEFT_PRIV_MAX)) {
+        weft__publish(w);
+        if (w->npriv == WEFT_PRIV_MAX) { /* all private entries are outer frames' */
+            weft__push_local(w, &c->task);
+            return;
+        }
+    }
+    w->priv[w->npriv++] = &c->task;
+    /* relaxed: a hint (weft__publish). */
+    if (weft_unlikely(atomic_load_explicit(&w->steal_req, memory_order_relaxed)))
+        weft__publish(w);
+}
+
 int weft_spawn(weft_group *g, weft_child *slot, weft_fn fn, void *arg)
 {
     if (g == NULL || slot == NULL || fn == NULL)
@@ -92,7 +127,10 @@ int weft_spawn(weft_group *g, weft_child *slot, weft_fn fn, void *arg)
     c->prev = gr->last;
     gr->last = c;
     w->open_children++;
-    weft__push_local(w, &c->task);
+    if (gr->eager)
+        weft__push_local(w, &c->task);
+    else
+        spawn_private(w, c);
     return WEFT_OK;
 }
 
@@ -105,6 +143,29 @@ static void run_inline(struct weft__worker *w, struct child *c)
     c->result = result;
 }
 
+/* Remove c from the private array if it is there (normally on top; groups
+ * synced out of nesting order find it lower). */
+static bool take_private(struct weft__worker *w, struct child *c)
+{
+    /* relaxed: a hint; a thief wants work, so publish the rest first. */
+    if (weft_unlikely(atomic_load_explicit(&w->steal_req, memory_order_relaxed))) {
+        if (w->npriv > w->frame_priv && w->priv[w->npriv - 1] == &c->task) {
+            w->npriv--; /* keep c for ourselves, publish the older ones */
+            weft__publish(w);
+            return true;
+        }
+        weft__publish(w);
+    }
+    for (unsigned i = w->npriv; i-- > 0;) {
+        if (w->priv[i] == &c->task) {
+            memmove(&w->priv[i], &w->priv[i + 1], (w->npriv - 1 - i) * sizeof(w->priv[0]));
+            w->npriv--;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Wait for one child: pop our deque until we meet it (anything above it was
  * pushed after it by this task, e.g. a nested submit) or find it stolen. */
 static void sync_one(struct weft__worker *w, struct child *c)
@@ -115,6 +176,10 @@ static void sync_one(struct weft__worker *w, struct child *c)
          * [GR2] acquire: pairs with child_exec's completion. */
         if (weft__phase_done(atomic_load_explicit(&c->word, memory_order_acquire)))
             return;
+        if (take_private(w, c)) {
+            run_inline(w, c);
+            return;
+        }
         struct weft__task *t = weft__deque_take(&w->dq);
         if (t == &c->task) {
             run_inline(w, c);

@@ -80,7 +80,7 @@ static int split_two(weft_ctx *ctx, struct range *r)
     struct range left = {.lp = lp, .lo = r->lo, .hi = mid, .acc = r->acc};
     weft_group g;
     weft_child c;
-    weft_group_init(&g, ctx);
+    weft__group_init_eager(&g, ctx);
     if (weft_spawn(&g, &c, split, &right) != WEFT_OK)
         split(ctx, &right, NULL); /* cannot happen on a worker; stay correct */
     void *ignored = NULL;

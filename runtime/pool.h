@@ -19,11 +19,17 @@
 #include "task.h"
 #include "weft.h"
 
+/* Spawned children kept private per worker before they must be published. */
+#define WEFT_PRIV_MAX 256
+
 struct weft__worker {
     struct weft__deque dq; /* own deque: push/take here, steal from others */
 
     /* Written by wakers and the owner: the futex word the worker parks on. */
     alignas(WEFT_CACHE_LINE) _Atomic uint32_t park;
+    /* Written by thieves that found this deque empty: asks the owner to
+     * publish its private children (see "Lazy publication" in group.c). */
+    _Atomic uint32_t steal_req;
 
     /* Statistics: written by the owner (relaxed), read by anyone (relaxed). */
     alignas(WEFT_CACHE_LINE) _Atomic uint64_t st_tasks;
@@ -41,6 +47,9 @@ struct weft__worker {
     uint32_t unflushed;      /* finished submitted tasks not yet subtracted from life */
     uint32_t tick;           /* tasks since the injection queue was last polled */
     unsigned open_children;  /* spawned children not yet synced (strict fork/join) */
+    unsigned npriv;          /* private (unpublished) spawned children in priv[] */
+    unsigned frame_priv;     /* npriv when the running task started */
+    struct weft__task *priv[WEFT_PRIV_MAX]; /* oldest first; owner only */
     bool searching;          /* counted in the pool's searchers */
     int pu;                  /* pinned PU (hwloc os index) or -1 */
     unsigned *victims;       /* steal order (nearest first when pinned) */
@@ -116,6 +125,9 @@ void weft__run(struct weft__worker *w, struct weft__task *t);
 /* Push t on w's own deque and wake an idle worker if none is searching. If the
  * deque cannot grow, t goes through the injection queue instead. */
 void weft__push_local(struct weft__worker *w, struct weft__task *t);
+/* Move the running frame's private children onto the deque (oldest first)
+ * so thieves can take them, clear steal_req, and wake a sleeper if needed. */
+void weft__publish(struct weft__worker *w);
 /* Help while waiting: find and run one task. leap (may be NULL) is stolen
  * from first (leapfrogging). Returns true if a task ran. */
 bool weft__help_one(struct weft__worker *w, struct weft__worker *leap);
@@ -133,6 +145,11 @@ struct weft__task *weft__steal_any(struct weft__worker *w);
 
 /* Subtract this worker's batched finished-task count from life now. */
 void weft__worker_flush(struct weft__worker *w);
+
+/* ---- group.c ---- */
+/* Like weft_group_init, but children are published at once (no lazy
+ * publication): for loops whose leaves run long. */
+void weft__group_init_eager(weft_group *g, weft_ctx *ctx);
 
 /* ---- pool.c ---- */
 /* Mark the pool drained (STOP set, nothing accepted left): wakes the

@@ -54,10 +54,13 @@ static inline uint64_t rng_next(struct weft__worker *w)
 void weft__run(struct weft__worker *w, struct weft__task *t)
 {
     int64_t saved = w->frame_bottom;
+    unsigned saved_priv = w->frame_priv;
     unsigned open = w->open_children;
     w->frame_bottom = weft__deque_bottom(&w->dq);
+    w->frame_priv = w->npriv;
     t->exec(t, w);
     w->frame_bottom = saved;
+    w->frame_priv = saved_priv;
     /* Strict fork/join: a task that returns with unsynced children leaves
      * records in a dead stack frame. Debug builds stop right here. */
     if (w->open_children != open)
@@ -74,6 +77,23 @@ void weft__push_local(struct weft__worker *w, struct weft__task *t)
     }
     /* The deque could not grow: the injection queue needs no allocation. */
     weft__inject_push(&p->inj_head, &p->inj_tail, t);
+    weft__notify_inject(p);
+}
+
+void weft__publish(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    /* relaxed: a hint; what thieves need is published by the pushes. */
+    atomic_store_explicit(&w->steal_req, 0, memory_order_relaxed);
+    unsigned i = w->frame_priv;
+    if (w->npriv <= i)
+        return;
+    for (; i < w->npriv; i++)
+        if (weft__deque_push(&w->dq, w->priv[i]) != 0)
+            weft__inject_push(&p->inj_head, &p->inj_tail, w->priv[i]);
+    w->npriv = w->frame_priv;
+    /* Publication answers an idle worker that may be parking right now: use
+     * the fenced notify ([PK1] in park.c), not the cheap internal one. */
     weft__notify_inject(p);
 }
 
@@ -146,8 +166,13 @@ static struct weft__task *steal_from(struct weft__worker *w, struct weft__worker
             stat_inc(&w->st_steals);
             return t;
         }
-        if (r == WEFT_STEAL_EMPTY)
+        if (r == WEFT_STEAL_EMPTY) {
+            /* Ask the owner to publish private children. relaxed: a hint,
+             * loaded first so an existing request costs no line transfer. */
+            if (!atomic_load_explicit(&v->steal_req, memory_order_relaxed))
+                atomic_store_explicit(&v->steal_req, 1, memory_order_relaxed);
             break;
+        }
     }
     return NULL;
 }
@@ -209,9 +234,15 @@ bool weft__help_one(struct weft__worker *w, struct weft__worker *leap)
 {
     struct weft__task *t = NULL;
     bool unrelated = weft__may_run_unrelated(w);
+    /* relaxed: a hint (see weft__publish). */
+    if (atomic_load_explicit(&w->steal_req, memory_order_relaxed))
+        weft__publish(w);
+    /* Private children of the waiting task are its descendants. */
+    if (w->npriv > w->frame_priv)
+        t = w->priv[--w->npriv];
     /* Tasks above frame_bottom were pushed by the waiting task itself: its
      * descendants, always safe to run. Below it lies unrelated work. */
-    if (unrelated || weft__deque_bottom(&w->dq) > w->frame_bottom)
+    if (t == NULL && (unrelated || weft__deque_bottom(&w->dq) > w->frame_bottom))
         t = weft__deque_take(&w->dq);
     /* Leapfrogging: the thief of what we wait for holds its descendants. */
     if (t == NULL && leap != NULL && leap != w &&
