@@ -117,7 +117,8 @@ enum {
  * queued on worker deques are cancelled by the workers as they reach them.
  * Blocking:  with WAIT, until the pool is drained.
  * Returns:   WEFT_OK; WEFT_EINVAL (NULL, unknown flags); WEFT_EDEADLK if WAIT
- *            is asked from one of the pool's own workers. */
+ *            is asked from one of the pool's own workers, or from a
+ *            done-callback that this shutdown is running. */
 WEFT_API int weft_pool_shutdown(weft_pool *pool, unsigned flags);
 
 /* Shut down with WAIT, join the workers and free the pool.

@@ -175,9 +175,14 @@ void weft_future_release(weft_future *f)
 
 /* ---- tasks ---- */
 
+/* The queued record is done with: a task that never started still owns its
+ * argument (a started one freed it in start_and_run). The STARTED bit is
+ * final here: the caller made sure f is no longer pending. */
 static void dispose_task(weft_future *f, struct weft__worker *w)
 {
-    if (f->arg_dtor)
+    /* relaxed: the bit was set by a CAS this thread observed, or by a
+     * starter whose completion this thread acquired. */
+    if (f->arg_dtor && !(atomic_load_explicit(&f->state, memory_order_relaxed) & WEFT_ST_STARTED))
         f->arg_dtor(f->arg);
     weft_future_release(f); /* the runtime's reference */
     if (w != NULL)
@@ -188,6 +193,36 @@ static void fail_claimed(weft_future *f, int status)
 {
     f->status = status;
     complete(f, WEFT_FINISHED | WEFT_ST_FAILED);
+}
+
+/* Start f (PENDING -> RUNNING) and run it on w. False if it was cancelled,
+ * claimed or started elsewhere. */
+static bool start_and_run(weft_future *f, struct weft__worker *w)
+{
+    /* relaxed: the CAS validates; the task's inputs were published by the
+     * queue (deque [DQ1] / wfcqueue) or by submit on this thread. */
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+    for (;;) {
+        if ((s & WEFT_ST_PHASE) != WEFT_PENDING || (s & WEFT_ST_CLAIMED))
+            return false;
+        /* relaxed: starting publishes nothing; keeps WAITERS/CANCEL_REQ. */
+        if (atomic_compare_exchange_weak_explicit(&f->state, &s,
+                                                  (s & ~WEFT_ST_PHASE) | WEFT_RUNNING |
+                                                      WEFT_ST_STARTED,
+                                                  memory_order_relaxed, memory_order_relaxed))
+            break;
+    }
+    struct weft_ctx ctx = {.worker = w, .future = f};
+    void *result = NULL;
+    int status = f->fn(&ctx, f->arg, &result);
+    /* The task is over: its argument goes now (the starter owns it). */
+    if (f->arg_dtor)
+        f->arg_dtor(f->arg);
+    f->result = result;
+    f->status = status;
+    /* STARTED stays set: dispose_task reads it after completion. */
+    complete(f, WEFT_FINISHED | WEFT_ST_STARTED | (status != 0 ? WEFT_ST_FAILED : 0));
+    return true;
 }
 
 static void future_exec(struct weft__task *t, struct weft__worker *w)
@@ -202,30 +237,33 @@ static void future_exec(struct weft__task *t, struct weft__worker *w)
         if (claim(f, ALLOW(WEFT_PENDING)))
             cancel_claimed(f);
     } else {
-        /* relaxed: the CAS validates; the task's inputs were published by
-         * the queue (deque [DQ1] / wfcqueue). */
-        uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
-        bool started = false;
-        while ((s & WEFT_ST_PHASE) == WEFT_PENDING && !(s & WEFT_ST_CLAIMED)) {
-            /* relaxed: starting publishes nothing; keeps WAITERS/CANCEL_REQ. */
-            if (atomic_compare_exchange_weak_explicit(&f->state, &s,
-                                                      (s & ~WEFT_ST_PHASE) | WEFT_RUNNING,
-                                                      memory_order_relaxed,
-                                                      memory_order_relaxed)) {
-                started = true;
-                break;
-            }
-        }
-        if (started) {
-            struct weft_ctx ctx = {.worker = w, .future = f};
-            void *result = NULL;
-            int status = f->fn(&ctx, f->arg, &result);
-            f->result = result;
-            f->status = status;
-            complete(f, WEFT_FINISHED | (status != 0 ? WEFT_ST_FAILED : 0));
-        }
+        start_and_run(f, w);
     }
+    /* A canceller that claimed f may still be completing it (CLAIMED while
+     * PENDING): the pool must not count f as finished before it is. A task
+     * RUNNING here is run by a waiting worker (run_awaited), maybe this one
+     * further down the stack: never wait for that. */
+    uint32_t s = load_state(f);
+    if ((s & WEFT_ST_CLAIMED) && (s & WEFT_ST_PHASE) == WEFT_PENDING)
+        weft__word_wait(&f->state, NULL, NULL);
     dispose_task(f, w);
+}
+
+/* A worker waiting on f runs f's task itself if it has not started; the
+ * queued record is disposed of later by whoever pops it. */
+static bool run_awaited(void *arg, struct weft__worker *w)
+{
+    weft_future *f = arg;
+    struct weft_pool *p = f->pool;
+    /* acquire: pairs with the release store of broken in worker_start. */
+    if (p != w->pool || atomic_load_explicit(&p->broken, memory_order_acquire) ||
+        weft__pool_cancelling(p))
+        return false;
+    struct weft__frame saved;
+    weft__frame_enter(w, &saved);
+    bool ran = start_and_run(f, w);
+    weft__frame_leave(w, &saved);
+    return ran;
 }
 
 bool weft__task_is_future(const struct weft__task *t)
@@ -295,7 +333,10 @@ bool weft_future_cancelled(const weft_future *f)
 
 int weft__future_wait(weft_future *f, const struct timespec *deadline)
 {
-    return weft__word_wait(&f->state, NULL, deadline);
+    if (f->pool == NULL)
+        return weft__word_wait(&f->state, NULL, deadline);
+    struct weft__runner runner = {.run = run_awaited, .arg = f};
+    return weft__word_wait_run(&f->state, NULL, deadline, &runner);
 }
 
 int weft_future_wait(weft_future *f, int64_t timeout_ns)

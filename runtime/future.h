@@ -17,6 +17,7 @@
 #define WEFT_ST_CANCEL_REQ 8u  /* cooperative cancellation requested */
 #define WEFT_ST_FAILED 16u     /* finished with a nonzero status */
 #define WEFT_ST_CLAIMED 32u    /* a completer owns the outcome fields */
+#define WEFT_ST_STARTED 64u    /* the task function was started (runs once) */
 
 /* A listener fires once when the future is done, on the completing thread
  * (f != NULL), or is discarded when a never-completed future is freed

@@ -195,32 +195,41 @@ int weft__pool_accept(struct weft_pool *p, struct weft__task *t)
     return WEFT_OK;
 }
 
+/* The pool whose queued tasks this thread is cancelling (their callbacks run
+ * here): a blocking shutdown from such a callback would wait for itself. */
+static _Thread_local const struct weft_pool *cancelling_here;
+
 /* Cancel the submitted tasks still in the injection queue. Other tasks found
- * there (internal jobs of blocking parallel calls) are queued again. */
+ * there (internal jobs of blocking parallel calls) are queued again. The
+ * tasks are moved out under inj_lock and cancelled after it is released,
+ * because cancelling runs user callbacks (which may call shutdown again). */
 static void cancel_injected(struct weft_pool *p)
 {
-    struct __cds_wfcq_head keep_head;
-    struct cds_wfcq_tail keep_tail;
+    struct __cds_wfcq_head drop_head, keep_head;
+    struct cds_wfcq_tail drop_tail, keep_tail;
+    __cds_wfcq_init(&drop_head, &drop_tail);
     __cds_wfcq_init(&keep_head, &keep_tail);
     /* [WK1] acquire: exclusive dequeue; the holder is a worker moving at most
      * one batch, so yielding until it is done is short. */
     while (atomic_exchange_explicit(&p->inj_lock, 1, memory_order_acquire))
         sched_yield();
-    uint64_t dropped = 0;
     struct weft__task *t;
     while ((t = weft__inject_pop(&p->inj_head, &p->inj_tail)) != NULL) {
-        if (weft__task_is_future(t)) {
-            weft__future_task_drop(t);
-            dropped++;
-        } else {
+        if (weft__task_is_future(t))
+            weft__inject_push(&drop_head, &drop_tail, t);
+        else
             weft__inject_push(&keep_head, &keep_tail, t);
-        }
     }
     __cds_wfcq_splice_blocking(&p->inj_head, &p->inj_tail, &keep_head, &keep_tail);
     /* [WK1] release. */
     atomic_store_explicit(&p->inj_lock, 0, memory_order_release);
-    if (dropped)
-        weft__life_sub(p, dropped);
+    const struct weft_pool *outer = cancelling_here;
+    cancelling_here = p;
+    while ((t = weft__inject_pop(&drop_head, &drop_tail)) != NULL) {
+        weft__future_task_drop(t);
+        weft__life_sub(p, 1);
+    }
+    cancelling_here = outer;
 }
 
 static bool on_own_worker(const struct weft_pool *p)
@@ -232,7 +241,7 @@ int weft_pool_shutdown(weft_pool *p, unsigned flags)
 {
     if (p == NULL || (flags & ~(unsigned)(WEFT_SHUTDOWN_WAIT | WEFT_SHUTDOWN_CANCEL)))
         return WEFT_EINVAL;
-    if ((flags & WEFT_SHUTDOWN_WAIT) && on_own_worker(p))
+    if ((flags & WEFT_SHUTDOWN_WAIT) && (on_own_worker(p) || cancelling_here == p))
         return WEFT_EDEADLK;
     uint64_t bits = WEFT_LIFE_STOP | ((flags & WEFT_SHUTDOWN_CANCEL) ? WEFT_LIFE_CANCEL : 0);
     /* [PL1] acq_rel: the count we read decides whether we saw the drain. */
@@ -255,7 +264,7 @@ int weft_pool_destroy(weft_pool *p)
 {
     if (p == NULL)
         return WEFT_EINVAL;
-    if (on_own_worker(p))
+    if (on_own_worker(p) || cancelling_here == p)
         return WEFT_EDEADLK;
     weft_pool_shutdown(p, WEFT_SHUTDOWN_WAIT);
     for (unsigned i = 0; i < p->n; i++)

@@ -119,6 +119,15 @@ static inline void weft__fence_seq_cst(struct weft_pool *p)
 }
 
 /* ---- worker.c ---- */
+/* Bookkeeping around running a task on w (deque and private-array bases
+ * for helping, the strict fork/join check, statistics). */
+struct weft__frame {
+    int64_t bottom;
+    unsigned priv;
+    unsigned open;
+};
+void weft__frame_enter(struct weft__worker *w, struct weft__frame *saved);
+void weft__frame_leave(struct weft__worker *w, const struct weft__frame *saved);
 void *weft__worker_main(void *arg);
 /* Run task t on w as a nested or top-level task (stats, frame bookkeeping). */
 void weft__run(struct weft__worker *w, struct weft__task *t);

@@ -27,7 +27,7 @@
  * syscall and the waiter no wake-up latency (a futex round trip is ~10 us
  * on the development VM); after it, the waiter sleeps on the futex. */
 #define EXTERNAL_PAUSES 64
-#define EXTERNAL_POLL_NS 30000
+#define EXTERNAL_POLL_NS 50000
 /* A helping worker with nothing to run sleeps in slices so that new work
  * is noticed: from 20 us doubling to 1 ms. */
 #define HELP_SLICE_MIN_NS 20000
@@ -106,18 +106,26 @@ static void slice_deadline(struct timespec *out, const struct timespec *deadline
 }
 
 static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,
-                        struct weft__worker *leap, const struct timespec *deadline)
+                        struct weft__worker *leap, const struct timespec *deadline,
+                        const struct weft__runner *runner)
 {
     int64_t slice = HELP_SLICE_MIN_NS;
     for (;;) {
         if (weft__phase_done(load_acquire(word)))
             return WEFT_OK;
+        /* The deadline is checked before every helping step: a queue full of
+         * other work must not stretch a timed wait. */
+        if (deadline != NULL && weft__deadline_passed(deadline))
+            return weft__phase_done(load_acquire(word)) ? WEFT_OK : WEFT_ETIMEDOUT;
         if (weft__help_one(w, leap)) {
             slice = HELP_SLICE_MIN_NS;
             continue;
         }
-        if (deadline != NULL && weft__deadline_passed(deadline))
-            return weft__phase_done(load_acquire(word)) ? WEFT_OK : WEFT_ETIMEDOUT;
+        /* Nothing else we may run: run the awaited work itself if it has not
+         * started (past the nesting limits this is what keeps a chain of
+         * nested waits on one worker from deadlocking). */
+        if (runner != NULL && runner->run(runner->arg, w))
+            continue;
         /* Nothing we may run: sleep briefly on the word, then look again. */
         struct timespec until;
         slice_deadline(&until, deadline, slice);
@@ -127,13 +135,19 @@ static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,
     }
 }
 
-int weft__word_wait(_Atomic uint32_t *word, struct weft__worker *leap,
-                    const struct timespec *deadline)
+int weft__word_wait_run(_Atomic uint32_t *word, struct weft__worker *leap,
+                        const struct timespec *deadline, const struct weft__runner *runner)
 {
     if (weft__phase_done(load_acquire(word)))
         return WEFT_OK;
     struct weft__worker *w = weft__self;
     if (w != NULL)
-        return wait_helping(w, word, leap, deadline);
+        return wait_helping(w, word, leap, deadline, runner);
     return wait_external(word, deadline);
+}
+
+int weft__word_wait(_Atomic uint32_t *word, struct weft__worker *leap,
+                    const struct timespec *deadline)
+{
+    return weft__word_wait_run(word, leap, deadline, NULL);
 }

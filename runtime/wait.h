@@ -8,6 +8,7 @@
 #define WEFT_WAIT_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,6 +22,15 @@ struct weft__worker;
  * everything the completer wrote before weft__word_complete. */
 int weft__word_wait(_Atomic uint32_t *word, struct weft__worker *leap,
                     const struct timespec *deadline);
+
+/* Optional hook for a helping wait: run(arg, w) runs the awaited work on
+ * worker w if it has not started yet and returns true if it did. */
+struct weft__runner {
+    bool (*run)(void *arg, struct weft__worker *w);
+    void *arg;
+};
+int weft__word_wait_run(_Atomic uint32_t *word, struct weft__worker *leap,
+                        const struct timespec *deadline, const struct weft__runner *runner);
 
 /* Store final (a done phase plus flag bits) and wake sleepers if any.
  * Returns the previous value. The caller must keep the word's memory alive

@@ -51,21 +51,32 @@ static inline uint64_t rng_next(struct weft__worker *w)
     return w->rng = x;
 }
 
-void weft__run(struct weft__worker *w, struct weft__task *t)
+void weft__frame_enter(struct weft__worker *w, struct weft__frame *saved)
 {
-    int64_t saved = w->frame_bottom;
-    unsigned saved_priv = w->frame_priv;
-    unsigned open = w->open_children;
+    saved->bottom = w->frame_bottom;
+    saved->priv = w->frame_priv;
+    saved->open = w->open_children;
     w->frame_bottom = weft__deque_bottom(&w->dq);
     w->frame_priv = w->npriv;
-    t->exec(t, w);
-    w->frame_bottom = saved;
-    w->frame_priv = saved_priv;
+}
+
+void weft__frame_leave(struct weft__worker *w, const struct weft__frame *saved)
+{
+    w->frame_bottom = saved->bottom;
+    w->frame_priv = saved->priv;
     /* Strict fork/join: a task that returns with unsynced children leaves
      * records in a dead stack frame. Debug builds stop right here. */
-    if (w->open_children != open)
+    if (w->open_children != saved->open)
         WEFT_DEBUG_FAIL("a task returned without weft_sync() of its spawned children");
     stat_inc(&w->st_tasks);
+}
+
+void weft__run(struct weft__worker *w, struct weft__task *t)
+{
+    struct weft__frame saved;
+    weft__frame_enter(w, &saved);
+    t->exec(t, w);
+    weft__frame_leave(w, &saved);
 }
 
 void weft__push_local(struct weft__worker *w, struct weft__task *t)
