@@ -249,14 +249,11 @@ static void future_exec(struct weft__task *t, struct weft__worker *w)
     dispose_task(f, w);
 }
 
-/* A worker waiting on f runs f's task itself if it has not started; the
- * queued record is disposed of later by whoever pops it. */
-static bool run_awaited(void *arg, struct weft__worker *w)
+bool weft__future_try_run(weft_future *f, struct weft__worker *w)
 {
-    weft_future *f = arg;
     struct weft_pool *p = f->pool;
     /* acquire: pairs with the release store of broken in worker_start. */
-    if (p != w->pool || atomic_load_explicit(&p->broken, memory_order_acquire) ||
+    if (p == NULL || p != w->pool || atomic_load_explicit(&p->broken, memory_order_acquire) ||
         weft__pool_cancelling(p))
         return false;
     struct weft__frame saved;
@@ -264,6 +261,11 @@ static bool run_awaited(void *arg, struct weft__worker *w)
     bool ran = start_and_run(f, w);
     weft__frame_leave(w, &saved);
     return ran;
+}
+
+static bool run_awaited(void *arg, struct weft__worker *w)
+{
+    return weft__future_try_run(arg, w);
 }
 
 bool weft__task_is_future(const struct weft__task *t)

@@ -51,6 +51,10 @@ bool weft__task_is_future(const struct weft__task *t);
 /* Cancel and dispose of a queued future task that no worker will run
  * (shutdown with CANCEL). The caller accounts for it in pool->life. */
 void weft__future_task_drop(struct weft__task *t);
+/* A worker waiting on f runs f's task itself if it has not started (same
+ * pool, pool neither broken nor cancelling); the queued record is disposed
+ * of later by whoever pops it. Returns true if it ran the task. */
+bool weft__future_try_run(weft_future *f, struct weft__worker *w);
 /* Wait until f is done or the deadline (NULL = none) passes: helps on a
  * worker. Returns WEFT_OK or WEFT_ETIMEDOUT. */
 int weft__future_wait(weft_future *f, const struct timespec *deadline);

@@ -1,0 +1,514 @@
+/* Waiting on many futures: weft_wait (FIRST_COMPLETED, FIRST_EXCEPTION,
+ * ALL_COMPLETED) and the weft_as_completed iterator.
+ *
+ * Design (concurrency-design-notes.md 3.4). Each call builds one waiter
+ * object, a `struct waitset`: a 32-bit futex word, an MPSC list of completed
+ * links, and one link per distinct future, registered as a listener on that
+ * future (future.h). A completing future fires its link on the completing
+ * thread: the link pushes itself on the waiter's list and completes the word,
+ * so each completion costs O(1) and the consumer never rescans the futures.
+ * Links come out of the list in completion order, which is the order
+ * as_completed yields them in. Futures that are done when the call starts
+ * (their listener stack is closed) go straight to the consumer's ready queue,
+ * so they come first.
+ *
+ * Deregistration is lazy: links stay on futures that never complete during
+ * the call and hold a reference on the waiter; the waiter is freed when the
+ * last of them fires (on completion, or with f == NULL when the future is
+ * freed without completing).
+ *
+ * Ordering and invariants
+ *   [WS1] Completed list: a completer pushes its link with a release CAS on
+ *         ws->done; the consumer takes the whole list with an acquire
+ *         exchange and reverses it (push order = completion order). There is
+ *         no ABA: the consumer never pops single nodes, and a link is pushed
+ *         at most once (a listener fires once, future.c [FU2]).
+ *   [WS2] Wake-up word: ws->word uses the completion-word layout of wait.h.
+ *         A completer pushes [WS1] and then completes the word with
+ *         WEFT_FINISHED (wait.c [WT1]: acq_rel exchange, wake if WAITERS).
+ *         Before each drain, the consumer resets the word to PENDING with an
+ *         acquire exchange, and it blocks only right after a drain that found
+ *         nothing. Either a completer's exchange comes before the reset in
+ *         the word's modification order (the reset reads it or a later RMW
+ *         of its release sequence, so the push happens before the drain and
+ *         the drain sees the link), or it comes after the reset and leaves
+ *         FINISHED in the word, so the next block returns at once. No wake is
+ *         lost. A plain store for the reset would let the drain miss the push
+ *         while the store overwrote FINISHED (store-load reordering).
+ *         The word is only ever 0 (PENDING), 4 (PENDING|WAITERS, set by the
+ *         one sleeping consumer) or 2 (FINISHED); resetting drops WAITERS,
+ *         which is safe because there is a single consumer.
+ *   [WS3] Waiter references: one for the consumer plus one per registered
+ *         link. A link drops its reference after its push and its wake, so
+ *         the word and the list outlive every completer's access. Links live
+ *         inside the waiter's allocation, so a link firing after weft_wait
+ *         returned or after the iterator ended touches live memory. The
+ *         decrement is acq_rel: release publishes our accesses, acquire gives
+ *         the freeing thread everyone else's (an RMW rather than a separate
+ *         fence, which ThreadSanitizer does not model).
+ *   Links hold no reference on their futures: weft_wait's caller holds its
+ *   own for the duration of the call; the iterator takes one per distinct
+ *   future and keeps it until weft_as_completed_end.
+ *   Single consumer: a waitset is drained and waited on by one thread at a
+ *   time (the weft_wait caller, or the iterator's user). */
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "compiler.h"
+#include "futex.h"
+#include "future.h"
+#include "pool.h"
+#include "wait.h"
+
+/* A helping worker with nothing to run sleeps on the waiter's word in
+ * slices, so that new work is noticed: from 20 us doubling to 1 ms. */
+#define HELP_SLICE_MIN_NS 20000
+#define HELP_SLICE_MAX_NS 1000000
+
+struct ws_link {
+    struct weft__listener l; /* on the future's listener stack */
+    struct ws_link *next;    /* completed list [WS1], then the ready queue */
+    struct waitset *ws;      /* the waiter this link reports to */
+    weft_future *f;          /* its future (see the Ordering block) */
+    size_t index;            /* first position of f in the caller's array */
+};
+
+struct waitset {
+    /* Written by completers. */
+    alignas(WEFT_CACHE_LINE) _Atomic uint32_t word; /* [WS2] */
+    _Atomic uintptr_t done;                         /* [WS1] struct ws_link * */
+    _Atomic size_t refs;                            /* [WS3] */
+
+    /* Consumer-private. */
+    alignas(WEFT_CACHE_LINE) struct ws_link *ready; /* FIFO of links to report */
+    struct ws_link **ready_tail;
+    size_t nlinks; /* distinct futures */
+    size_t left;   /* links not yet popped */
+    struct ws_link links[];
+};
+
+struct weft_as_completed {
+    struct waitset *ws;
+    struct timespec deadline; /* measured from begin() */
+    bool has_deadline;
+};
+
+/* ---- waiter references and the completer's side ---- */
+
+static void ws_put(struct waitset *ws)
+{
+    /* [WS3] acq_rel: see the Ordering block. */
+    if (atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_acq_rel) == 1)
+        free(ws);
+}
+
+static void push_done(struct waitset *ws, struct ws_link *k)
+{
+    /* relaxed: the CAS below re-validates the head. */
+    uintptr_t h = atomic_load_explicit(&ws->done, memory_order_relaxed);
+    do {
+        k->next = (struct ws_link *)h;
+        /* [WS1] release: publishes k->next (and orders the push before the
+         * word's completion [WS2]); pairs with take_completed's exchange. */
+    } while (!atomic_compare_exchange_weak_explicit(&ws->done, &h, (uintptr_t)k,
+                                                    memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/* Listener callback: f != NULL on the completing thread, NULL when a future
+ * that never completed is freed. */
+static void link_fire(struct weft__listener *l, weft_future *f)
+{
+    struct ws_link *k = weft_container_of(l, struct ws_link, l);
+    struct waitset *ws = k->ws;
+    if (f != NULL) {
+        push_done(ws, k);
+        /* [WS2]: publishes the push and wakes a sleeping consumer. */
+        weft__word_complete(&ws->word, WEFT_FINISHED);
+    }
+    ws_put(ws);
+}
+
+/* ---- the consumer's side ---- */
+
+static void ready_append(struct waitset *ws, struct ws_link *k)
+{
+    k->next = NULL;
+    *ws->ready_tail = k;
+    ws->ready_tail = &k->next;
+}
+
+/* Reset the word, then move every completed link to the ready queue. */
+static void take_completed(struct waitset *ws)
+{
+    /* [WS2] acquire exchange: must be an RMW, see the Ordering block. */
+    (void)atomic_exchange_explicit(&ws->word, WEFT_PENDING, memory_order_acquire);
+    /* [WS1] acquire: pairs with push_done's release CAS. */
+    struct ws_link *k =
+        (struct ws_link *)atomic_exchange_explicit(&ws->done, 0, memory_order_acquire);
+    struct ws_link *fifo = NULL;
+    while (k != NULL) { /* reverse: oldest push first */
+        struct ws_link *n = k->next;
+        k->next = fifo;
+        fifo = k;
+        k = n;
+    }
+    while (fifo != NULL) {
+        struct ws_link *n = fifo->next;
+        ready_append(ws, fifo);
+        fifo = n;
+    }
+}
+
+/* Next link whose future is done, or NULL. A NULL return has reset the word
+ * after the drain, which is what ws_block relies on. */
+static struct ws_link *ws_pop(struct waitset *ws)
+{
+    if (ws->ready == NULL)
+        take_completed(ws);
+    struct ws_link *k = ws->ready;
+    if (k == NULL)
+        return NULL;
+    ws->ready = k->next;
+    if (ws->ready == NULL)
+        ws->ready_tail = &ws->ready;
+    ws->left--;
+    return k;
+}
+
+static bool word_done(struct waitset *ws)
+{
+    /* [WS2] acquire: pairs with the completer's exchange [WT1]. */
+    return weft__phase_done(atomic_load_explicit(&ws->word, memory_order_acquire));
+}
+
+/* Sleep on the word until it completes, a wake, or min(slice, deadline). */
+static void sleep_slice(struct waitset *ws, const struct timespec *deadline, int64_t slice_ns)
+{
+    struct timespec until;
+    weft__deadline_in(&until, slice_ns);
+    if (deadline != NULL && (deadline->tv_sec < until.tv_sec ||
+                             (deadline->tv_sec == until.tv_sec && deadline->tv_nsec < until.tv_nsec)))
+        until = *deadline;
+    uint32_t s = WEFT_PENDING;
+    /* [WS2] relaxed: announces the sleeper to the completer's exchange on
+     * the same word (wait.c [WT2]); a failure means the word is done or
+     * already carries WAITERS, and the kernel re-checks the value. */
+    if (!atomic_compare_exchange_strong_explicit(&ws->word, &s, WEFT_PENDING | WEFT_ST_WAITERS,
+                                                 memory_order_relaxed, memory_order_relaxed) &&
+        s != (WEFT_PENDING | WEFT_ST_WAITERS))
+        return;
+    (void)weft__word_sleep(&ws->word, WEFT_PENDING | WEFT_ST_WAITERS, &until);
+}
+
+/* Nothing else to run: run one awaited future's task ourselves if it has
+ * not started (what keeps deeply nested waits on one worker going). */
+static bool run_awaited_one(struct waitset *ws, struct weft__worker *w)
+{
+    for (size_t i = 0; i < ws->nlinks; i++) {
+        weft_future *f = ws->links[i].f;
+        if (!weft_future_done(f) && weft__future_try_run(f, w))
+            return true;
+    }
+    return false;
+}
+
+/* On a worker: run other tasks while waiting, checking the deadline after
+ * each one, and sleep in short slices only when nothing can be run. */
+static int block_helping(struct waitset *ws, struct weft__worker *w,
+                         const struct timespec *deadline)
+{
+    int64_t slice = HELP_SLICE_MIN_NS;
+    for (;;) {
+        if (word_done(ws))
+            return WEFT_OK;
+        if (deadline != NULL && weft__deadline_passed(deadline))
+            return WEFT_ETIMEDOUT;
+        if (weft__help_one(w, NULL) || run_awaited_one(ws, w)) {
+            slice = HELP_SLICE_MIN_NS;
+            continue;
+        }
+        sleep_slice(ws, deadline, slice);
+        if (slice < HELP_SLICE_MAX_NS)
+            slice *= 2;
+    }
+}
+
+/* Wait until a link may have completed since the last ws_pop, which must
+ * have returned NULL. Returns WEFT_OK (re-drain) or WEFT_ETIMEDOUT. */
+static int ws_block(struct waitset *ws, const struct timespec *deadline)
+{
+    if (deadline != NULL && weft__deadline_passed(deadline))
+        return word_done(ws) ? WEFT_OK : WEFT_ETIMEDOUT;
+    struct weft__worker *w = weft__self;
+    if (w != NULL)
+        return block_helping(ws, w, deadline);
+    return weft__word_wait(&ws->word, NULL, deadline);
+}
+
+/* ---- building a waiter ---- */
+
+static size_t hash_ptr(const void *p, size_t mask)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x & mask;
+}
+
+static void link_init(struct waitset *ws, weft_future *f, size_t index)
+{
+    struct ws_link *k = &ws->links[ws->nlinks++];
+    k->l.fire = link_fire;
+    k->ws = ws;
+    k->f = f;
+    k->index = index;
+}
+
+/* Give ws one link per distinct future of fs, in first-occurrence order
+ * (an open-addressing set of the pointers seen so far). */
+static int add_distinct(struct waitset *ws, weft_future *const *fs, size_t n)
+{
+    if (n <= 1) {
+        if (n == 1)
+            link_init(ws, fs[0], 0);
+        return WEFT_OK;
+    }
+    if (n > SIZE_MAX / 4 / sizeof(weft_future *))
+        return WEFT_ENOMEM;
+    size_t cap = 4;
+    while (cap < 2 * n)
+        cap *= 2;
+    weft_future **set = calloc(cap, sizeof(*set));
+    if (set == NULL)
+        return WEFT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = hash_ptr(fs[i], cap - 1);
+        while (set[h] != NULL && set[h] != fs[i])
+            h = (h + 1) & (cap - 1);
+        if (set[h] == NULL) {
+            set[h] = fs[i];
+            link_init(ws, fs[i], i);
+        }
+    }
+    free(set);
+    return WEFT_OK;
+}
+
+static struct waitset *ws_alloc(size_t n)
+{
+    if (n > (SIZE_MAX - sizeof(struct waitset) - WEFT_CACHE_LINE) / sizeof(struct ws_link))
+        return NULL;
+    size_t size = sizeof(struct waitset) + n * sizeof(struct ws_link);
+    size = (size + WEFT_CACHE_LINE - 1) & ~(size_t)(WEFT_CACHE_LINE - 1);
+    struct waitset *ws = aligned_alloc(WEFT_CACHE_LINE, size);
+    if (ws == NULL)
+        return NULL;
+    /* relaxed: ws is private until the first link is registered, and
+     * registration (a release CAS, future.c [FU2]) publishes it. */
+    atomic_store_explicit(&ws->word, WEFT_PENDING, memory_order_relaxed);
+    atomic_store_explicit(&ws->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&ws->refs, 1, memory_order_relaxed);
+    ws->ready = NULL;
+    ws->ready_tail = &ws->ready;
+    ws->nlinks = 0;
+    ws->left = 0;
+    return ws;
+}
+
+/* Register every link. Links of futures already done (closed listener
+ * stacks) go to the ready queue at once, in fs order. */
+static void ws_register(struct waitset *ws)
+{
+    /* relaxed: still private (see ws_alloc); each registered link then
+     * owns one of these references [WS3]. */
+    atomic_store_explicit(&ws->refs, 1 + ws->nlinks, memory_order_relaxed);
+    size_t unused = 0;
+    for (size_t j = 0; j < ws->nlinks; j++) {
+        struct ws_link *k = &ws->links[j];
+        if (!weft__future_listen(k->f, &k->l)) {
+            ready_append(ws, k);
+            unused++;
+        }
+    }
+    ws->left = ws->nlinks;
+    if (unused != 0)
+        /* relaxed: the consumer's own reference keeps refs above zero;
+         * its final ws_put (acq_rel) orders everything before the free. */
+        atomic_fetch_sub_explicit(&ws->refs, unused, memory_order_relaxed);
+}
+
+/* Build and register a waiter for fs; with take_refs, take one reference on
+ * each distinct future (the iterator's). Returns NULL when out of memory. */
+static struct waitset *ws_create(weft_future *const *fs, size_t n, bool take_refs)
+{
+    struct waitset *ws = ws_alloc(n);
+    if (ws == NULL)
+        return NULL;
+    if (add_distinct(ws, fs, n) != WEFT_OK) {
+        free(ws);
+        return NULL;
+    }
+    if (take_refs)
+        for (size_t j = 0; j < ws->nlinks; j++)
+            weft_future_ref(ws->links[j].f);
+    ws_register(ws);
+    return ws;
+}
+
+/* ---- weft_wait ---- */
+
+static uint32_t load_state(const weft_future *f)
+{
+    /* acquire: pairs with the completion exchange (future.c [FU1]), so the
+     * phase and the FAILED bit come with the outcome. */
+    return atomic_load_explicit(&((weft_future *)f)->state, memory_order_acquire);
+}
+
+/* FIRST_EXCEPTION counts FINISHED futures with a failure, never cancels. */
+static bool is_failure(uint32_t s)
+{
+    return (s & WEFT_ST_PHASE) == WEFT_FINISHED && (s & WEFT_ST_FAILED);
+}
+
+static bool goal_met(weft_return_when when, size_t ndone, size_t total, bool failed)
+{
+    switch (when) {
+    case WEFT_FIRST_COMPLETED:
+        return ndone > 0 || total == 0;
+    case WEFT_FIRST_EXCEPTION:
+        return failed || ndone == total;
+    default:
+        return ndone == total;
+    }
+}
+
+/* One pass over fs: fill done[] (if not NULL) and evaluate the condition.
+ * Duplicates count once per position, which gives the same answer. */
+static bool snapshot(weft_future *const *fs, size_t n, weft_return_when when, bool *done)
+{
+    size_t ndone = 0;
+    bool failed = false;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t s = load_state(fs[i]);
+        bool d = weft__phase_done(s);
+        if (done != NULL)
+            done[i] = d;
+        ndone += d;
+        failed = failed || is_failure(s);
+    }
+    return goal_met(when, ndone, n, failed);
+}
+
+/* Consume completions until the condition holds or the deadline passes. */
+static int wait_goal(struct waitset *ws, weft_return_when when, const struct timespec *deadline)
+{
+    size_t ndone = 0;
+    bool failed = false;
+    for (;;) {
+        struct ws_link *k;
+        while ((k = ws_pop(ws)) != NULL) {
+            ndone++;
+            failed = failed || is_failure(load_state(k->f));
+        }
+        if (goal_met(when, ndone, ws->nlinks, failed))
+            return WEFT_OK;
+        if (ws_block(ws, deadline) == WEFT_ETIMEDOUT)
+            return WEFT_ETIMEDOUT;
+    }
+}
+
+static bool futures_valid(weft_future *const *fs, size_t n)
+{
+    if (fs == NULL)
+        return n == 0;
+    for (size_t i = 0; i < n; i++)
+        if (fs[i] == NULL)
+            return false;
+    return true;
+}
+
+/* The result is decided by a final snapshot, so done[] and the return code
+ * always agree: a future that completes just after the deadline is reported
+ * done, and then the condition may hold after all. */
+int weft_wait(weft_future *const *fs, size_t n, int64_t timeout_ns, weft_return_when when,
+              bool *done)
+{
+    if (!futures_valid(fs, n) || (unsigned)when > WEFT_ALL_COMPLETED)
+        return WEFT_EINVAL;
+    struct timespec dl;
+    bool has_dl = weft__deadline_in(&dl, timeout_ns);
+    if (timeout_ns == 0 || snapshot(fs, n, when, NULL))
+        return snapshot(fs, n, when, done) ? WEFT_OK : WEFT_ETIMEDOUT;
+    struct waitset *ws = ws_create(fs, n, false);
+    if (ws == NULL)
+        return WEFT_ENOMEM;
+    (void)wait_goal(ws, when, has_dl ? &dl : NULL);
+    ws_put(ws);
+    return snapshot(fs, n, when, done) ? WEFT_OK : WEFT_ETIMEDOUT;
+}
+
+/* ---- as_completed ---- */
+
+/* The deadline is taken at this call, as Python documents ("from the
+ * original call to as_completed"); CPython's generator actually starts the
+ * clock at the first next() (futures-semantics.md 6 and 13 #21). */
+int weft_as_completed_begin(weft_as_completed **out, weft_future *const *fs, size_t n,
+                            int64_t timeout_ns)
+{
+    if (out == NULL || !futures_valid(fs, n))
+        return WEFT_EINVAL;
+    struct weft_as_completed *it = malloc(sizeof(*it));
+    if (it == NULL)
+        return WEFT_ENOMEM;
+    it->has_deadline = weft__deadline_in(&it->deadline, timeout_ns);
+    it->ws = ws_create(fs, n, true);
+    if (it->ws == NULL) {
+        free(it);
+        return WEFT_ENOMEM;
+    }
+    *out = it;
+    return WEFT_OK;
+}
+
+/* Done futures are yielded before the deadline is looked at, so a timeout
+ * of 0 yields every future that is already done and then times out. After
+ * WEFT_ETIMEDOUT the iterator stays usable: later calls return futures that
+ * completed meanwhile, else WEFT_ETIMEDOUT again. */
+int weft_as_completed_next(weft_as_completed *it, weft_future **f, size_t *index)
+{
+    if (it == NULL || f == NULL)
+        return WEFT_EINVAL;
+    struct waitset *ws = it->ws;
+    bool timed_out = false;
+    for (;;) {
+        struct ws_link *k = ws_pop(ws);
+        if (k != NULL) {
+            *f = k->f;
+            if (index != NULL)
+                *index = k->index;
+            return WEFT_OK;
+        }
+        if (ws->left == 0)
+            return WEFT_EOF;
+        if (timed_out)
+            return WEFT_ETIMEDOUT;
+        /* One more drain after a timeout catches a completion at the wire. */
+        timed_out = ws_block(ws, it->has_deadline ? &it->deadline : NULL) == WEFT_ETIMEDOUT;
+    }
+}
+
+void weft_as_completed_end(weft_as_completed *it)
+{
+    if (it == NULL)
+        return;
+    struct waitset *ws = it->ws;
+    /* Releasing a future may free it, which fires its link with NULL; our
+     * own waiter reference keeps ws alive until the ws_put below. */
+    for (size_t j = 0; j < ws->nlinks; j++)
+        weft_future_release(ws->links[j].f);
+    ws_put(ws);
+    free(it);
+}
