@@ -122,7 +122,8 @@ enum {
 WEFT_API int weft_pool_shutdown(weft_pool *pool, unsigned flags);
 
 /* Shut down with WAIT, join the workers and free the pool.
- * Futures obtained from the pool stay valid until released.
+ * Futures obtained from the pool stay valid until released. No other thread
+ * may use the pool during or after this call.
  * Returns:   WEFT_OK; WEFT_EINVAL (NULL); WEFT_EDEADLK from one of the pool's
  *            own workers (nothing is destroyed). */
 WEFT_API int weft_pool_destroy(weft_pool *pool);
@@ -245,8 +246,8 @@ typedef enum weft_return_when {
 } weft_return_when;
 
 /* Wait on fs[0..n) until the condition holds. Cancelled futures count as
- * done. done[i] (optional, n entries) tells which are done on return.
- * Duplicates are allowed. On a worker: helps.
+ * done. done[i] (optional, n entries) tells which are done; it is written on
+ * WEFT_OK and on WEFT_ETIMEDOUT. Duplicates are allowed. On a worker: helps.
  * Returns: WEFT_OK when the condition holds; WEFT_ETIMEDOUT; WEFT_EINVAL;
  *          WEFT_ENOMEM. */
 WEFT_API int weft_wait(weft_future *const *fs, size_t n, int64_t timeout_ns,
@@ -256,11 +257,13 @@ typedef struct weft_as_completed weft_as_completed; /* opaque iterator */
 
 /* Start iterating fs[0..n) in completion order (already-done ones first,
  * duplicates once). The timeout is measured from this call. The iterator
- * holds its own references. Returns WEFT_OK; WEFT_EINVAL; WEFT_ENOMEM. */
+ * holds its own references and is used by one thread at a time.
+ * Returns WEFT_OK; WEFT_EINVAL; WEFT_ENOMEM. */
 WEFT_API int weft_as_completed_begin(weft_as_completed **out, weft_future *const *fs,
                                      size_t n, int64_t timeout_ns);
 /* Next done future: *f borrowed (valid until _end or ref'd), *index (may be
- * NULL) its first position in fs. On a worker: helps.
+ * NULL) its first position in fs. On a worker: helps. After WEFT_ETIMEDOUT
+ * the iterator stays usable: later calls return futures that completed since.
  * Returns WEFT_OK; WEFT_EOF when all were yielded; WEFT_ETIMEDOUT. */
 WEFT_API int weft_as_completed_next(weft_as_completed *it, weft_future **f, size_t *index);
 WEFT_API void weft_as_completed_end(weft_as_completed *it);
@@ -282,10 +285,16 @@ WEFT_API void weft_map_options_init(weft_map_options *o);
 /* out[i] = fn(in[i]) for i in [0, n), through submitted tasks of `chunk`
  * items with at most max_in_flight tasks outstanding (memory does not grow
  * with n). Blocks (on a worker: helps) until all are done, the first failure
- * (then *failed_index is set, tasks not started are cancelled, and the
- * call waits for the started ones), or the timeout.
+ * (then *failed_index is set to the lowest failing index, tasks not started
+ * are cancelled, running ones stop at the next item, and the call waits for
+ * them so nothing writes to out after it returns), or the timeout.
+ * in_stride 0 passes the same input to every item; out_stride 0 needs n <= 1.
+ * Precedence: an item's failure, then shutdown/broken pool, then timeout
+ * (*failed_index is written only for an item's failure, so a caller that
+ * pre-sets it can tell an item that returned WEFT_ETIMEDOUT from the
+ * deadline).
  * Returns WEFT_OK; the failing item's status; WEFT_ETIMEDOUT; WEFT_EINVAL;
- *         WEFT_ESHUTDOWN; WEFT_ENOMEM. */
+ *         WEFT_ESHUTDOWN; WEFT_EBROKEN; WEFT_ENOMEM. */
 WEFT_API int weft_map(weft_pool *pool, weft_elem_fn fn, void *ud, const void *in,
                       size_t in_stride, void *out, size_t out_stride, size_t n,
                       const weft_map_options *opts, size_t *failed_index);
