@@ -124,7 +124,26 @@ static inline bench_opts bench_parse(int argc, char **argv)
     return o;
 }
 
-/* One report line: the fixed fields, then `extra` ("key=value ..." or NULL). */
+/* Peak resident set of this process in KiB (VmHWM), or 0 if unknown. The
+ * harness cannot use wait4()'s ru_maxrss: Linux carries the parent's
+ * high-water mark across fork and exec, so every child would report at least
+ * the (Python) harness's own size. */
+static inline long bench_hwm_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return 0;
+    char line[256];
+    long kb = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* One report line: the fixed fields, then `extra` ("key=value ..." or NULL),
+ * then hwm_kb (the peak RSS so far). */
 static inline void bench_report(const char *bench, const char *system, unsigned workers,
                                 unsigned rep, uint64_t ns, const char *extra_fmt, ...)
 {
@@ -137,7 +156,7 @@ static inline void bench_report(const char *bench, const char *system, unsigned 
         vprintf(extra_fmt, ap);
         va_end(ap);
     }
-    putchar('\n');
+    printf(" hwm_kb=%ld\n", bench_hwm_kb());
     fflush(stdout);
 }
 

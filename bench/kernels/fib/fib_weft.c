@@ -11,7 +11,7 @@ static int fib_task(weft_ctx *ctx, void *arg, void **result)
         return 0;
     }
     weft_group g;
-    weft_spawn child;
+    weft_child child;
     weft_group_init(&g, ctx);
     int rc = weft_spawn(&g, &child, fib_task, (void *)(n - 1));
     void *y = NULL;
@@ -19,7 +19,7 @@ static int fib_task(weft_ctx *ctx, void *arg, void **result)
     int rc_sync = weft_sync(&g);
     if (rc != WEFT_OK || rc_y != 0 || rc_sync != WEFT_OK)
         return rc != WEFT_OK ? rc : (rc_y != 0 ? rc_y : rc_sync);
-    *result = (void *)((uintptr_t)weft_spawn_result(&child) + (uintptr_t)y);
+    *result = (void *)((uintptr_t)weft_child_result(&child) + (uintptr_t)y);
     return 0;
 }
 
