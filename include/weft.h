@@ -275,7 +275,7 @@ typedef int (*weft_elem_fn)(weft_ctx *ctx, const void *in, void *out, void *ud);
 typedef struct weft_map_options {
     size_t struct_size;   /* sizeof(weft_map_options): set by _init */
     size_t chunk;         /* items per task; 0 = automatic */
-    size_t max_in_flight; /* tasks queued or running at once; 0 = 4 per worker */
+    size_t max_in_flight; /* tasks queued or running at once; 0 = 64 per worker */
     int64_t timeout_ns;   /* from the call; negative = forever */
     uint64_t reserved[4];
 } weft_map_options;
