@@ -145,10 +145,11 @@ static void run_inline(struct weft__worker *w, struct child *c)
 
 /* Remove c from the private array if it is there (normally on top; groups
  * synced out of nesting order find it lower). */
-static bool take_private(struct weft__worker *w, struct child *c)
+static __attribute__((noinline)) bool take_private_slow(struct weft__worker *w,
+                                                        struct child *c)
 {
     /* relaxed: a hint; a thief wants work, so publish the rest first. */
-    if (weft_unlikely(atomic_load_explicit(&w->steal_req, memory_order_relaxed))) {
+    if (atomic_load_explicit(&w->steal_req, memory_order_relaxed)) {
         if (w->npriv > w->frame_priv && w->priv[w->npriv - 1] == &c->task) {
             w->npriv--; /* keep c for ourselves, publish the older ones */
             weft__publish(w);
@@ -164,6 +165,19 @@ static bool take_private(struct weft__worker *w, struct child *c)
         }
     }
     return false;
+}
+
+/* The common case inline: c on top of the private array, nobody asking. */
+static inline bool take_private(struct weft__worker *w, struct child *c)
+{
+    unsigned n = w->npriv;
+    /* relaxed: a hint (weft__publish). */
+    if (weft_likely(n != 0 && w->priv[n - 1] == &c->task &&
+                    !atomic_load_explicit(&w->steal_req, memory_order_relaxed))) {
+        w->npriv = n - 1;
+        return true;
+    }
+    return take_private_slow(w, c);
 }
 
 /* Wait for one child: pop our deque until we meet it (anything above it was
