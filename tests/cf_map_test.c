@@ -337,7 +337,9 @@ static int run_failing(struct failing *f, size_t n, size_t chunk, size_t *fi, in
 {
     weft_pool *p = pool_new(2);
     int64_t *in = iota(n), *out = calloc(n, sizeof(int64_t));
-    weft_map_options o = opts_of(chunk, 0, WEFT_FOREVER);
+    /* A window of 8 chunks, so that a failure stops the call long before
+     * the end of the input (the default window would cover it all). */
+    weft_map_options o = opts_of(chunk, 8, WEFT_FOREVER);
     int rc = weft_map(p, failing_fn, f, in, sizeof(int64_t), out, sizeof(int64_t), n, &o, fi);
     cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
     /* Everything before the reported failure ran and holds its result. */
