@@ -32,10 +32,13 @@
  * searcher and work is visible while workers sleep, it wakes one (the Go and
  * tokio cascade). [PK2] pairs with [PK1] of the submitter the same way.
  *
- * Internal pushes (a worker's own deque) only load idle, relaxed, without a
- * fence (rayon's choice): the pusher is awake and will run its task itself,
- * so a missed wake costs parallelism, not progress; the parked worker's
- * 100 ms safety timeout bounds it. The same holds for spawns on the hot path.
+ * Pushes onto a worker's own deque run the same steps as external submits
+ * (one seq_cst fence and a load, about 5 ns). rayon skips the fence for
+ * internal pushes and accepts a missed wake, which then needs a timed park
+ * as a safety net; here the hot path of fork/join does not push at all
+ * (spawned children stay private until a thief asks, group.c), so the fence
+ * is cheap and parked workers sleep without a timeout: an idle pool makes no
+ * wake-ups at all, and a lost wake-up would be a bug, not a delay.
  *
  * wake_one claims a sleeper by CAS-clearing its mask bit (so each sleeper is
  * claimed once), moves it from sleepers to searchers [PK3], then exchanges
@@ -55,8 +58,6 @@
 #define PARK_RUNNING 0u
 #define PARK_PARKED 1u
 #define PARK_NOTIFIED 2u
-/* Safety net for the accepted under-wake of internal pushes. */
-#define PARK_TIMEOUT_NS 100000000
 
 static inline uint32_t sleepers(uint64_t s)
 {
@@ -125,17 +126,9 @@ void weft__wake_all(struct weft_pool *p)
         ;
 }
 
-void weft__notify_local(struct weft_pool *p)
+void weft__notify(struct weft_pool *p)
 {
-    /* relaxed, no fence: see "Internal pushes" above. */
-    uint64_t s = atomic_load_explicit(&p->idle, memory_order_relaxed);
-    if (weft_unlikely(sleepers(s) != 0 && searchers(s) == 0))
-        wake_one(p);
-}
-
-void weft__notify_inject(struct weft_pool *p)
-{
-    /* [PK1] the enqueue (an xchg) must be ordered before this load. */
+    /* [PK1] the push or enqueue must be ordered before this load. */
     weft__fence_seq_cst(p);
     /* relaxed: ordered by the fence. */
     uint64_t s = atomic_load_explicit(&p->idle, memory_order_relaxed);
@@ -211,7 +204,7 @@ static struct weft__task *search(struct weft__worker *w)
             return NULL;
         if (weft__now_ns() >= until)
             return NULL;
-        if (pauses < 64) {
+        if (pauses < 16) {
             for (unsigned i = 0; i < pauses; i++)
                 weft__cpu_relax();
             pauses *= 2;
@@ -247,20 +240,13 @@ static void await_notified(struct weft__worker *w)
 
 static void sleep_parked(struct weft__worker *w)
 {
-    struct timespec deadline;
-    weft__deadline_in(&deadline, PARK_TIMEOUT_NS);
     atomic_store_explicit(&w->st_parks,
                           atomic_load_explicit(&w->st_parks, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    /* acquire: pairs with [PK4]. */
-    while (atomic_load_explicit(&w->park, memory_order_acquire) == PARK_PARKED) {
-        if (weft__futex_wait(&w->park, PARK_PARKED, &deadline) == -ETIMEDOUT) {
-            if (unclaim_self(w))
-                return;
-            await_notified(w);
-            return;
-        }
-    }
+    /* acquire: pairs with [PK4]. No timeout: every path that makes work
+     * visible notifies (see the header), and shutdown wakes everyone. */
+    while (atomic_load_explicit(&w->park, memory_order_acquire) == PARK_PARKED)
+        weft__futex_wait(&w->park, PARK_PARKED, NULL);
     w->searching = true; /* woken by a waker, counted as a searcher [PK3] */
 }
 

@@ -190,7 +190,7 @@ int weft__pool_accept(struct weft_pool *p, struct weft__task *t)
     } else {
         /* wfcqueue enqueue is an xchg: a full barrier before the notify. */
         weft__inject_push(&p->inj_head, &p->inj_tail, t);
-        weft__notify_inject(p);
+        weft__notify(p);
     }
     return WEFT_OK;
 }
@@ -223,6 +223,9 @@ static void cancel_injected(struct weft_pool *p)
     __cds_wfcq_splice_blocking(&p->inj_head, &p->inj_tail, &keep_head, &keep_tail);
     /* [WK1] release. */
     atomic_store_explicit(&p->inj_lock, 0, memory_order_release);
+    /* A worker that saw the queue empty while we held it may be parking:
+     * the jobs put back need a notify like any enqueue. */
+    weft__notify(p);
     const struct weft_pool *outer = cancelling_here;
     cancelling_here = p;
     while ((t = weft__inject_pop(&drop_head, &drop_tail)) != NULL) {

@@ -171,8 +171,10 @@ int weft__pool_accept(struct weft_pool *p, struct weft__task *t);
 bool weft__pool_cancelling(const struct weft_pool *p);
 
 /* ---- park.c ---- */
-void weft__notify_local(struct weft_pool *p);  /* after an internal push */
-void weft__notify_inject(struct weft_pool *p); /* after an external enqueue */
+/* After making work visible (deque push, injection, publication): wake one
+ * sleeper if no worker is searching. One seq_cst fence and one load; a
+ * syscall only when a worker sleeps. */
+void weft__notify(struct weft_pool *p);
 void weft__wake_all(struct weft_pool *p);
 /* Worker w found nothing: search (bounded spin) and park. Returns a task if
  * it found one, NULL after waking up (the caller loops). */

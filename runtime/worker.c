@@ -83,12 +83,12 @@ void weft__push_local(struct weft__worker *w, struct weft__task *t)
 {
     struct weft_pool *p = w->pool;
     if (weft_likely(weft__deque_push(&w->dq, t) == 0)) {
-        weft__notify_local(p);
+        weft__notify(p);
         return;
     }
     /* The deque could not grow: the injection queue needs no allocation. */
     weft__inject_push(&p->inj_head, &p->inj_tail, t);
-    weft__notify_inject(p);
+    weft__notify(p);
 }
 
 void weft__publish(struct weft__worker *w)
@@ -105,7 +105,7 @@ void weft__publish(struct weft__worker *w)
     w->npriv = w->frame_priv;
     /* Publication answers an idle worker that may be parking right now: use
      * the fenced notify ([PK1] in park.c), not the cheap internal one. */
-    weft__notify_inject(p);
+    weft__notify(p);
 }
 
 void weft__life_sub(struct weft_pool *p, uint64_t ntasks)
@@ -164,7 +164,7 @@ struct weft__task *weft__inject_take(struct weft__worker *w)
     /* [WK1] release: ends our exclusive dequeue. */
     atomic_store_explicit(&p->inj_lock, 0, memory_order_release);
     if (pushed)
-        weft__notify_local(p);
+        weft__notify(p);
     return first;
 }
 
