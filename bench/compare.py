@@ -8,7 +8,7 @@ interleaved: each round visits them in a rotated order, and samples from all
 rounds are pooled into a median and a min-max range.
 
 Prints a table (ratios vs serial and vs the best other system), writes
-bench/results/latest.csv and, when gnuplot is installed, latest.png.
+bench/results/latest.csv and, when gnuplot is installed, latest.png (quick.* with --quick).
 Builds nothing: run bench/run, or build with -DWEFT_BUILD_BENCH=ON first.
 Exits 1 if any program failed its correctness check (or crashed, or timed out).
 
@@ -589,8 +589,10 @@ def main():
     fork_join_summary(rows)
 
     os.makedirs(args.out_dir, exist_ok=True)
-    csv_path = os.path.join(args.out_dir, "latest.csv")
-    png_path = os.path.join(args.out_dir, "latest.png")
+    # --quick (the CI smoke run) must not overwrite the published results.
+    stem = "quick" if args.quick else "latest"
+    csv_path = os.path.join(args.out_dir, stem + ".csv")
+    png_path = os.path.join(args.out_dir, stem + ".png")
     write_csv(csv_path, header, wls, rows)
     png_ok = write_png(png_path, header, wls, rows)
     print(f"\nwrote {os.path.relpath(csv_path)}" +
