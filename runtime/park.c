@@ -52,6 +52,7 @@
 
 #include "futex.h"
 #include "pool.h"
+#include "topology.h"
 
 #define SLEEPER 1ull
 #define SEARCHER (1ull << 32)
@@ -253,6 +254,7 @@ static void sleep_parked(struct weft__worker *w)
 static void park(struct weft__worker *w)
 {
     struct weft_pool *p = w->pool;
+    weft__topology_unspread(w);
     uint64_t delta = SLEEPER - (w->searching ? SEARCHER : 0);
     w->searching = false;
     /* seq_cst: part of [PK1]: count ourselves a sleeper before the bit. */
@@ -277,6 +279,7 @@ static void park(struct weft__worker *w)
 struct weft__task *weft__idle(struct weft__worker *w)
 {
     struct weft_pool *p = w->pool;
+    bool woken = false;
     for (;;) {
         /* acquire: pairs with weft__pool_set_drained's release store. */
         if (atomic_load_explicit(&p->exiting, memory_order_acquire)) {
@@ -287,8 +290,12 @@ struct weft__task *weft__idle(struct weft__worker *w)
             return NULL;
         }
         struct weft__task *t = search(w);
-        if (t != NULL)
+        if (t != NULL) {
+            if (woken)
+                weft__topology_spread(w);
             return t;
+        }
         park(w);
+        woken = true;
     }
 }

@@ -9,6 +9,7 @@
 #define WEFT_POOL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -30,6 +31,9 @@ struct weft__worker {
     /* Written by thieves that found this deque empty: asks the owner to
      * publish its private children (see "Lazy publication" in group.c). */
     _Atomic uint32_t steal_req;
+    /* Written by the owner when it leaves or enters idleness: the CPU it is
+     * busy on, or -1 while idle (topology.c, weft__topology_spread). */
+    _Atomic int busy_cpu;
 
     /* Statistics: written by the owner (relaxed), read by anyone (relaxed). */
     alignas(WEFT_CACHE_LINE) _Atomic uint64_t st_tasks;
@@ -55,6 +59,8 @@ struct weft__worker {
     unsigned *victims;       /* steal order (nearest first when pinned) */
     unsigned *tier_end;      /* victims[tier_end[k-1] .. tier_end[k]) is tier k */
     unsigned ntiers;
+    bool nudged;             /* affinity narrowed by weft__topology_spread */
+    cpu_set_t home;          /* affinity at start, restored after a nudge */
     pthread_t thread;
 };
 

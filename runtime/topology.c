@@ -112,6 +112,48 @@ void weft__topology_bind_self(int pu)
     hwloc_bitmap_free(set);
 }
 
+/* Why: when a parked worker is woken by another busy worker, the kernel
+ * often queues it on the waker's CPU and leaves the other (idle) vCPU idle
+ * for several milliseconds (measured on the development VM: two workers
+ * time-sharing one vCPU during a whole parallel loop, in about a third of
+ * the runs). Pinning avoids it but is off by default; this nudge only acts
+ * when two of our own busy workers share a CPU, and is undone at parking. */
+void weft__topology_spread(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    if (w->pu >= 0)
+        return;
+    int cpu = sched_getcpu();
+    cpu_set_t set = w->home;
+    bool shared = false;
+    for (unsigned i = 0; i < p->n; i++) {
+        /* relaxed: a placement hint; a stale value costs one extra move. */
+        int other = atomic_load_explicit(&p->workers[i].busy_cpu, memory_order_relaxed);
+        if (i == w->index || other < 0)
+            continue;
+        shared |= other == cpu;
+        if (other < CPU_SETSIZE)
+            CPU_CLR(other, &set);
+    }
+    if (shared && CPU_COUNT(&set) > 0 &&
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0) {
+        w->nudged = true;
+        cpu = sched_getcpu();
+    }
+    /* relaxed: a placement hint for other workers. */
+    atomic_store_explicit(&w->busy_cpu, cpu, memory_order_relaxed);
+}
+
+void weft__topology_unspread(struct weft__worker *w)
+{
+    /* relaxed: a placement hint. */
+    atomic_store_explicit(&w->busy_cpu, -1, memory_order_relaxed);
+    if (w->nudged) {
+        pthread_setaffinity_np(pthread_self(), sizeof(w->home), &w->home);
+        w->nudged = false;
+    }
+}
+
 /* Depth of the deepest object shared by two PUs: deeper means nearer. */
 static int shared_depth(hwloc_topology_t t, int a, int b)
 {

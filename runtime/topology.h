@@ -14,6 +14,13 @@ unsigned weft__topology_cpus(void);
 int weft__topology_plan(weft_pin pin, unsigned n, int *pus);
 /* Bind the calling thread to PU pu (OS index). Best effort. */
 void weft__topology_bind_self(int pu);
+/* Placement nudge for unpinned workers, called when a worker leaves its
+ * idle state with work: if another busy worker of the pool reports the same
+ * CPU, narrow this thread's affinity to the allowed CPUs no busy worker
+ * uses, so the kernel moves it there at once. unspread restores the
+ * affinity before the worker parks. Both are no-ops for pinned workers. */
+void weft__topology_spread(struct weft__worker *w);
+void weft__topology_unspread(struct weft__worker *w);
 /* Build each worker's victim list and locality tiers. Returns 0 / -ENOMEM. */
 int weft__topology_victims(struct weft_pool *p);
 

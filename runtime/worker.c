@@ -294,6 +294,9 @@ static void worker_start(struct weft__worker *w, char *anchor)
     weft__self = w;
     if (w->pu >= 0)
         weft__topology_bind_self(w->pu);
+    pthread_getaffinity_np(pthread_self(), sizeof(w->home), &w->home);
+    /* relaxed: a placement hint (topology.c). */
+    atomic_store_explicit(&w->busy_cpu, sched_getcpu(), memory_order_relaxed);
 #ifndef WEFT_RECLAIM_RETIRE
     urcu_memb_register_thread();
 #endif
