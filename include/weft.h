@@ -7,9 +7,16 @@
  *  - Timeouts are relative nanoseconds: negative waits forever (WEFT_FOREVER),
  *    0 polls without blocking. Deadlines are absolute CLOCK_MONOTONIC times.
  *  - "On a worker: helps" means that a call made from inside a task running on
- *    a weft worker runs other tasks while it waits instead of blocking the
- *    thread; nested waits therefore never deadlock the pool.
- *  - The library never calls exit() or abort() on a caller's mistake. */
+ *    a weft worker, instead of blocking the thread, runs the tasks that the
+ *    waiting task itself spawned or submitted (its descendants), the tasks of
+ *    the worker that stole one of its children, and, when nothing else can
+ *    run, the awaited task itself if it has not started. It never runs
+ *    unrelated tasks on top of a waiting one, so waits whose dependencies
+ *    form no cycle never deadlock the pool, however deeply they nest (a
+ *    worker whose awaited work runs elsewhere sleeps until it is done).
+ *  - The library never calls exit() or abort() on a caller's mistake. The one
+ *    exception is a debug build (no NDEBUG) that finds a task returning with
+ *    unsynced spawned children, whose records would be in a dead frame. */
 #ifndef WEFT_H
 #define WEFT_H
 
@@ -356,7 +363,7 @@ typedef int (*weft_range_fn)(weft_ctx *ctx, size_t begin, size_t end, void *ud);
  * recursively down to `grain` items (0 = automatic). From a non-worker thread
  * it blocks; on a worker it helps. The first failing chunk's status is
  * returned and chunks not yet started are skipped.
- * Returns WEFT_OK; a body status; WEFT_EINVAL; WEFT_ESHUTDOWN; WEFT_ENOMEM. */
+ * Returns WEFT_OK; a body status; WEFT_EINVAL; WEFT_ESHUTDOWN; WEFT_EBROKEN. */
 WEFT_API int weft_parallel_for(weft_pool *pool, size_t begin, size_t end, size_t grain,
                                weft_range_fn body, void *ud);
 

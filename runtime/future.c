@@ -278,6 +278,11 @@ void weft__future_task_drop(struct weft__task *t)
     weft_future *f = weft_container_of(t, weft_future, task);
     if (claim(f, ALLOW(WEFT_PENDING)))
         cancel_claimed(f);
+    /* As in future_exec: a concurrent canceller's outcome must be visible
+     * before the pool counts the task finished. */
+    uint32_t s = load_state(f);
+    if ((s & WEFT_ST_CLAIMED) && (s & WEFT_ST_PHASE) == WEFT_PENDING)
+        weft__word_wait(&f->state, NULL, NULL);
     dispose_task(f, NULL);
 }
 
@@ -387,7 +392,11 @@ int weft_future_cancel(weft_future *f)
     if (f == NULL)
         return WEFT_EINVAL;
     if (claim(f, ALLOW(WEFT_PENDING))) {
+        /* Our own reference across the callbacks: one of them may release
+         * the caller's handle while the worker disposes of the record. */
+        weft_future_ref(f);
         cancel_claimed(f);
+        weft_future_release(f);
         return 1;
     }
     if ((load_state(f) & WEFT_ST_PHASE) == WEFT_CANCELLED)
@@ -535,9 +544,12 @@ int weft_promise_set_running(weft_future *f)
                                                   memory_order_relaxed, memory_order_relaxed))
             return WEFT_OK;
     }
-    if ((s & WEFT_ST_PHASE) == WEFT_CANCELLED || (s & WEFT_ST_CLAIMED))
-        return (s & WEFT_ST_PHASE) == WEFT_CANCELLED ? WEFT_ECANCELED : WEFT_EALREADY;
-    return WEFT_EALREADY;
+    if ((s & WEFT_ST_CLAIMED) && !weft__phase_done(s)) {
+        /* A cancel or a set_result is completing it right now. */
+        weft__word_wait(&f->state, NULL, NULL);
+        s = load_state(f);
+    }
+    return (s & WEFT_ST_PHASE) == WEFT_CANCELLED ? WEFT_ECANCELED : WEFT_EALREADY;
 }
 
 static int promise_complete(weft_future *f, int status, void *value, weft_dtor value_dtor,

@@ -153,8 +153,11 @@ void weft__search_end(struct weft__worker *w)
         return;
     struct weft_pool *p = w->pool;
     w->searching = false;
-    /* [PK2] seq_cst: ordered before the queue checks below (store-load). */
+    /* [PK2] seq_cst RMW, then a seq_cst fence: the queue checks below are
+     * plain or acquire loads, which C11 lets move before the RMW without
+     * the fence; it pairs with the submitter's [PK1] fence. */
     uint64_t old = atomic_fetch_sub_explicit(&p->idle, SEARCHER, memory_order_seq_cst);
+    weft__fence_seq_cst(p);
     if (searchers(old) == 1 && sleepers(old) != 0 && work_visible(p))
         wake_one(p);
 }

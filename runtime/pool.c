@@ -153,17 +153,19 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
 
 void weft__pool_set_drained(struct weft_pool *p)
 {
-    /* [PL2] release: everything the finished tasks did is visible to a
-     * thread that acquires drained or exiting. */
-    if (atomic_exchange_explicit(&p->drained, 1, memory_order_acq_rel) == 1)
+    /* [PL2] acq_rel: the first caller goes on; release publishes everything
+     * the finished tasks did to workers that acquire exiting. */
+    if (atomic_exchange_explicit(&p->exiting, 1, memory_order_acq_rel) == 1)
         return;
-    weft__futex_wake(&p->drained, INT_MAX);
-    atomic_store_explicit(&p->exiting, 1, memory_order_release);
     /* seq_cst fence: orders the exiting store before reading the parked
      * mask in wake_all, pairing with the parker's fence [PK1]: a worker
      * that set its bit after our scan sees exiting in its final check. */
     weft__fence_seq_cst(p);
     weft__wake_all(p);
+    /* [PL2] release: drained last, so a destroy that waits for it never
+     * frees the pool while we still scan it. */
+    atomic_store_explicit(&p->drained, 1, memory_order_release);
+    weft__futex_wake(&p->drained, INT_MAX);
 }
 
 bool weft__pool_cancelling(const struct weft_pool *p)

@@ -45,8 +45,7 @@ struct weft__worker {
     alignas(WEFT_CACHE_LINE) struct weft_pool *pool;
     unsigned index;
     uint64_t rng;            /* xorshift state for victim choice */
-    uintptr_t stack_limit;   /* frames below this address run no unrelated work */
-    unsigned depth;          /* nesting of unrelated tasks run while waiting */
+    uintptr_t stack_limit;   /* frames below this address do not leapfrog */
     int64_t frame_bottom;    /* deque bottom when the running task started */
     uint32_t unflushed;      /* finished submitted tasks not yet subtracted from life */
     uint32_t tick;           /* tasks since the injection queue was last polled */
@@ -60,7 +59,7 @@ struct weft__worker {
     unsigned *tier_end;      /* victims[tier_end[k-1] .. tier_end[k]) is tier k */
     unsigned ntiers;
     bool nudged;             /* affinity narrowed by weft__topology_spread */
-    cpu_set_t home;          /* affinity at start, restored after a nudge */
+    cpu_set_t home;          /* affinity before a nudge, restored at parking */
     pthread_t thread;
 };
 
@@ -112,8 +111,9 @@ struct weft_ctx {
 
 /* A seq_cst fence for the store-load pairs of the parking protocol. TSan
  * does not model fences, so its builds use a seq_cst RMW on a pool-private
- * word instead, which gives the same store-load ordering and which TSan
- * understands. Callers say which pair the fence belongs to. */
+ * word instead: a full barrier on x86 (where TSan runs here), though not a
+ * fence in the C11 model; TSan builds only look for data races, which this
+ * does not hide. Callers say which pair the fence belongs to. */
 static inline void weft__fence_seq_cst(struct weft_pool *p)
 {
 #ifdef WEFT_TSAN
@@ -146,8 +146,6 @@ void weft__publish(struct weft__worker *w);
 /* Help while waiting: find and run one task. leap (may be NULL) is stolen
  * from first (leapfrogging). Returns true if a task ran. */
 bool weft__help_one(struct weft__worker *w, struct weft__worker *leap);
-/* True if w may run work unrelated to its current task (depth, stack). */
-bool weft__may_run_unrelated(const struct weft__worker *w);
 /* Count a finished accepted task (batched into pool->life). */
 void weft__task_finished(struct weft__worker *w);
 /* Subtract finished tasks from life; detects the drained pool. */

@@ -31,8 +31,6 @@ _Thread_local struct weft__worker *weft__self __attribute__((tls_model("initial-
 #define INJECT_BATCH 32
 /* Finished tasks counted locally before one RMW on pool->life. */
 #define FLUSH_BATCH 256
-/* Nested unrelated tasks a waiting worker may run on top of its stack. */
-#define HELP_DEPTH_MAX 64
 
 static inline void stat_inc(_Atomic uint64_t *c)
 {
@@ -235,40 +233,34 @@ static struct weft__task *steal_leap(struct weft__worker *w, struct weft__worker
     return t;
 }
 
-bool weft__may_run_unrelated(const struct weft__worker *w)
-{
-    return w->depth < HELP_DEPTH_MAX &&
-           (uintptr_t)__builtin_frame_address(0) > w->stack_limit;
-}
-
+/* Only descendants of the waiting task run on top of it. Running unrelated
+ * work there (the greedy rayon/TBB-without-isolation choice) deadlocks on
+ * dependencies that have no cycle: A waits for B, A's wait picks up C, C
+ * waits for A, and A can never resume under C. Descendants cannot wait for
+ * the frame below them unless the program itself has a cycle; the awaited
+ * task itself is run by the wait's runner (wait.c) when nothing else can. */
 bool weft__help_one(struct weft__worker *w, struct weft__worker *leap)
 {
     struct weft__task *t = NULL;
-    bool unrelated = weft__may_run_unrelated(w);
     /* relaxed: a hint (see weft__publish). */
     if (atomic_load_explicit(&w->steal_req, memory_order_relaxed))
         weft__publish(w);
-    /* Private children of the waiting task are its descendants. */
+    /* Private children of the waiting frame are its descendants. */
     if (w->npriv > w->frame_priv)
         t = w->priv[--w->npriv];
-    /* Tasks above frame_bottom were pushed by the waiting task itself: its
-     * descendants, always safe to run. Below it lies unrelated work. */
-    if (t == NULL && (unrelated || weft__deque_bottom(&w->dq) > w->frame_bottom))
+    /* Tasks above frame_bottom were pushed by the waiting frame: its
+     * descendants. Below it lies its ancestors' work. */
+    if (t == NULL && weft__deque_bottom(&w->dq) > w->frame_bottom)
         t = weft__deque_take(&w->dq);
-    /* Leapfrogging: the thief of what we wait for holds its descendants. */
+    /* Leapfrogging: the thief of the child we wait for stole it with an
+     * empty deque (thieves steal only from the top-level loop), so its deque
+     * holds that child's descendants. Bounded by the stack threshold. */
     if (t == NULL && leap != NULL && leap != w &&
         (uintptr_t)__builtin_frame_address(0) > w->stack_limit)
         t = steal_leap(w, leap);
-    if (t == NULL && unrelated) {
-        t = weft__inject_take(w);
-        if (t == NULL)
-            t = weft__steal_any(w);
-    }
     if (t == NULL)
         return false;
-    w->depth++;
     weft__run(w, t);
-    w->depth--;
     return true;
 }
 
@@ -294,7 +286,6 @@ static void worker_start(struct weft__worker *w, char *anchor)
     weft__self = w;
     if (w->pu >= 0)
         weft__topology_bind_self(w->pu);
-    pthread_getaffinity_np(pthread_self(), sizeof(w->home), &w->home);
     /* relaxed: a placement hint (topology.c). */
     atomic_store_explicit(&w->busy_cpu, sched_getcpu(), memory_order_relaxed);
 #ifndef WEFT_RECLAIM_RETIRE

@@ -1095,7 +1095,99 @@ Test(future, deeply_nested_wait_on_a_sibling_on_one_worker_completes)
     cr_assert(eq(int, run_chain(60), WEFT_OK));
     int rc = run_chain(80);
     cr_assert(eq(int, rc, WEFT_OK),
-              "depth 80: the deepest wait gave %d (%s): past the help depth limit the only "
-              "worker never runs the awaited task (worker.c help_one, HELP_DEPTH_MAX)",
+              "depth 80: the deepest wait gave %d (%s): the only worker must run the "
+              "awaited task itself (wait.c runner)",
               rc, weft_strerror(rc));
+}
+
+/* ---- dependencies without a cycle never deadlock a helping wait ---- */
+
+static weft_future *_Atomic dag_a, *_Atomic dag_b;
+
+static int dag_task_a(weft_ctx *ctx, void *arg, void **result)
+{
+    int64_t end = now_ns() + DEADLINE_NS;
+    while (atomic_load(&dag_b) == NULL && now_ns() < end)
+        sleep_us(100);
+    return atomic_load(&dag_b) ? weft_future_wait(atomic_load(&dag_b), DEADLINE_NS) : -1;
+}
+
+static int dag_task_b(weft_ctx *ctx, void *arg, void **result)
+{
+    return 0;
+}
+
+static int dag_task_c(weft_ctx *ctx, void *arg, void **result)
+{
+    return weft_future_wait(atomic_load(&dag_a), DEADLINE_NS);
+}
+
+/* One worker, queue A, C, B; A waits for B and C waits for A. A greedy
+ * helping wait in A would pick up C, which then waits for A buried under it
+ * on the same stack: a deadlock without any cycle in the dependencies. */
+Test(future, acyclic_waits_on_one_worker_never_deadlock)
+{
+    weft_pool *p = make_pool(1);
+    weft_future *a, *b, *c;
+    atomic_store(&dag_a, NULL);
+    atomic_store(&dag_b, NULL);
+    cr_assert(eq(int, weft_submit(p, dag_task_a, NULL, NULL, &a), WEFT_OK));
+    atomic_store(&dag_a, a);
+    sleep_us(20000); /* A is running and polling for B */
+    cr_assert(eq(int, weft_submit(p, dag_task_c, NULL, NULL, &c), WEFT_OK));
+    cr_assert(eq(int, weft_submit(p, dag_task_b, NULL, NULL, &b), WEFT_OK));
+    atomic_store(&dag_b, b);
+    cr_assert(eq(int, weft_future_result(c, 3000 * MS, NULL), WEFT_OK));
+    cr_assert(eq(int, weft_future_result(a, DEADLINE_NS, NULL), WEFT_OK));
+    cr_assert(eq(int, weft_future_result(b, DEADLINE_NS, NULL), WEFT_OK));
+    weft_future_release(a);
+    weft_future_release(b);
+    weft_future_release(c);
+    cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
+}
+
+/* ---- cancel keeps the future alive across its callbacks ---- */
+
+static atomic_int uaf_gate;
+
+static int uaf_blocker(weft_ctx *ctx, void *arg, void **result)
+{
+    int64_t end = now_ns() + DEADLINE_NS;
+    while (!atomic_load(&uaf_gate) && now_ns() < end)
+        sleep_us(100);
+    return 0;
+}
+
+static int uaf_release_cb(weft_future *f, void *ud)
+{
+    weft_future_release(f); /* the caller's only handle */
+    atomic_store(&uaf_gate, 1); /* the worker may now pop and dispose f */
+    sleep_us(50000);
+    return 0;
+}
+
+static int uaf_use_cb(weft_future *f, void *ud)
+{
+    atomic_int *seen = ud;
+    atomic_store(seen, weft_future_state(f) == WEFT_CANCELLED ? 1 : 2);
+    return 0;
+}
+
+/* A callback that releases the last handle during weft_future_cancel must
+ * not free the future under the callbacks after it (ASan checks the reads). */
+Test(future, cancel_keeps_the_future_alive_across_its_callbacks)
+{
+    weft_pool *p = make_pool(1);
+    atomic_store(&uaf_gate, 0);
+    atomic_int seen = 0;
+    weft_future *f;
+    cr_assert(eq(int, weft_submit(p, uaf_blocker, NULL, NULL, NULL), WEFT_OK));
+    struct rec r = {0};
+    cr_assert(eq(int, weft_submit(p, rec_task, &r, NULL, &f), WEFT_OK));
+    cr_assert(eq(int, weft_future_add_done_callback(f, uaf_release_cb, NULL), WEFT_OK));
+    cr_assert(eq(int, weft_future_add_done_callback(f, uaf_use_cb, &seen), WEFT_OK));
+    cr_assert(eq(int, weft_future_cancel(f), 1));
+    cr_assert(eq(int, atomic_load(&seen), 1));
+    cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
+    cr_assert(eq(int, atomic_load(&r.ran), 0));
 }

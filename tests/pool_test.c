@@ -1125,3 +1125,48 @@ Test(pool, strerror_names_every_code_distinctly)
     cr_assert(weft_strerror(17) != NULL);
     cr_assert(weft_strerror(INT32_MIN) != NULL);
 }
+
+/* ---- the placement nudge stays inside the affinity a start hook set ---- */
+
+static int pin_to_cpu0(unsigned worker, void *ud)
+{
+    cpu_set_t s;
+    CPU_ZERO(&s);
+    CPU_SET(0, &s);
+    return pthread_setaffinity_np(pthread_self(), sizeof(s), &s);
+}
+
+static atomic_int escaped;
+
+static int check_affinity_task(weft_ctx *ctx, void *arg, void **result)
+{
+    cpu_set_t s;
+    pthread_getaffinity_np(pthread_self(), sizeof(s), &s);
+    if (CPU_COUNT(&s) != 1 || !CPU_ISSET(0, &s))
+        atomic_fetch_add(&escaped, 1);
+    for (volatile int i = 0; i < 200000; i++)
+        ;
+    return 0;
+}
+
+Test(pool, workers_keep_the_affinity_their_start_hook_set)
+{
+    weft_pool_options o;
+    weft_pool_options_init(&o);
+    o.workers = 2;
+    o.on_worker_start = pin_to_cpu0;
+    weft_pool *p;
+    cr_assert(eq(int, weft_pool_create(&p, &o), WEFT_OK));
+    atomic_store(&escaped, 0);
+    for (int round = 0; round < 20; round++) {
+        weft_future *f[8];
+        for (int i = 0; i < 8; i++)
+            cr_assert(eq(int, weft_submit(p, check_affinity_task, NULL, NULL, &f[i]), WEFT_OK));
+        cr_assert(eq(int, weft_wait(f, 8, 10000000000ll, WEFT_ALL_COMPLETED, NULL), WEFT_OK));
+        for (int i = 0; i < 8; i++)
+            weft_future_release(f[i]);
+        usleep(2000); /* let the workers park, so they are woken again */
+    }
+    cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
+    cr_assert(eq(int, atomic_load(&escaped), 0));
+}
