@@ -29,8 +29,14 @@
  * on the development VM); after it, the waiter sleeps on the futex. */
 #define EXTERNAL_PAUSES 16
 #define EXTERNAL_POLL_NS 50000
-/* A helping worker with nothing to run sleeps in slices so that new work
- * is noticed: from 20 us doubling to 1 ms. */
+/* A helping worker with nothing to run first retries for a short while:
+ * its failed leapfrog steal asked the thief to publish its private
+ * children, which happens at the thief's next spawn, usually within
+ * nanoseconds (bounded: HELP_RETRIES rounds of HELP_PAUSES pauses, ~40 us).
+ * Then it sleeps in slices so that new work is noticed: from 20 us doubling
+ * to 1 ms. */
+#define HELP_RETRIES 64
+#define HELP_PAUSES 16
 #define HELP_SLICE_MIN_NS 20000
 #define HELP_SLICE_MAX_NS 1000000
 
@@ -110,6 +116,7 @@ static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,
                         const struct weft__runner *runner)
 {
     int64_t slice = HELP_SLICE_MIN_NS;
+    unsigned retries = 0;
     for (;;) {
         if (weft__phase_done(load_acquire(word)))
             return WEFT_OK;
@@ -119,6 +126,7 @@ static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,
             return weft__phase_done(load_acquire(word)) ? WEFT_OK : WEFT_ETIMEDOUT;
         if (weft__help_one(w, leap)) {
             slice = HELP_SLICE_MIN_NS;
+            retries = 0;
             continue;
         }
         /* Nothing else we may run: run the awaited work itself if it has not
@@ -126,6 +134,11 @@ static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,
          * nested waits on one worker from deadlocking). */
         if (runner != NULL && runner->run(runner->arg, w))
             continue;
+        if (retries++ < HELP_RETRIES) {
+            for (int i = 0; i < HELP_PAUSES; i++)
+                weft__cpu_relax();
+            continue;
+        }
         /* Nothing we may run: sleep briefly on the word, then look again. */
         struct timespec until;
         slice_deadline(&until, deadline, slice);
