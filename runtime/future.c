@@ -399,16 +399,16 @@ int weft_future_cancel(weft_future *f)
         weft_future_release(f);
         return 1;
     }
-    if ((load_state(f) & WEFT_ST_PHASE) == WEFT_CANCELLED)
-        return 1;
-    /* Another thread is completing it right now (a concurrent cancel, or a
-     * promise being set): its outcome is imminent, so report it. */
+    /* One load decides (two could straddle a concurrent canceller's
+     * completion: CLAIMED in neither, CANCELLED only in the second). */
     uint32_t s = load_state(f);
     if ((s & WEFT_ST_CLAIMED) && !weft__phase_done(s)) {
+        /* Another thread is completing it right now (a concurrent cancel,
+         * or a promise being set): its outcome is imminent, so report it. */
         weft__word_wait(&f->state, NULL, NULL);
-        return (load_state(f) & WEFT_ST_PHASE) == WEFT_CANCELLED;
+        s = load_state(f);
     }
-    return 0;
+    return (s & WEFT_ST_PHASE) == WEFT_CANCELLED;
 }
 
 int weft_future_request_cancel(weft_future *f)

@@ -16,36 +16,13 @@
 #include <time.h>
 
 #include "weft.h"
+#include "weft_criterion.h"
 
 TestSuite(cf_map, .timeout = 30);
 
 #define MS 1000000ll
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ns(int64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
-static weft_pool *pool_new(unsigned workers)
-{
-    weft_pool_options o;
-    weft_pool_options_init(&o);
-    o.workers = workers;
-    weft_pool *p = NULL;
-    cr_assert(eq(int, weft_pool_create(&p, &o), WEFT_OK));
-    return p;
-}
 
 static weft_map_options opts_of(size_t chunk, size_t in_flight, int64_t timeout_ns)
 {
@@ -108,7 +85,7 @@ static void map_doubles(weft_pool *p, size_t n, size_t chunk, size_t in_flight)
 
 Test(cf_map, results_in_input_order_for_every_chunking)
 {
-    weft_pool *p = pool_new(2);
+    weft_pool *p = wtc_pool_new(2);
     const size_t chunks[] = {1, 0, 7, 1000, 5000};
     const size_t windows[] = {0, 1, 3};
     for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++)
@@ -122,7 +99,7 @@ Test(cf_map, results_in_input_order_for_every_chunking)
 
 Test(cf_map, zero_items_is_ok_and_calls_nothing)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     struct counter c = {0};
     size_t fi = 7;
     cr_assert(eq(int, weft_map(p, double_fn, &c, NULL, 0, NULL, 0, 0, NULL, &fi), WEFT_OK));
@@ -138,7 +115,7 @@ struct wide_in {
 
 Test(cf_map, strides_and_broadcast_input)
 {
-    weft_pool *p = pool_new(2);
+    weft_pool *p = wtc_pool_new(2);
     enum { N = 333 };
     struct wide_in in[N];
     int64_t out[3 * N];
@@ -162,7 +139,7 @@ Test(cf_map, strides_and_broadcast_input)
 
 Test(cf_map, bad_arguments_are_einval)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     int64_t in[2] = {1, 2}, out[2] = {0, 0};
     const size_t s = sizeof(int64_t);
     cr_assert(eq(int, weft_map(NULL, double_fn, NULL, in, s, out, s, 2, NULL, NULL), WEFT_EINVAL));
@@ -200,8 +177,8 @@ struct tracker {
 
 static void spin_us(int64_t us)
 {
-    int64_t end = now_ns() + us * 1000;
-    while (now_ns() < end) {
+    int64_t end = wt_now_ns() + us * 1000;
+    while (wt_now_ns() < end) {
     }
 }
 
@@ -254,7 +231,7 @@ static void check_window(weft_pool *p, size_t window)
 
 Test(cf_map, at_most_max_in_flight_chunks_outstanding)
 {
-    weft_pool *p = pool_new(2);
+    weft_pool *p = wtc_pool_new(2);
     check_window(p, 1); /* two workers, yet one chunk at a time */
     check_window(p, 2);
     check_window(p, 5);
@@ -273,22 +250,22 @@ static int slow_fn(weft_ctx *ctx, const void *in, void *out, void *ud)
     struct slow *s = ud;
     atomic_fetch_add(&s->started, 1);
     atomic_fetch_add(&s->running, 1);
-    sleep_ns(10 * MS);
+    wt_sleep_ns(10 * MS);
     atomic_fetch_sub(&s->running, 1);
     return double_fn(ctx, in, out, NULL);
 }
 
 static void check_timeout(size_t chunk)
 {
-    weft_pool *p = pool_new(2);
+    weft_pool *p = wtc_pool_new(2);
     enum { N = 200 };
     struct slow s = {0};
     int64_t *in = iota(N), *out = calloc(N, sizeof(int64_t));
     weft_map_options o = opts_of(chunk, 0, 150 * MS);
     size_t fi = 777;
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     int rc = weft_map(p, slow_fn, &s, in, sizeof(int64_t), out, sizeof(int64_t), N, &o, &fi);
-    int64_t took = now_ns() - t0;
+    int64_t took = wt_now_ns() - t0;
     cr_assert(eq(int, rc, WEFT_ETIMEDOUT));
     cr_assert(eq(sz, fi, 777));
     cr_assert(ge(i64, took, 150 * MS));
@@ -297,7 +274,7 @@ static void check_timeout(size_t chunk)
     cr_assert(eq(int, atomic_load(&s.running), 0));
     int started = atomic_load(&s.started);
     cr_assert(lt(int, started, N));
-    sleep_ns(100 * MS);
+    wt_sleep_ns(100 * MS);
     cr_assert(eq(int, atomic_load(&s.started), started));
     cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
     cr_assert(eq(int, atomic_load(&s.started), started));
@@ -335,7 +312,7 @@ static int failing_fn(weft_ctx *ctx, const void *in, void *out, void *ud)
 
 static int run_failing(struct failing *f, size_t n, size_t chunk, size_t *fi, int64_t **outp)
 {
-    weft_pool *p = pool_new(2);
+    weft_pool *p = wtc_pool_new(2);
     int64_t *in = iota(n), *out = calloc(n, sizeof(int64_t));
     /* A window of 8 chunks, so that a failure stops the call long before
      * the end of the input (the default window would cover it all). */
@@ -436,7 +413,7 @@ Test(cf_map, an_item_returning_etimedout_is_a_failure_not_the_deadline)
 
 Test(cf_map, shut_down_pool_is_eshutdown)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     cr_assert(eq(int, weft_pool_shutdown(p, WEFT_SHUTDOWN_WAIT), WEFT_OK));
     int64_t in[4] = {1, 2, 3, 4}, out[4] = {0};
     size_t fi = 5;
@@ -476,7 +453,7 @@ static int map_in_task(weft_ctx *ctx, void *arg, void **result)
 
 static void check_map_in_task(unsigned workers)
 {
-    weft_pool *p = pool_new(workers);
+    weft_pool *p = wtc_pool_new(workers);
     struct inner_map m = {.n = 500};
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, map_in_task, &m, NULL, &f), WEFT_OK));
@@ -510,16 +487,16 @@ static int timed_map_in_task(weft_ctx *ctx, void *arg, void **result)
     for (int i = 0; i < N; i++)
         in[i] = i;
     weft_map_options o = opts_of(1, 2, 100 * MS);
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     m->rc = weft_map(weft_ctx_pool(ctx), slow_fn, &m->s, in, sizeof(int64_t), out,
                      sizeof(int64_t), N, &o, NULL);
-    m->took = now_ns() - t0;
+    m->took = wt_now_ns() - t0;
     return 0;
 }
 
 Test(cf_map, timeout_holds_when_the_caller_runs_the_chunks_itself)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     struct inner_timed m = {0};
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, timed_map_in_task, &m, NULL, &f), WEFT_OK));

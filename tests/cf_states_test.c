@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "weft.h"
+#include "weft_criterion.h"
 
 TestSuite(cf_states, .timeout = 30);
 
@@ -27,38 +28,20 @@ TestSuite(cf_states, .timeout = 30);
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
 /* Poll until *v >= want or the deadline passes. Returns the last value. */
 static int await_at_least(atomic_int *v, int want)
 {
-    int64_t end = now_ns() + DEADLINE_NS;
-    int x;
-    while ((x = atomic_load(v)) < want && now_ns() < end)
-        sleep_us(100);
-    return x;
+    return wt_await_at_least(v, want, DEADLINE_NS, 100);
 }
 
 /* The failure counter is bumped after the callback returns, on the
  * completing worker: wait (bounded) until it reaches want. */
 static uint64_t await_failures(uint64_t want)
 {
-    int64_t end = now_ns() + DEADLINE_NS;
+    int64_t end = wt_now_ns() + DEADLINE_NS;
     uint64_t x;
-    while ((x = weft_callback_failures()) < want && now_ns() < end)
-        sleep_us(100);
+    while ((x = weft_callback_failures()) < want && wt_now_ns() < end)
+        wt_sleep_us(100);
     return x;
 }
 
@@ -72,9 +55,7 @@ struct gate {
 static void gate_pass(struct gate *g)
 {
     atomic_fetch_add(&g->entered, 1);
-    int64_t end = now_ns() + 2 * DEADLINE_NS;
-    while (!atomic_load(&g->open) && now_ns() < end)
-        sleep_us(100);
+    wt_await_set(&g->open, 2 * DEADLINE_NS, 100);
 }
 
 static int gate_task(weft_ctx *ctx, void *arg, void **result)
@@ -86,21 +67,11 @@ static int gate_task(weft_ctx *ctx, void *arg, void **result)
     return 0;
 }
 
-static weft_pool *pool_new(unsigned workers)
-{
-    weft_pool_options o;
-    weft_pool_options_init(&o);
-    o.workers = workers;
-    weft_pool *p = NULL;
-    cr_assert(eq(int, weft_pool_create(&p, &o), WEFT_OK));
-    return p;
-}
-
 /* A pool of one worker, blocked in a gate task: futures submitted now stay
  * PENDING until the gate opens. */
 static weft_pool *blocked_pool(struct gate *g, weft_future **blocker)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     cr_assert(eq(int, weft_submit(p, gate_task, g, NULL, blocker), WEFT_OK));
     cr_assert(eq(int, await_at_least(&g->entered, 1), 1));
     return p;
@@ -244,7 +215,7 @@ Test(cf_states, request_cancel_on_pending_cancels_outright)
 
 Test(cf_states, running_queries_cancel_fails_then_finishes)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     struct gate g = {0};
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, gate_task, &g, NULL, &f), WEFT_OK));
@@ -282,7 +253,7 @@ Test(cf_states, running_queries_cancel_fails_then_finishes)
 
 Test(cf_states, finished_with_result)
 {
-    weft_pool *p = pool_new(2);
+    weft_pool *p = wtc_pool_new(2);
     struct rec r = {0};
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, rec_task, &r, NULL, &f), WEFT_OK));
@@ -319,7 +290,7 @@ Test(cf_states, finished_with_result)
 
 Test(cf_states, finished_with_error_object_and_status)
 {
-    weft_pool *p = pool_new(2);
+    weft_pool *p = wtc_pool_new(2);
     int before = atomic_load(&error_dtor_calls);
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, failing_task, NULL, NULL, &f), WEFT_OK));
@@ -355,7 +326,7 @@ static int status_only_task(weft_ctx *ctx, void *arg, void **result)
 
 Test(cf_states, failure_without_error_object_has_null_error)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, status_only_task, NULL, NULL, &f), WEFT_OK));
     void *v = NULL;
@@ -398,7 +369,7 @@ Test(cf_states, callbacks_fifo_exactly_once_and_failures_counted)
 
 Test(cf_states, failing_callback_does_not_kill_the_worker)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     struct gate g = {0};
     weft_future *f, *f2;
     cr_assert(eq(int, weft_submit(p, gate_task, &g, NULL, &f), WEFT_OK));
@@ -537,7 +508,7 @@ Test(cf_states, promise_cancelled_then_set_running_and_set_fail)
 
 Test(cf_states, promise_calls_reject_task_futures_and_null)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     struct rec r = {0};
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, rec_task, &r, NULL, &f), WEFT_OK));
@@ -562,16 +533,16 @@ static int cooperative_task(weft_ctx *ctx, void *arg, void **result)
     struct gate *g = arg;
     (void)result;
     atomic_fetch_add(&g->entered, 1);
-    int64_t end = now_ns() + 2 * DEADLINE_NS;
-    while (!weft_ctx_cancel_requested(ctx) && now_ns() < end)
-        sleep_us(100);
+    int64_t end = wt_now_ns() + 2 * DEADLINE_NS;
+    while (!weft_ctx_cancel_requested(ctx) && wt_now_ns() < end)
+        wt_sleep_us(100);
     atomic_store(&g->cancel_seen, weft_ctx_cancel_requested(ctx));
     return WEFT_ECANCELED;
 }
 
 Test(cf_states, request_cancel_reaches_a_running_task)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     struct gate g = {0};
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, cooperative_task, &g, NULL, &f), WEFT_OK));
@@ -702,7 +673,7 @@ Test(cf_states, shutdown_wait_blocks_until_queued_work_ran)
     cr_assert(eq(int, pthread_create(&t, NULL, shutdown_thread, &s), 0));
     /* It cannot return while the worker is blocked; the pause only gives a
      * broken implementation the chance to show itself. */
-    sleep_us(50000);
+    wt_sleep_us(50000);
     cr_assert(eq(int, atomic_load(&s.returned), 0));
     atomic_store(&g.open, 1);
     pthread_join(t, NULL);
@@ -791,7 +762,7 @@ static int spawner_task(weft_ctx *ctx, void *arg, void **result)
 
 Test(cf_states, shutdown_cancel_cancels_deque_futures_when_reached)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     struct spawner s = {0};
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, spawner_task, &s, NULL, &f), WEFT_OK));

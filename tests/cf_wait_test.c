@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "weft.h"
+#include "weft_criterion.h"
 
 TestSuite(cf_wait, .timeout = 30);
 
@@ -26,20 +27,6 @@ TestSuite(cf_wait, .timeout = 30);
 #define LATE_NS (2000 * MS) /* how late a timed-out wait may return */
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ns(int64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
 
 /* True if done[i] matches pattern[i] ('1' = done) for every position. */
 static bool flags_are(const bool *done, const char *pattern)
@@ -64,7 +51,7 @@ static void release_all(weft_future **fs, size_t n)
 
 static void assert_timed_out_in(int64_t t0, int64_t timeout_ns)
 {
-    int64_t took = now_ns() - t0;
+    int64_t took = wt_now_ns() - t0;
     cr_assert(ge(i64, took, timeout_ns), "returned %lld ns early", (long long)(timeout_ns - took));
     cr_assert(lt(i64, took, timeout_ns + LATE_NS), "returned %lld ns late",
               (long long)(took - timeout_ns));
@@ -98,7 +85,7 @@ static void *later_main(void *arg)
 {
     struct later *l = arg;
     for (int i = 0; i < l->n; i++) {
-        sleep_ns(l->delay_ns);
+        wt_sleep_ns(l->delay_ns);
         if (l->a[i] == SET_RESULT)
             (void)weft_promise_set_result(l->f[i], &value_v, NULL);
         else if (l->a[i] == SET_ERROR)
@@ -120,16 +107,6 @@ static void later_add(struct later *l, weft_future *f, enum action a)
     l->f[l->n] = f;
     l->a[l->n] = a;
     l->n++;
-}
-
-static weft_pool *pool_new(unsigned workers)
-{
-    weft_pool_options o;
-    weft_pool_options_init(&o);
-    o.workers = workers;
-    weft_pool *p = NULL;
-    cr_assert(eq(int, weft_pool_create(&p, &o), WEFT_OK));
-    return p;
 }
 
 /* ---- weft_wait: arguments ------------------------------------------------ */
@@ -231,7 +208,7 @@ Test(cf_wait, first_exception_ignores_cancels_and_successes)
     complete(fs[0], CANCEL);
     complete(fs[1], SET_RESULT);
     bool done[3];
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     cr_assert(eq(int, weft_wait(fs, 3, 200 * MS, WEFT_FIRST_EXCEPTION, done), WEFT_ETIMEDOUT));
     assert_timed_out_in(t0, 200 * MS);
     cr_assert(flags_are(done, "110"));
@@ -273,20 +250,20 @@ Test(cf_wait, timeouts_are_neither_early_nor_hugely_late)
     const weft_return_when whens[] = {WEFT_ALL_COMPLETED, WEFT_FIRST_EXCEPTION};
     for (int w = 0; w < 2; w++) {
         bool done[2];
-        int64_t t0 = now_ns();
+        int64_t t0 = wt_now_ns();
         cr_assert(eq(int, weft_wait(fs, 2, 300 * MS, whens[w], done), WEFT_ETIMEDOUT));
         assert_timed_out_in(t0, 300 * MS);
         cr_assert(flags_are(done, "01"));
     }
     bool done1;
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     cr_assert(eq(int, weft_wait(fs, 1, 300 * MS, WEFT_FIRST_COMPLETED, &done1), WEFT_ETIMEDOUT));
     assert_timed_out_in(t0, 300 * MS);
     cr_assert(eq(int, done1, false));
     /* Timeout 0 polls. */
-    t0 = now_ns();
+    t0 = wt_now_ns();
     cr_assert(eq(int, weft_wait(fs, 2, 0, WEFT_ALL_COMPLETED, NULL), WEFT_ETIMEDOUT));
-    cr_assert(lt(i64, now_ns() - t0, LATE_NS));
+    cr_assert(lt(i64, wt_now_ns() - t0, LATE_NS));
     release_all(fs, 2);
 }
 
@@ -352,7 +329,7 @@ static int small_task(weft_ctx *ctx, void *arg, void **result)
 
 Test(cf_wait, tasks_on_a_pool)
 {
-    weft_pool *p = pool_new(2);
+    weft_pool *p = wtc_pool_new(2);
     enum { N = 64 };
     weft_future *fs[N];
     for (uintptr_t i = 0; i < N; i++)
@@ -426,7 +403,7 @@ static int iterating_task(weft_ctx *ctx, void *arg, void **result)
 
 Test(cf_wait, wait_inside_a_task_helps_on_one_worker)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     struct nested s = {0};
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, waiting_task, &s, NULL, &f), WEFT_OK));
@@ -439,7 +416,7 @@ Test(cf_wait, wait_inside_a_task_helps_on_one_worker)
 
 Test(cf_wait, as_completed_inside_a_task_helps_on_one_worker)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     struct nested s = {0};
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, iterating_task, &s, NULL, &f), WEFT_OK));
@@ -457,9 +434,9 @@ static int timed_wait_task(weft_ctx *ctx, void *arg, void **result)
     weft_future *pending = arg;
     (void)ctx;
     (void)result;
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     int rc = weft_wait(&pending, 1, 200 * MS, WEFT_ALL_COMPLETED, NULL);
-    int64_t took = now_ns() - t0;
+    int64_t took = wt_now_ns() - t0;
     if (rc != WEFT_ETIMEDOUT)
         return 1;
     if (took < 200 * MS)
@@ -469,7 +446,7 @@ static int timed_wait_task(weft_ctx *ctx, void *arg, void **result)
 
 Test(cf_wait, timed_wait_on_a_worker_times_out)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     weft_future *pending, *f;
     promises(&pending, 1);
     cr_assert(eq(int, weft_submit(p, timed_wait_task, pending, NULL, &f), WEFT_OK));
@@ -489,7 +466,7 @@ static int nap_task(weft_ctx *ctx, void *arg, void **result)
     (void)arg;
     (void)result;
     if (!atomic_load(&quick))
-        sleep_ns(20 * MS);
+        wt_sleep_ns(20 * MS);
     return 0;
 }
 
@@ -508,16 +485,16 @@ static int wait_with_queue_task(weft_ctx *ctx, void *arg, void **result)
     weft_future *pending;
     if (weft_promise_create(&pending) != WEFT_OK)
         return 2;
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     h->rc = weft_wait(&pending, 1, 50 * MS, WEFT_FIRST_COMPLETED, NULL);
-    h->took = now_ns() - t0;
+    h->took = wt_now_ns() - t0;
     weft_future_release(pending);
     return 0;
 }
 
 Test(cf_wait, helping_wait_keeps_its_deadline)
 {
-    weft_pool *p = pool_new(1);
+    weft_pool *p = wtc_pool_new(1);
     struct helper_deadline h = {0};
     weft_future *f;
     atomic_store(&quick, 0);
@@ -625,21 +602,21 @@ Test(cf_wait, as_completed_timeout_runs_from_begin)
     weft_future *fs[1];
     promises(fs, 1);
     weft_as_completed *it;
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     cr_assert(eq(int, weft_as_completed_begin(&it, fs, 1, 1000 * MS), WEFT_OK));
-    sleep_ns(1200 * MS);
-    int64_t t1 = now_ns();
+    wt_sleep_ns(1200 * MS);
+    int64_t t1 = wt_now_ns();
     weft_future *f;
     cr_assert(eq(int, weft_as_completed_next(it, &f, NULL), WEFT_ETIMEDOUT));
     /* Already past the deadline: no second full timeout from next(). */
-    cr_assert(lt(i64, now_ns() - t1, 600 * MS));
-    cr_assert(ge(i64, now_ns() - t0, 1000 * MS));
+    cr_assert(lt(i64, wt_now_ns() - t1, 600 * MS));
+    cr_assert(ge(i64, wt_now_ns() - t0, 1000 * MS));
     weft_as_completed_end(it);
 
     /* Partly elapsed: next() waits only for the rest. */
-    t0 = now_ns();
+    t0 = wt_now_ns();
     cr_assert(eq(int, weft_as_completed_begin(&it, fs, 1, 600 * MS), WEFT_OK));
-    sleep_ns(200 * MS);
+    wt_sleep_ns(200 * MS);
     cr_assert(eq(int, weft_as_completed_next(it, &f, NULL), WEFT_ETIMEDOUT));
     assert_timed_out_in(t0, 600 * MS);
     weft_as_completed_end(it);
@@ -668,7 +645,7 @@ Test(cf_wait, as_completed_timeout_zero_yields_done_then_times_out)
 
 Test(cf_wait, as_completed_holds_its_own_references)
 {
-    weft_pool *p = pool_new(2);
+    weft_pool *p = wtc_pool_new(2);
     enum { N = 32 };
     weft_future *fs[N];
     for (uintptr_t i = 0; i < N; i++)

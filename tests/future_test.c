@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "weft.h"
+#include "weft_criterion.h"
 
 TestSuite(future, .timeout = 30);
 
@@ -29,37 +30,9 @@ TestSuite(future, .timeout = 30);
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 static int await_at_least(atomic_int *v, int want)
 {
-    int64_t end = now_ns() + DEADLINE_NS;
-    int x;
-    while ((x = atomic_load(v)) < want && now_ns() < end)
-        sleep_us(200);
-    return x;
-}
-
-static weft_pool *make_pool(unsigned workers)
-{
-    weft_pool_options o;
-    weft_pool_options_init(&o);
-    o.workers = workers;
-    weft_pool *p = NULL;
-    cr_assert(eq(int, weft_pool_create(&p, &o), WEFT_OK));
-    return p;
+    return wt_await_at_least(v, want, DEADLINE_NS, 200);
 }
 
 struct rec {
@@ -99,13 +72,13 @@ static int gate_task(weft_ctx *ctx, void *arg, void **result)
 {
     struct gate *g = arg;
     atomic_fetch_add(&g->started, 1);
-    int64_t end = now_ns() + 20000 * MS;
-    while (!atomic_load(&g->open) && now_ns() < end) {
+    int64_t end = wt_now_ns() + 20000 * MS;
+    while (!atomic_load(&g->open) && wt_now_ns() < end) {
         if (weft_ctx_cancel_requested(ctx)) {
             atomic_store(&g->saw_cancel_request, 1);
             return 5;
         }
-        sleep_us(100);
+        wt_sleep_us(100);
     }
     return 0;
 }
@@ -121,7 +94,7 @@ struct held {
 static void hold(struct held *h)
 {
     memset(&h->gate, 0, sizeof(h->gate));
-    h->pool = make_pool(1);
+    h->pool = wtc_pool_new(1);
     cr_assert(eq(int, weft_submit(h->pool, gate_task, &h->gate, NULL, &h->gf), WEFT_OK));
     cr_assert(eq(int, await_at_least(&h->gate.started, 1), 1));
 }
@@ -144,7 +117,7 @@ static int add_task(weft_ctx *ctx, void *arg, void **result)
 
 Test(future, submit_returns_the_task_result)
 {
-    weft_pool *p = make_pool(2);
+    weft_pool *p = wtc_pool_new(2);
     enum { N = 100 };
     weft_future *fs[N];
     for (uintptr_t i = 0; i < N; i++)
@@ -185,7 +158,7 @@ static int etimedout_task(weft_ctx *ctx, void *arg, void **result)
 
 Test(future, failing_task_reports_its_status_and_error_object)
 {
-    weft_pool *p = make_pool(1);
+    weft_pool *p = wtc_pool_new(1);
     atomic_int err_freed = 0;
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, failing_task, &err_freed, NULL, &f), WEFT_OK));
@@ -216,7 +189,7 @@ static int count_task(weft_ctx *ctx, void *arg, void **result)
 
 Test(future, detached_submits_run)
 {
-    weft_pool *p = make_pool(2);
+    weft_pool *p = wtc_pool_new(2);
     atomic_int n = 0;
     enum { N = 2000 };
     for (int i = 0; i < N; i++)
@@ -230,7 +203,7 @@ Test(future, detached_submits_run)
 
 Test(future, ref_and_release_keep_the_future_until_the_last_reference)
 {
-    weft_pool *p = make_pool(1);
+    weft_pool *p = wtc_pool_new(1);
     struct rec r = {0};
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, rec_task, &r, rec_dtor, &f), WEFT_OK));
@@ -308,7 +281,7 @@ static int result_dtor_task(weft_ctx *ctx, void *arg, void **result)
 
 Test(future, result_dtor_runs_when_the_last_reference_is_released)
 {
-    weft_pool *p = make_pool(2);
+    weft_pool *p = wtc_pool_new(2);
     struct rec r = {0};
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, result_dtor_task, &r, NULL, &f), WEFT_OK));
@@ -316,10 +289,10 @@ Test(future, result_dtor_runs_when_the_last_reference_is_released)
     void *v = NULL;
     cr_assert(eq(int, weft_future_result(f, DEADLINE_NS, &v), WEFT_OK));
     cr_assert(eq(ptr, v, (void *)&r));
-    sleep_us(20000); /* the runtime drops its own reference meanwhile */
+    wt_sleep_us(20000); /* the runtime drops its own reference meanwhile */
     cr_assert(eq(int, atomic_load(&r.result_dtor), 0));
     weft_future_release(f);
-    sleep_us(5000);
+    wt_sleep_us(5000);
     cr_assert(eq(int, atomic_load(&r.result_dtor), 0));
     weft_future_release(f);
     cr_assert(eq(int, await_at_least(&r.result_dtor, 1), 1));
@@ -342,13 +315,13 @@ Test(future, zero_timeout_polls)
     weft_future *f;
     struct rec r = {0};
     cr_assert(eq(int, weft_submit(h.pool, rec_task, &r, NULL, &f), WEFT_OK));
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     cr_assert(eq(int, weft_future_wait(f, 0), WEFT_ETIMEDOUT));
     void *v = (void *)&h;
     cr_assert(eq(int, weft_future_result(f, 0, &v), WEFT_ETIMEDOUT));
     cr_assert(eq(ptr, v, (void *)&h)); /* not written */
     cr_assert(eq(int, weft_future_wait(h.gf, 0), WEFT_ETIMEDOUT));
-    cr_assert(now_ns() - t0 < 200 * MS, "polls took %" PRId64 " ns", now_ns() - t0);
+    cr_assert(wt_now_ns() - t0 < 200 * MS, "polls took %" PRId64 " ns", wt_now_ns() - t0);
     cr_assert(weft_future_running(h.gf));
     cr_assert(eq(int, weft_future_state(f), WEFT_PENDING));
     atomic_store(&h.gate.open, 1);
@@ -360,7 +333,7 @@ Test(future, zero_timeout_polls)
 
 static void check_elapsed(int64_t t0, int64_t want)
 {
-    int64_t el = now_ns() - t0;
+    int64_t el = wt_now_ns() - t0;
     cr_assert(el >= want, "returned after %" PRId64 " ns, before %" PRId64, el, want);
     cr_assert(el < want + SLACK_NS, "returned after %" PRId64 " ns, want %" PRId64, el, want);
 }
@@ -371,11 +344,11 @@ Test(future, timed_waits_time_out_no_earlier_than_requested)
     cr_assert(eq(int, weft_promise_create(&pr), WEFT_OK));
     const int64_t timeouts[] = {1 * MS, 10 * MS, 50 * MS, 120 * MS};
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = wt_now_ns();
         cr_assert(eq(int, weft_future_wait(pr, timeouts[i]), WEFT_ETIMEDOUT));
         check_elapsed(t0, timeouts[i]);
         void *v = (void *)pr;
-        t0 = now_ns();
+        t0 = wt_now_ns();
         cr_assert(eq(int, weft_future_result(pr, timeouts[i], &v), WEFT_ETIMEDOUT));
         check_elapsed(t0, timeouts[i]);
         cr_assert(eq(ptr, v, (void *)pr));
@@ -395,7 +368,7 @@ Test(future, wait_until_takes_an_absolute_monotonic_deadline)
     cr_assert(eq(int, weft_promise_create(&pr), WEFT_OK));
     struct timespec dl;
     clock_gettime(CLOCK_MONOTONIC, &dl);
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     dl.tv_nsec += 60 * MS;
     if (dl.tv_nsec >= 1000000000) {
         dl.tv_sec++;
@@ -408,9 +381,9 @@ Test(future, wait_until_takes_an_absolute_monotonic_deadline)
     check_elapsed(t0, 60 * MS - 1 * MS); /* dl was taken just before t0 */
     /* A deadline in the past times out at once. */
     struct timespec past = {0, 0};
-    t0 = now_ns();
+    t0 = wt_now_ns();
     cr_assert(eq(int, weft_future_wait_until(pr, &past), WEFT_ETIMEDOUT));
-    cr_assert(now_ns() - t0 < 200 * MS);
+    cr_assert(wt_now_ns() - t0 < 200 * MS);
     /* Malformed deadlines and NULL. */
     struct timespec bad = {dl.tv_sec, 1000000000};
     cr_assert(eq(int, weft_future_wait_until(pr, &bad), WEFT_EINVAL));
@@ -432,7 +405,7 @@ struct delayed {
 static void *set_later(void *arg)
 {
     struct delayed *d = arg;
-    sleep_us(d->delay_us);
+    wt_sleep_us(d->delay_us);
     weft_promise_set_result(d->f, (void *)99, NULL);
     return NULL;
 }
@@ -443,11 +416,11 @@ Test(future, negative_timeout_waits_until_done)
     cr_assert(eq(int, weft_promise_create(&pr), WEFT_OK));
     struct delayed d = {pr, 100000};
     pthread_t th;
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     cr_assert(eq(int, pthread_create(&th, NULL, set_later, &d), 0));
     void *v = NULL;
     cr_assert(eq(int, weft_future_result(pr, WEFT_FOREVER, &v), WEFT_OK));
-    cr_assert(now_ns() - t0 >= 100 * MS);
+    cr_assert(wt_now_ns() - t0 >= 100 * MS);
     cr_assert(eq(ptr, v, (void *)99));
     pthread_join(th, NULL);
     weft_future_release(pr);
@@ -463,15 +436,15 @@ struct inner_wait {
 static int inner_wait_task(weft_ctx *ctx, void *arg, void **result)
 {
     struct inner_wait *w = arg;
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     atomic_store(&w->rc, weft_future_wait(w->pr, 40 * MS));
-    atomic_store(&w->elapsed, now_ns() - t0);
+    atomic_store(&w->elapsed, wt_now_ns() - t0);
     return 0;
 }
 
 Test(future, timed_wait_on_a_worker_times_out_too)
 {
-    weft_pool *p = make_pool(2);
+    weft_pool *p = wtc_pool_new(2);
     weft_future *pr;
     cr_assert(eq(int, weft_promise_create(&pr), WEFT_OK));
     struct inner_wait w = {.pr = pr, .rc = 1};
@@ -492,13 +465,13 @@ Test(future, timed_wait_on_a_worker_times_out_too)
  * never set, on the only worker. */
 static int sleep_1ms_task(weft_ctx *ctx, void *arg, void **result)
 {
-    sleep_us(1000);
+    wt_sleep_us(1000);
     return 0;
 }
 
 Test(future, timed_wait_on_a_busy_worker_still_times_out_in_time)
 {
-    weft_pool *p = make_pool(1);
+    weft_pool *p = wtc_pool_new(1);
     weft_future *pr;
     cr_assert(eq(int, weft_promise_create(&pr), WEFT_OK));
     struct held_waiter {
@@ -549,7 +522,7 @@ static void *pester_main(void *arg)
     while (!atomic_load(&ps->stop)) {
         pthread_kill(ps->target, SIGUSR1);
         atomic_fetch_add(&ps->sent, 1);
-        sleep_us(2000);
+        wt_sleep_us(2000);
     }
     return NULL;
 }
@@ -572,12 +545,12 @@ Test(future, signals_do_not_end_a_wait_early)
     struct pester ps = {.target = pthread_self()};
     pthread_t th;
     cr_assert(eq(int, pthread_create(&th, NULL, pester_main, &ps), 0));
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     int rc = weft_future_wait(pr, 200 * MS);
-    int64_t el = now_ns() - t0;
-    t0 = now_ns();
+    int64_t el = wt_now_ns() - t0;
+    t0 = wt_now_ns();
     int rc2 = weft_future_result(pr, 100 * MS, NULL);
-    int64_t el2 = now_ns() - t0;
+    int64_t el2 = wt_now_ns() - t0;
     struct timespec dl;
     clock_gettime(CLOCK_MONOTONIC, &dl);
     dl.tv_nsec += 100 * MS;
@@ -585,16 +558,16 @@ Test(future, signals_do_not_end_a_wait_early)
         dl.tv_sec++;
         dl.tv_nsec -= 1000000000;
     }
-    t0 = now_ns();
+    t0 = wt_now_ns();
     int rc3 = weft_future_wait_until(pr, &dl);
-    int64_t el3 = now_ns() - t0;
+    int64_t el3 = wt_now_ns() - t0;
     /* A forever wait ends only when the promise is set (100 ms later). */
     struct delayed d = {pr, 100000};
     pthread_t setter;
     cr_assert(eq(int, pthread_create(&setter, NULL, set_later, &d), 0));
-    t0 = now_ns();
+    t0 = wt_now_ns();
     int rc4 = weft_future_wait(pr, WEFT_FOREVER);
-    int64_t el4 = now_ns() - t0;
+    int64_t el4 = wt_now_ns() - t0;
     bool done4 = weft_future_done(pr);
     atomic_store(&ps.stop, 1);
     pthread_join(th, NULL);
@@ -624,9 +597,9 @@ Test(future, signals_do_not_end_a_wait_on_a_task_early)
     struct pester ps = {.target = pthread_self()};
     pthread_t th;
     cr_assert(eq(int, pthread_create(&th, NULL, pester_main, &ps), 0));
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     int rc = weft_future_wait(f, 200 * MS);
-    int64_t el = now_ns() - t0;
+    int64_t el = wt_now_ns() - t0;
     atomic_store(&ps.stop, 1);
     pthread_join(th, NULL);
     cr_assert(eq(int, rc, WEFT_ETIMEDOUT));
@@ -769,7 +742,7 @@ Test(future, callbacks_run_once_in_order_on_the_completing_thread)
     struct cb_arg late_fail = {&log, 10, 3};
     cr_assert(eq(int, weft_future_add_done_callback(f, log_cb, &late_fail), WEFT_OK));
     cr_assert(eq(u64, weft_callback_failures() - failures, 2));
-    sleep_us(20000);
+    wt_sleep_us(20000);
     cr_assert(eq(int, atomic_load(&log.n), 7)); /* nothing ran twice */
     cr_assert(eq(int, weft_future_add_done_callback(NULL, log_cb, &late), WEFT_EINVAL));
     cr_assert(eq(int, weft_future_add_done_callback(f, NULL, &late), WEFT_EINVAL));
@@ -817,7 +790,7 @@ static int release_cb(weft_future *f, void *ud)
 
 Test(future, a_callback_may_release_the_last_handle)
 {
-    weft_pool *p = make_pool(2);
+    weft_pool *p = wtc_pool_new(2);
     atomic_int n = 0;
     enum { N = 200 };
     for (int i = 0; i < N; i++) {
@@ -889,7 +862,7 @@ Test(future, promises_complete_once)
 
 Test(future, promise_calls_reject_task_futures_and_null)
 {
-    weft_pool *p = make_pool(1);
+    weft_pool *p = wtc_pool_new(1);
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, add_task, NULL, NULL, &f), WEFT_OK));
     atomic_int d = 0;
@@ -968,9 +941,9 @@ static uintptr_t fib_seq(uintptr_t n)
 
 static void check_fib(unsigned workers, uintptr_t n)
 {
-    weft_pool *p = make_pool(workers);
+    weft_pool *p = wtc_pool_new(workers);
     weft_future *f;
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     cr_assert(eq(int, weft_submit(p, fib_task, (void *)n, NULL, &f), WEFT_OK));
     void *v = NULL;
     int rc = weft_future_result(f, 25000 * MS, &v);
@@ -978,7 +951,7 @@ static void check_fib(unsigned workers, uintptr_t n)
               weft_strerror(rc));
     cr_assert(eq(u64, (uint64_t)(uintptr_t)v, (uint64_t)fib_seq(n)));
     cr_log_info("fib(%zu) on %u workers: %.1f ms", (size_t)n, workers,
-                (double)(now_ns() - t0) / 1e6);
+                (double)(wt_now_ns() - t0) / 1e6);
     weft_future_release(f);
     cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
 }
@@ -1106,9 +1079,9 @@ static weft_future *_Atomic dag_a, *_Atomic dag_b;
 
 static int dag_task_a(weft_ctx *ctx, void *arg, void **result)
 {
-    int64_t end = now_ns() + DEADLINE_NS;
-    while (atomic_load(&dag_b) == NULL && now_ns() < end)
-        sleep_us(100);
+    int64_t end = wt_now_ns() + DEADLINE_NS;
+    while (atomic_load(&dag_b) == NULL && wt_now_ns() < end)
+        wt_sleep_us(100);
     return atomic_load(&dag_b) ? weft_future_wait(atomic_load(&dag_b), DEADLINE_NS) : -1;
 }
 
@@ -1127,13 +1100,13 @@ static int dag_task_c(weft_ctx *ctx, void *arg, void **result)
  * on the same stack: a deadlock without any cycle in the dependencies. */
 Test(future, acyclic_waits_on_one_worker_never_deadlock)
 {
-    weft_pool *p = make_pool(1);
+    weft_pool *p = wtc_pool_new(1);
     weft_future *a, *b, *c;
     atomic_store(&dag_a, NULL);
     atomic_store(&dag_b, NULL);
     cr_assert(eq(int, weft_submit(p, dag_task_a, NULL, NULL, &a), WEFT_OK));
     atomic_store(&dag_a, a);
-    sleep_us(20000); /* A is running and polling for B */
+    wt_sleep_us(20000); /* A is running and polling for B */
     cr_assert(eq(int, weft_submit(p, dag_task_c, NULL, NULL, &c), WEFT_OK));
     cr_assert(eq(int, weft_submit(p, dag_task_b, NULL, NULL, &b), WEFT_OK));
     atomic_store(&dag_b, b);
@@ -1152,9 +1125,9 @@ static atomic_int uaf_gate;
 
 static int uaf_blocker(weft_ctx *ctx, void *arg, void **result)
 {
-    int64_t end = now_ns() + DEADLINE_NS;
-    while (!atomic_load(&uaf_gate) && now_ns() < end)
-        sleep_us(100);
+    int64_t end = wt_now_ns() + DEADLINE_NS;
+    while (!atomic_load(&uaf_gate) && wt_now_ns() < end)
+        wt_sleep_us(100);
     return 0;
 }
 
@@ -1162,7 +1135,7 @@ static int uaf_release_cb(weft_future *f, void *ud)
 {
     weft_future_release(f); /* the caller's only handle */
     atomic_store(&uaf_gate, 1); /* the worker may now pop and dispose f */
-    sleep_us(50000);
+    wt_sleep_us(50000);
     return 0;
 }
 
@@ -1177,7 +1150,7 @@ static int uaf_use_cb(weft_future *f, void *ud)
  * not free the future under the callbacks after it (ASan checks the reads). */
 Test(future, cancel_keeps_the_future_alive_across_its_callbacks)
 {
-    weft_pool *p = make_pool(1);
+    weft_pool *p = wtc_pool_new(1);
     atomic_store(&uaf_gate, 0);
     atomic_int seen = 0;
     weft_future *f;

@@ -14,36 +14,11 @@
 #include <stdlib.h>
 
 #include "weft.h"
+#include "weft_criterion.h"
 
 TestSuite(group, .timeout = 60);
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static weft_pool *make_pool(unsigned workers)
-{
-    weft_pool_options o;
-    weft_pool_options_init(&o);
-    o.workers = workers;
-    weft_pool *p = NULL;
-    cr_assert_eq(weft_pool_create(&p, &o), WEFT_OK, "pool of %u workers", workers);
-    return p;
-}
-
-static void drop_pool(weft_pool *p)
-{
-    cr_assert_eq(weft_pool_destroy(p), WEFT_OK);
-}
-
-/* Submit fn(arg) and wait for it from the test thread. Returns its status;
- * *value (may be NULL) receives its result on success. */
-static int run_task(weft_pool *p, weft_fn fn, void *arg, void **value)
-{
-    weft_future *f = NULL;
-    cr_assert_eq(weft_submit(p, fn, arg, NULL, &f), WEFT_OK);
-    int rc = weft_future_result(f, WEFT_FOREVER, value);
-    weft_future_release(f);
-    return rc;
-}
 
 static uint64_t fib_serial(unsigned n)
 {
@@ -54,15 +29,6 @@ static uint64_t fib_serial(unsigned n)
         b = t;
     }
     return a;
-}
-
-/* Busy work the optimizer cannot drop; gives thieves time to steal. */
-static uint64_t spin_work(uint64_t x, unsigned iters)
-{
-    volatile uint64_t v = x;
-    for (unsigned i = 0; i < iters; i++)
-        v = v * 6364136223846793005ull + 1442695040888963407ull;
-    return v;
 }
 
 static const unsigned pool_sizes[] = {1, 2, 3};
@@ -97,14 +63,14 @@ Test(group, fib_by_spawn_matches_serial_on_1_2_3_workers)
 {
     static const unsigned ns[] = {0, 1, 2, 3, 7, 15, 20, 24};
     for (size_t k = 0; k < NPOOLS; k++) {
-        weft_pool *p = make_pool(pool_sizes[k]);
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
         for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
             void *v = NULL;
-            cr_assert_eq(run_task(p, fib_spawn, (void *)(uintptr_t)ns[i], &v), WEFT_OK);
+            cr_assert_eq(wtc_run_task(p, fib_spawn, (void *)(uintptr_t)ns[i], &v), WEFT_OK);
             cr_assert_eq((uint64_t)(uintptr_t)v, fib_serial(ns[i]), "fib(%u) on %u workers",
                          ns[i], pool_sizes[k]);
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
     cr_assert_eq(fib_serial(25), 75025u); /* the oracle itself */
 }
@@ -133,13 +99,13 @@ static int fib_join(weft_ctx *ctx, void *arg, void **result)
 Test(group, fib_by_join_matches_serial_on_1_2_3_workers)
 {
     for (size_t k = 0; k < NPOOLS; k++) {
-        weft_pool *p = make_pool(pool_sizes[k]);
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
         for (unsigned n = 0; n <= 25; n += 5) {
             struct fib_arg f = {.n = n};
-            cr_assert_eq(run_task(p, fib_join, &f, NULL), WEFT_OK);
+            cr_assert_eq(wtc_run_task(p, fib_join, &f, NULL), WEFT_OK);
             cr_assert_eq(f.r, fib_serial(n), "fib(%u) on %u workers", n, pool_sizes[k]);
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -193,19 +159,19 @@ Test(group, tree_sums_match_closed_forms)
     static const uint64_t ns[] = {1, 2, 10, 1000, 99991, 200000};
     static const unsigned fanouts[] = {2, 3, 8};
     for (size_t k = 0; k < NPOOLS; k++) {
-        weft_pool *p = make_pool(pool_sizes[k]);
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
         for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
             for (size_t j = 0; j < sizeof(fanouts) / sizeof(fanouts[0]); j++) {
                 uint64_t n = ns[i];
                 struct tree_sum t = {.lo = 0, .hi = n, .fanout = fanouts[j]};
-                cr_assert_eq(run_task(p, tree_sum, &t, NULL), WEFT_OK);
+                cr_assert_eq(wtc_run_task(p, tree_sum, &t, NULL), WEFT_OK);
                 cr_assert_eq(t.sum, n * (n - 1) / 2, "sum n=%lu fanout=%u workers=%u",
                              (unsigned long)n, fanouts[j], pool_sizes[k]);
                 cr_assert_eq(t.sumsq, (n - 1) * n * (2 * n - 1) / 6, "sum of squares n=%lu",
                              (unsigned long)n);
             }
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -270,10 +236,10 @@ static int multi_groups(weft_ctx *ctx, void *arg, void **result)
 Test(group, several_groups_in_one_task)
 {
     for (size_t k = 0; k < NPOOLS; k++) {
-        weft_pool *p = make_pool(pool_sizes[k]);
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
         for (int round = 0; round < 20; round++) {
             struct multi m = {0};
-            cr_assert_eq(run_task(p, multi_groups, &m, NULL), WEFT_OK);
+            cr_assert_eq(wtc_run_task(p, multi_groups, &m, NULL), WEFT_OK);
             for (unsigned i = 0; i < 5; i++)
                 cr_assert_eq(m.seq[i], fib_serial(10 + i));
             cr_assert_eq(m.nested[0], fib_serial(18));
@@ -281,7 +247,7 @@ Test(group, several_groups_in_one_task)
             cr_assert_eq(m.crossed[0], fib_serial(16));
             cr_assert_eq(m.crossed[1], fib_serial(15));
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -311,16 +277,16 @@ static int nested_level(weft_ctx *ctx, void *arg, void **result)
 Test(group, nested_children_spawn_and_sync)
 {
     for (size_t k = 0; k < NPOOLS; k++) {
-        weft_pool *p = make_pool(pool_sizes[k]);
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
         for (uintptr_t levels = 0; levels <= 7; levels++) {
             void *v = NULL;
-            cr_assert_eq(run_task(p, nested_level, (void *)levels, &v), WEFT_OK);
+            cr_assert_eq(wtc_run_task(p, nested_level, (void *)levels, &v), WEFT_OK);
             uintptr_t want = 0, pow = 1; /* (4^(levels+1) - 1) / 3 nodes */
             for (uintptr_t l = 0; l <= levels; l++, pow *= 4)
                 want += pow;
             cr_assert_eq((uintptr_t)v, want, "levels=%lu", (unsigned long)levels);
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -378,16 +344,16 @@ static int many_parent(weft_ctx *ctx, void *arg, void **result)
 Test(group, a_thousand_children_then_one_sync)
 {
     for (size_t k = 0; k < NPOOLS; k++) {
-        weft_pool *p = make_pool(pool_sizes[k]);
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
         for (int round = 0; round < 10; round++) {
             struct many m = {.n = MANY_STACK};
             many_cur = &m;
-            cr_assert_eq(run_task(p, many_parent, &m, NULL), WEFT_OK);
+            cr_assert_eq(wtc_run_task(p, many_parent, &m, NULL), WEFT_OK);
             cr_assert_eq(atomic_load(&m.ran), MANY_STACK);
             cr_assert_eq(m.bad, 0);
             cr_assert_eq(m.sum, 3ull * MANY_STACK * (MANY_STACK - 1) / 2 + MANY_STACK);
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -397,14 +363,14 @@ Test(group, fifty_thousand_children_grow_the_deque)
     weft_child *slots = calloc(n, sizeof(*slots));
     cr_assert_not_null(slots);
     for (size_t k = 0; k < NPOOLS; k++) {
-        weft_pool *p = make_pool(pool_sizes[k]);
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
         struct many m = {.n = n, .slots = slots};
         many_cur = &m;
-        cr_assert_eq(run_task(p, many_parent, &m, NULL), WEFT_OK);
+        cr_assert_eq(wtc_run_task(p, many_parent, &m, NULL), WEFT_OK);
         cr_assert_eq(atomic_load(&m.ran), n);
         cr_assert_eq(m.bad, 0);
         cr_assert_eq(m.sum, 3ull * n * (n - 1) / 2 + n);
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
     free(slots);
 }
@@ -428,7 +394,7 @@ static int status_child(weft_ctx *ctx, void *arg, void **result)
     (void)ctx;
     (void)result;
     struct status_arg *a = arg;
-    spin_work((uintptr_t)a, a->sc->spin);
+    wt_spin_work((uintptr_t)a, a->sc->spin);
     /* relaxed: read by the test thread after the whole task finished. */
     atomic_fetch_add_explicit(&a->sc->ran, 1, memory_order_relaxed);
     return a->status;
@@ -465,17 +431,17 @@ Test(group, sync_returns_the_most_recently_spawned_failing_status)
         int want;
     } cases[] = {{s1, 8, 3}, {s2, 3, 9}, {s3, 4, 0}, {s4, 12, -12}, {s5, 1, WEFT_ETIMEDOUT}};
     for (size_t k = 0; k < NPOOLS; k++) {
-        weft_pool *p = make_pool(pool_sizes[k]);
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
         for (unsigned spin = 0; spin <= 20000; spin += 10000) {
             for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct status_case sc = {.statuses = cases[i].s, .n = cases[i].n, .spin = spin};
-                int rc = run_task(p, status_parent, &sc, NULL);
+                int rc = wtc_run_task(p, status_parent, &sc, NULL);
                 cr_assert_eq(rc, cases[i].want, "case %zu spin %u workers %u: got %d", i, spin,
                              pool_sizes[k], rc);
                 cr_assert_eq(atomic_load(&sc.ran), cases[i].n, "every child ran");
             }
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -489,7 +455,7 @@ static int join_a(weft_ctx *ctx, void *arg, void **result)
     (void)ctx;
     (void)result;
     struct join_case *jc = arg;
-    spin_work(1, 5000);
+    wt_spin_work(1, 5000);
     atomic_store_explicit(&jc->ran_a, 1, memory_order_relaxed);
     return jc->sa;
 }
@@ -499,7 +465,7 @@ static int join_b(weft_ctx *ctx, void *arg, void **result)
     (void)ctx;
     (void)result;
     struct join_case *jc = arg;
-    spin_work(2, 5000);
+    wt_spin_work(2, 5000);
     atomic_store_explicit(&jc->ran_b, 1, memory_order_relaxed);
     return jc->sb;
 }
@@ -516,16 +482,16 @@ Test(group, join_returns_a_status_if_nonzero_else_b)
     static const int cases[][3] = {{0, 0, 0}, {4, 6, 4}, {0, 6, 6}, {4, 0, 4},
                                    {-5, 0, -5}, {0, -9, -9}, {-5, 7, -5}};
     for (size_t k = 0; k < NPOOLS; k++) {
-        weft_pool *p = make_pool(pool_sizes[k]);
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
         for (int round = 0; round < 5; round++) {
             for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct join_case jc = {.sa = cases[i][0], .sb = cases[i][1]};
-                cr_assert_eq(run_task(p, join_parent, &jc, NULL), cases[i][2],
+                cr_assert_eq(wtc_run_task(p, join_parent, &jc, NULL), cases[i][2],
                              "a=%d b=%d on %u workers", cases[i][0], cases[i][1], pool_sizes[k]);
                 cr_assert(atomic_load(&jc.ran_a) && atomic_load(&jc.ran_b), "both ran");
             }
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -555,15 +521,15 @@ static int fail_tree(weft_ctx *ctx, void *arg, void **result)
 Test(group, a_deep_failure_propagates_to_the_root)
 {
     for (size_t k = 0; k < NPOOLS; k++) {
-        weft_pool *p = make_pool(pool_sizes[k]);
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
         static const uint64_t at[] = {0, 1, 4095, 4096, 8191};
         for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
             _Atomic uint64_t leaves = 0;
             struct fail_tree t = {.lo = 0, .hi = 8192, .fail_at = at[i], .leaves = &leaves};
-            cr_assert_eq(run_task(p, fail_tree, &t, NULL), -EIO);
+            cr_assert_eq(wtc_run_task(p, fail_tree, &t, NULL), -EIO);
             cr_assert_eq(atomic_load(&leaves), 8192);
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -612,14 +578,14 @@ static int results_parent(weft_ctx *ctx, void *arg, void **result)
 Test(group, child_result_is_what_the_child_stored)
 {
     for (size_t k = 0; k < NPOOLS; k++) {
-        weft_pool *p = make_pool(pool_sizes[k]);
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
         struct results r = {0};
         r.none = &r; /* must become NULL */
-        cr_assert_eq(run_task(p, results_parent, &r, NULL), WEFT_OK);
+        cr_assert_eq(wtc_run_task(p, results_parent, &r, NULL), WEFT_OK);
         for (int i = 0; i < 8; i++)
             cr_assert_eq(r.got[i], &r.objs[i]);
         cr_assert_null(r.none, "a child that stores nothing has a NULL result");
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
     cr_assert_null(weft_child_result(NULL));
 }
@@ -655,14 +621,14 @@ static int probe_parent(weft_ctx *ctx, void *arg, void **result)
 
 Test(group, spawned_children_see_their_pool_and_cannot_set_errors)
 {
-    weft_pool *p = make_pool(2);
+    weft_pool *p = wtc_pool_new(2);
     struct ctx_probe pr = {.pool = p};
-    cr_assert_eq(run_task(p, probe_parent, &pr, NULL), WEFT_OK);
+    cr_assert_eq(wtc_run_task(p, probe_parent, &pr, NULL), WEFT_OK);
     cr_assert(pr.pool_ok);
     cr_assert(pr.worker_ok);
     cr_assert_eq(pr.set_error, WEFT_EPERM);
     cr_assert_eq(pr.set_dtor, WEFT_EPERM);
-    drop_pool(p);
+    wtc_pool_drop(p);
 }
 
 /* ---- EPERM and EINVAL ------------------------------------------------------ */
@@ -740,17 +706,17 @@ static int foreign_parent(weft_ctx *ctx, void *arg, void **result)
 
 Test(group, spawn_from_another_thread_or_without_ctx_is_eperm)
 {
-    weft_pool *p = make_pool(2);
-    weft_pool *q = make_pool(1);
+    weft_pool *p = wtc_pool_new(2);
+    weft_pool *q = wtc_pool_new(1);
     struct foreign fo = {.other = q};
-    cr_assert_eq(run_task(p, foreign_parent, &fo, NULL), WEFT_OK);
+    cr_assert_eq(wtc_run_task(p, foreign_parent, &fo, NULL), WEFT_OK);
     cr_assert_eq(fo.null_ctx_rc, WEFT_EPERM);
     cr_assert_eq(fo.thread_rc, WEFT_EPERM);
     cr_assert_eq(fo.other_pool_rc, WEFT_EPERM);
     cr_assert_eq(fo.sync_rc, WEFT_OK);
     cr_assert_eq(atomic_load(&fo.ran), 0, "nothing was spawned");
-    drop_pool(q);
-    drop_pool(p);
+    wtc_pool_drop(q);
+    wtc_pool_drop(p);
 }
 
 struct nulls {
@@ -788,9 +754,9 @@ Test(group, null_arguments_are_einval)
     cr_assert_eq(weft_sync(NULL), WEFT_EINVAL);
     cr_assert_eq(weft_join(NULL, never_run, (void *)&ran, never_run, (void *)&ran), WEFT_EINVAL);
 
-    weft_pool *p = make_pool(2);
+    weft_pool *p = wtc_pool_new(2);
     struct nulls nu = {0};
-    cr_assert_eq(run_task(p, nulls_task, &nu, NULL), WEFT_OK);
+    cr_assert_eq(wtc_run_task(p, nulls_task, &nu, NULL), WEFT_OK);
     cr_assert_eq(nu.spawn_g, WEFT_EINVAL);
     cr_assert_eq(nu.spawn_slot, WEFT_EINVAL);
     cr_assert_eq(nu.spawn_fn, WEFT_EINVAL);
@@ -800,7 +766,7 @@ Test(group, null_arguments_are_einval)
     cr_assert_eq(nu.join_both, WEFT_EINVAL);
     cr_assert_eq(atomic_load(&nu.ran), 0);
     cr_assert_eq(atomic_load(&ran), 0);
-    drop_pool(p);
+    wtc_pool_drop(p);
 }
 
 /* ---- futures inside groups ----------------------------------------------- */
@@ -848,17 +814,17 @@ static int submit_in_group(weft_ctx *ctx, void *arg, void **result)
 Test(group, submit_inside_a_group_then_sync)
 {
     for (size_t k = 0; k < NPOOLS; k++) {
-        weft_pool *p = make_pool(pool_sizes[k]);
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
         for (int round = 0; round < 20; round++) {
             struct submit_in_group s = {0};
-            cr_assert_eq(run_task(p, submit_in_group, &s, NULL), WEFT_OK);
+            cr_assert_eq(wtc_run_task(p, submit_in_group, &s, NULL), WEFT_OK);
             cr_assert_eq(s.child[0], fib_serial(12));
             cr_assert_eq(s.child[1], fib_serial(13));
             cr_assert_eq(s.fut_rc, WEFT_OK);
             cr_assert(s.fut_done);
             cr_assert_eq(s.fut_value, fib_serial(14));
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -898,11 +864,11 @@ static int fib_future(weft_ctx *ctx, void *arg, void **result)
 Test(group, fib_25_by_nested_futures_on_1_and_2_workers)
 {
     for (unsigned workers = 1; workers <= 2; workers++) {
-        weft_pool *p = make_pool(workers);
+        weft_pool *p = wtc_pool_new(workers);
         void *v = NULL;
-        cr_assert_eq(run_task(p, fib_future, (void *)(uintptr_t)25, &v), WEFT_OK);
+        cr_assert_eq(wtc_run_task(p, fib_future, (void *)(uintptr_t)25, &v), WEFT_OK);
         cr_assert_eq((uintptr_t)v, 75025u, "fib(25) on %u workers", workers);
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -923,7 +889,7 @@ static int chain(weft_ctx *ctx, void *arg, void **result)
     int rc = weft_spawn(&g, &c, chain, (void *)(depth - 1));
     if (rc != WEFT_OK)
         return rc;
-    spin_work(depth, 200); /* lets the other worker steal now and then */
+    wt_spin_work(depth, 200); /* lets the other worker steal now and then */
     rc = weft_sync(&g);
     *result = (void *)((uintptr_t)weft_child_result(&c) + 1);
     return rc;
@@ -932,13 +898,13 @@ static int chain(weft_ctx *ctx, void *arg, void **result)
 Test(group, a_chain_5000_deep_completes_on_1_and_2_workers)
 {
     for (unsigned workers = 1; workers <= 2; workers++) {
-        weft_pool *p = make_pool(workers); /* default 8 MiB worker stacks */
+        weft_pool *p = wtc_pool_new(workers); /* default 8 MiB worker stacks */
         for (int round = 0; round < 3; round++) {
             void *v = NULL;
-            cr_assert_eq(run_task(p, chain, (void *)(uintptr_t)CHAIN_DEPTH, &v), WEFT_OK);
+            cr_assert_eq(wtc_run_task(p, chain, (void *)(uintptr_t)CHAIN_DEPTH, &v), WEFT_OK);
             cr_assert_eq((uintptr_t)v, CHAIN_DEPTH + 1u, "chain on %u workers", workers);
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -999,14 +965,14 @@ static int helped_node(weft_ctx *ctx, void *arg, void **result)
 Test(group, sync_after_a_wait_that_ran_a_child_stays_within_the_tree_depth)
 {
     for (int mode = 0; mode < 2; mode++) {
-        weft_pool *p = make_pool(1);
+        weft_pool *p = wtc_pool_new(1);
         struct helped h = {.depth = 10, .use_weft_wait = mode};
         helped_cur = &h;
-        cr_assert_eq(run_task(p, helped_node, (void *)(uintptr_t)h.depth, NULL), WEFT_OK);
+        cr_assert_eq(wtc_run_task(p, helped_node, (void *)(uintptr_t)h.depth, NULL), WEFT_OK);
         cr_expect_leq(h.max, h.depth + 1,
                       "%s: %u nodes nested on one worker's stack for a tree of depth %u: "
                       "weft_sync ran tasks of its ancestors' frames",
                       mode ? "weft_wait" : "weft_future_wait", h.max, h.depth);
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }

@@ -19,34 +19,11 @@
 #include <time.h>
 
 #include "weft.h"
+#include "weft_criterion.h"
 
 TestSuite(parallel, .timeout = 60);
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static weft_pool *make_pool(unsigned workers)
-{
-    weft_pool_options o;
-    weft_pool_options_init(&o);
-    o.workers = workers;
-    weft_pool *p = NULL;
-    cr_assert_eq(weft_pool_create(&p, &o), WEFT_OK, "pool of %u workers", workers);
-    return p;
-}
-
-static void drop_pool(weft_pool *p)
-{
-    cr_assert_eq(weft_pool_destroy(p), WEFT_OK);
-}
-
-static int run_task(weft_pool *p, weft_fn fn, void *arg)
-{
-    weft_future *f = NULL;
-    cr_assert_eq(weft_submit(p, fn, arg, NULL, &f), WEFT_OK);
-    int rc = weft_future_result(f, WEFT_FOREVER, NULL);
-    weft_future_release(f);
-    return rc;
-}
 
 static uint64_t mix64(uint64_t x)
 {
@@ -56,14 +33,6 @@ static uint64_t mix64(uint64_t x)
     x *= 0x94d049bb133111ebull;
     x ^= x >> 31;
     return x;
-}
-
-static uint64_t spin_work(uint64_t x, unsigned iters)
-{
-    volatile uint64_t v = x;
-    for (unsigned i = 0; i < iters; i++)
-        v = v * 6364136223846793005ull + 1442695040888963407ull;
-    return v;
 }
 
 /* ---- coverage ledger --------------------------------------------------------- */
@@ -159,16 +128,16 @@ static void cover_case(weft_pool *p, const struct range_case *c, const char *whe
 Test(parallel, for_covers_every_index_once_from_an_external_thread)
 {
     for (unsigned workers = 1; workers <= 3; workers++) {
-        weft_pool *p = make_pool(workers);
+        weft_pool *p = wtc_pool_new(workers);
         for (size_t i = 0; i < NCASES; i++)
             cover_case(p, &cases[i], "external");
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
 Test(parallel, for_on_an_empty_range_runs_nothing)
 {
-    weft_pool *p = make_pool(2);
+    weft_pool *p = wtc_pool_new(2);
     struct ledger lg;
     ledger_init(&lg, 10, 10, 0);
     cr_assert_eq(weft_parallel_for(p, 10, 10, 0, cover_body, &lg), WEFT_OK);
@@ -176,7 +145,7 @@ Test(parallel, for_on_an_empty_range_runs_nothing)
     cr_assert_eq(atomic_load(&lg.chunks), 0);
     ledger_check(&lg, "empty");
     ledger_free(&lg);
-    drop_pool(p);
+    wtc_pool_drop(p);
 }
 
 /* From inside a task: every case is run by one submitted task; its status is
@@ -197,16 +166,16 @@ static int for_in_task(weft_ctx *ctx, void *arg, void **result)
 Test(parallel, for_covers_every_index_once_from_inside_a_task)
 {
     for (unsigned workers = 1; workers <= 3; workers++) {
-        weft_pool *p = make_pool(workers);
+        weft_pool *p = wtc_pool_new(workers);
         for (size_t i = 0; i < NCASES; i++) {
             struct ledger lg;
             ledger_init(&lg, cases[i].begin, cases[i].end, cases[i].grain);
             struct in_task it = {.c = &cases[i], .lg = &lg};
-            cr_assert_eq(run_task(p, for_in_task, &it), WEFT_OK);
+            cr_assert_eq(wtc_run_task(p, for_in_task, &it, NULL), WEFT_OK);
             ledger_check(&lg, "in task");
             ledger_free(&lg);
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -228,18 +197,18 @@ static int for_on_other_pool(weft_ctx *ctx, void *arg, void **result)
 
 Test(parallel, for_from_a_worker_of_another_pool)
 {
-    weft_pool *p = make_pool(2);
-    weft_pool *q = make_pool(1);
+    weft_pool *p = wtc_pool_new(2);
+    weft_pool *q = wtc_pool_new(1);
     for (size_t i = 0; i < NCASES; i++) {
         struct ledger lg;
         ledger_init(&lg, cases[i].begin, cases[i].end, cases[i].grain);
         struct cross x = {.target = p, .c = &cases[i], .lg = &lg};
-        cr_assert_eq(run_task(q, for_on_other_pool, &x), WEFT_OK);
+        cr_assert_eq(wtc_run_task(q, for_on_other_pool, &x, NULL), WEFT_OK);
         ledger_check(&lg, "other pool");
         ledger_free(&lg);
     }
-    drop_pool(q);
-    drop_pool(p);
+    wtc_pool_drop(q);
+    wtc_pool_drop(p);
 }
 
 /* Nested: an outer loop over rows whose body runs an inner loop over the
@@ -297,13 +266,13 @@ static void grid_case(weft_pool *p, size_t rows, size_t cols, size_t rg, size_t 
 Test(parallel, nested_for_within_for_covers_every_cell_once)
 {
     for (unsigned workers = 1; workers <= 3; workers++) {
-        weft_pool *p = make_pool(workers);
+        weft_pool *p = wtc_pool_new(workers);
         grid_case(p, 1, 1, 0, 0);
         grid_case(p, 37, 53, 1, 1);
         grid_case(p, 64, 300, 0, 0);
         grid_case(p, 100, 100, 3, 17);
         grid_case(p, 513, 7, 1, 2);
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -335,7 +304,7 @@ static int failing_body(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
     /* relaxed: counters read after the loop returned. */
     atomic_fetch_add_explicit(&f->chunks, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&f->items, hi - lo, memory_order_relaxed);
-    spin_work(lo, f->spin);
+    wt_spin_work(lo, f->spin);
     if (lo < f->fail_hi && f->fail_lo < hi) {
         /* relaxed: only a gate for the other chunks; no data rides on it. */
         atomic_store_explicit(&f->fired, 1, memory_order_relaxed);
@@ -355,7 +324,7 @@ Test(parallel, first_failing_chunk_status_is_returned_and_the_rest_skipped)
 {
     const size_t n = 20000;
     for (unsigned workers = 1; workers <= 3; workers++) {
-        weft_pool *p = make_pool(workers);
+        weft_pool *p = wtc_pool_new(workers);
         /* The first chunk fails: on one worker chunks run left to right, so
          * nothing else runs; on more, chunks started before the failure wait
          * for it, and later ones are skipped. */
@@ -384,7 +353,7 @@ Test(parallel, first_failing_chunk_status_is_returned_and_the_rest_skipped)
             cr_assert_eq(atomic_load(&l.items), n);
         /* The pool is still usable. */
         cover_case(p, &cases[NCASES - 1], "after failures");
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -397,10 +366,10 @@ static int failing_in_task(weft_ctx *ctx, void *arg, void **result)
 Test(parallel, failure_inside_a_task_is_returned_to_the_task)
 {
     for (unsigned workers = 1; workers <= 2; workers++) {
-        weft_pool *p = make_pool(workers);
+        weft_pool *p = wtc_pool_new(workers);
         struct failing f = {.fail_lo = 2500, .fail_hi = 2501, .status = -EBADMSG};
-        cr_assert_eq(run_task(p, failing_in_task, &f), -EBADMSG);
-        drop_pool(p);
+        cr_assert_eq(wtc_run_task(p, failing_in_task, &f, NULL), -EBADMSG);
+        wtc_pool_drop(p);
     }
 }
 
@@ -449,7 +418,7 @@ Test(parallel, map_with_strides_matches_serial)
     static const size_t grains[] = {0, 1, 5, 64, 100000};
     uint64_t salt = 0x1234;
     for (unsigned workers = 1; workers <= 3; workers += 2) {
-        weft_pool *p = make_pool(workers);
+        weft_pool *p = wtc_pool_new(workers);
         for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
             size_t n = ns[i];
             struct rec *in = calloc(n + 1, sizeof(*in));
@@ -482,7 +451,7 @@ Test(parallel, map_with_strides_matches_serial)
             free(flat);
             free(wide);
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -499,7 +468,7 @@ static int square_fn(weft_ctx *ctx, const void *in, void *out, void *ud)
 
 Test(parallel, map_with_in_stride_zero_broadcasts_one_input)
 {
-    weft_pool *p = make_pool(2);
+    weft_pool *p = wtc_pool_new(2);
     uint64_t seven = 7, out[333];
     cr_assert_eq(weft_parallel_map(p, &seven, 0, out, sizeof(out[0]), 333, 4, square_fn, NULL),
                  WEFT_OK);
@@ -507,7 +476,7 @@ Test(parallel, map_with_in_stride_zero_broadcasts_one_input)
         cr_assert_eq(out[i], 49);
     /* n = 0 accepts NULL arrays. */
     cr_assert_eq(weft_parallel_map(p, NULL, 8, NULL, 8, 0, 0, square_fn, NULL), WEFT_OK);
-    drop_pool(p);
+    wtc_pool_drop(p);
 }
 
 static int map_fail_fn(weft_ctx *ctx, const void *in, void *out, void *ud)
@@ -524,14 +493,14 @@ static int map_fail_fn(weft_ctx *ctx, const void *in, void *out, void *ud)
 
 Test(parallel, map_returns_the_failing_element_status)
 {
-    weft_pool *p = make_pool(2);
+    weft_pool *p = wtc_pool_new(2);
     uint64_t in[1000], out[1000];
     for (size_t i = 0; i < 1000; i++)
         in[i] = i;
     cr_assert_eq(weft_parallel_map(p, in, sizeof(in[0]), out, sizeof(out[0]), 1000, 0,
                                    map_fail_fn, NULL),
                  -ERANGE);
-    drop_pool(p);
+    wtc_pool_drop(p);
 }
 
 /* ---- parallel_reduce ------------------------------------------------------------- */
@@ -708,10 +677,10 @@ static void reduce_case(weft_pool *p, const struct range_case *c)
 Test(parallel, reduce_matches_serial_for_sum_max_and_ordered_combines)
 {
     for (unsigned workers = 1; workers <= 3; workers++) {
-        weft_pool *p = make_pool(workers);
+        weft_pool *p = wtc_pool_new(workers);
         for (size_t i = 0; i < NRED; i++)
             reduce_case(p, &red_cases[i]);
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -726,13 +695,13 @@ static int reduce_in_task(weft_ctx *ctx, void *arg, void **result)
 Test(parallel, reduce_from_inside_a_task_keeps_index_order)
 {
     for (unsigned workers = 1; workers <= 2; workers++) {
-        weft_pool *p = make_pool(workers);
+        weft_pool *p = wtc_pool_new(workers);
         for (int round = 0; round < 20; round++) {
             struct seq s = {0};
-            cr_assert_eq(run_task(p, reduce_in_task, &s), WEFT_OK);
+            cr_assert_eq(wtc_run_task(p, reduce_in_task, &s, NULL), WEFT_OK);
             cr_assert(s.ok && s.first == 3 && s.last == 30002 && s.count == 30000);
         }
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -760,7 +729,7 @@ static void hist_combine(void *into, const void *from, void *ud)
 
 Test(parallel, reduce_with_the_largest_accumulator)
 {
-    weft_pool *p = make_pool(2);
+    weft_pool *p = wtc_pool_new(2);
     uint64_t h[NBUCKETS] = {0}, want[NBUCKETS] = {0};
     cr_assert_eq(sizeof(h), WEFT_REDUCE_MAX);
     hist_fold(NULL, 0, 100000, want, NULL);
@@ -768,17 +737,17 @@ Test(parallel, reduce_with_the_largest_accumulator)
                                       NULL),
                  WEFT_OK);
     cr_assert(memcmp(h, want, sizeof(h)) == 0);
-    drop_pool(p);
+    wtc_pool_drop(p);
 }
 
 Test(parallel, reduce_on_an_empty_range_leaves_the_identity)
 {
-    weft_pool *p = make_pool(2);
+    weft_pool *p = wtc_pool_new(2);
     uint64_t sum = 12345;
     cr_assert_eq(weft_parallel_reduce(p, 9, 9, 0, &sum, sizeof(sum), sum_fold, sum_combine, NULL),
                  WEFT_OK);
     cr_assert_eq(sum, 12345);
-    drop_pool(p);
+    wtc_pool_drop(p);
 }
 
 static int fail_fold(weft_ctx *ctx, size_t lo, size_t hi, void *acc, void *ud)
@@ -792,12 +761,12 @@ static int fail_fold(weft_ctx *ctx, size_t lo, size_t hi, void *acc, void *ud)
 Test(parallel, reduce_returns_a_failing_fold_status)
 {
     for (unsigned workers = 1; workers <= 2; workers++) {
-        weft_pool *p = make_pool(workers);
+        weft_pool *p = wtc_pool_new(workers);
         uint64_t acc = 0;
         cr_assert_eq(weft_parallel_reduce(p, 0, 10000, 10, &acc, sizeof(acc), fail_fold,
                                           sum_combine, NULL),
                      -EDOM);
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }
 
@@ -805,7 +774,7 @@ Test(parallel, reduce_returns_a_failing_fold_status)
 
 Test(parallel, bad_arguments_are_einval)
 {
-    weft_pool *p = make_pool(1);
+    weft_pool *p = wtc_pool_new(1);
     struct ledger lg;
     ledger_init(&lg, 0, 10, 0);
     uint64_t acc = 0;
@@ -839,13 +808,13 @@ Test(parallel, bad_arguments_are_einval)
     cr_assert_eq(atomic_load(&lg.chunks), 0, "nothing ran");
     cr_assert_eq(acc, 0, "the result is untouched");
     ledger_free(&lg);
-    drop_pool(p);
+    wtc_pool_drop(p);
 }
 
 Test(parallel, calls_after_shutdown_from_an_external_thread_are_eshutdown)
 {
     for (unsigned flags = 0; flags <= WEFT_SHUTDOWN_WAIT; flags += WEFT_SHUTDOWN_WAIT) {
-        weft_pool *p = make_pool(2);
+        weft_pool *p = wtc_pool_new(2);
         struct ledger lg;
         ledger_init(&lg, 0, 100, 0);
         cr_assert_eq(weft_parallel_for(p, 0, 100, 0, cover_body, &lg), WEFT_OK);
@@ -861,6 +830,6 @@ Test(parallel, calls_after_shutdown_from_an_external_thread_are_eshutdown)
         cr_assert_eq(out[0], 0, "nothing was mapped");
         ledger_check(&lg, "before shutdown"); /* exactly the first loop's hits */
         ledger_free(&lg);
-        drop_pool(p);
+        wtc_pool_drop(p);
     }
 }

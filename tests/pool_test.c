@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "weft.h"
+#include "weft_criterion.h"
 
 TestSuite(pool, .timeout = 30);
 
@@ -30,28 +31,10 @@ TestSuite(pool, .timeout = 30);
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 /* Poll until *v >= want or the deadline passes. Returns the last value. */
 static int await_at_least(atomic_int *v, int want)
 {
-    int64_t end = now_ns() + DEADLINE_NS;
-    int x;
-    while ((x = atomic_load(v)) < want && now_ns() < end)
-        sleep_us(200);
-    return x;
+    return wt_await_at_least(v, want, DEADLINE_NS, 200);
 }
 
 /* A task record: what ran, where, and how often its argument was freed. */
@@ -95,19 +78,13 @@ static int gate_task(weft_ctx *ctx, void *arg, void **result)
 {
     struct gate *g = arg;
     atomic_fetch_add(&g->started, 1);
-    int64_t end = now_ns() + 20ll * 1000000000;
-    while (!atomic_load(&g->open) && now_ns() < end)
-        sleep_us(100);
+    wt_await_set(&g->open, 20ll * 1000000000, 100);
     return 0;
 }
 
 static weft_pool *make_pool(unsigned workers)
 {
-    weft_pool_options o;
-    weft_pool_options_init(&o);
-    o.workers = workers;
-    weft_pool *p = NULL;
-    cr_assert(eq(int, weft_pool_create(&p, &o), WEFT_OK));
+    weft_pool *p = wtc_pool_new(workers);
     cr_assert(p != NULL);
     return p;
 }
@@ -187,9 +164,9 @@ static int meet_task(weft_ctx *ctx, void *arg, void **result)
     else
         atomic_fetch_add(&m->seen[i], 1);
     atomic_fetch_add(&m->arrived, 1);
-    int64_t end = now_ns() + DEADLINE_NS;
-    while (atomic_load(&m->arrived) < (int)m->n && now_ns() < end)
-        sleep_us(50);
+    int64_t end = wt_now_ns() + DEADLINE_NS;
+    while (atomic_load(&m->arrived) < (int)m->n && wt_now_ns() < end)
+        wt_sleep_us(50);
     return 0;
 }
 
@@ -524,7 +501,7 @@ Test(pool, failing_start_hook_breaks_the_pool)
      * itself fails. */
     cr_assert(eq(int, await_at_least(&h.start[0], 1), 1));
     cr_assert(eq(int, await_at_least(&h.start[1], 1), 1));
-    sleep_us(50000);
+    wt_sleep_us(50000);
     struct rec r = {0};
     f = (weft_future *)&r; /* sentinel: must stay untouched */
     rc = weft_submit(p, rec_task, &r, rec_dtor, &f);
@@ -840,17 +817,17 @@ static void *opener_main(void *arg)
 {
     struct opener *o = arg;
     if (o->watch) {
-        int64_t end = now_ns() + 2ll * 1000000000;
+        int64_t end = wt_now_ns() + 2ll * 1000000000;
         for (;;) {
             bool any = false;
             for (size_t i = 0; i < o->nwatch && !any; i++)
                 any = weft_future_cancelled(o->watch[i]);
-            if (any || now_ns() >= end)
+            if (any || wt_now_ns() >= end)
                 break;
-            sleep_us(100);
+            wt_sleep_us(100);
         }
     }
-    sleep_us(o->delay_us);
+    wt_sleep_us(o->delay_us);
     atomic_store(&o->g->open, 1);
     return NULL;
 }
@@ -1089,10 +1066,10 @@ Test(pool, stats_count_tasks_run)
     uint64_t want = N + (1u << 14) - 1;
     /* Counters are a recent snapshot: a task's count may land just after its
      * future completed, so poll briefly. */
-    int64_t end = now_ns() + DEADLINE_NS;
+    int64_t end = wt_now_ns() + DEADLINE_NS;
     uint64_t got;
-    while ((got = sum_tasks(p, 2, st)) < want && now_ns() < end)
-        sleep_us(1000);
+    while ((got = sum_tasks(p, 2, st)) < want && wt_now_ns() < end)
+        wt_sleep_us(1000);
     cr_assert(got >= want, "tasks_run sum %" PRIu64 " < %" PRIu64, got, want);
     cr_log_info("stats: w0 run=%" PRIu64 " steals=%" PRIu64 " failed=%" PRIu64 " parks=%" PRIu64
                 "; w1 run=%" PRIu64 " steals=%" PRIu64 " failed=%" PRIu64 " parks=%" PRIu64,

@@ -38,23 +38,17 @@
 #include <unistd.h>
 
 #include "deque.h"
+#include "weft_test.h"
 
 #ifndef WEFT_RECLAIM_RETIRE
 #include <urcu/urcu-memb.h>
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define STRESS_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define STRESS_ASAN 1
-#endif
-#endif
 
 /* Defaults keep a run near 10 s or less on 2 vCPUs (sanitizers are slower). */
 #if defined(WEFT_TSAN)
 #define DEFAULT_ITEMS 2000000ull
-#elif defined(STRESS_ASAN)
+#elif defined(WT_ASAN)
 #define DEFAULT_ITEMS 3000000ull
 #else
 #define DEFAULT_ITEMS 10000000ull
@@ -127,33 +121,11 @@ static void rcu_unregister(void)
 #endif
 }
 
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void fail(const char *fmt, ...)
 {
-    /* relaxed: a counter; main reads it after joining every thread. */
-    uint64_t n = atomic_fetch_add_explicit(&S.failures, 1, memory_order_relaxed);
-    if (n >= MAX_REPORTS)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("FAIL: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    wt_vfail(&S.failures, MAX_REPORTS, fmt, ap);
     va_end(ap);
 }
 
@@ -163,16 +135,6 @@ static void fail_fatal(const char *msg)
     fprintf(stderr, "FAIL: %s\n", msg);
     printf("0 passed, 1 failed\n");
     fflush(stdout);
-    _exit(1);
-}
-
-static void on_watchdog(int sig)
-{
-    (void)sig;
-    static const char msg[] = "FAIL: watchdog: no completion within the time limit\n"
-                              "0 passed, 1 failed\n";
-    ssize_t r = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-    (void)r;
     _exit(1);
 }
 
@@ -248,8 +210,8 @@ static void ring_wait(struct owner *o, uint64_t id)
         if (owner_take(o))
             continue;
         if (start == 0)
-            start = now_ns();
-        else if (now_ns() - start > LOST_AFTER_NS)
+            start = wt_now_ns();
+        else if (wt_now_ns() - start > LOST_AFTER_NS)
             fail_fatal("an item was never consumed (lost by the deque)");
         sched_yield();
     }
@@ -286,7 +248,7 @@ static void phase_tight(struct owner *o, uint64_t limit)
 {
     owner_drain(o);
     for (unsigned r = 0; r < TIGHT_REPS && o->next_id < limit; r++) {
-        unsigned k = push_upto(o, 1 + (unsigned)(xorshift64(&o->rng) % 3), limit);
+        unsigned k = push_upto(o, 1 + (unsigned)(wt_xorshift64(&o->rng) % 3), limit);
         for (unsigned i = 0; i < k; i++)
             owner_take(o);
     }
@@ -295,9 +257,9 @@ static void phase_tight(struct owner *o, uint64_t limit)
 /* Push p, then take up to q <= p (stopping at the first NULL). */
 static void phase_burst(struct owner *o, uint64_t limit)
 {
-    unsigned max = xorshift64(&o->rng) % 32 == 0 ? BIG_BURST_MAX : BURST_MAX;
-    unsigned p = push_upto(o, 1 + (unsigned)(xorshift64(&o->rng) % max), limit);
-    unsigned q = (unsigned)(xorshift64(&o->rng) % (p + 1));
+    unsigned max = wt_xorshift64(&o->rng) % 32 == 0 ? BIG_BURST_MAX : BURST_MAX;
+    unsigned p = push_upto(o, 1 + (unsigned)(wt_xorshift64(&o->rng) % max), limit);
+    unsigned q = (unsigned)(wt_xorshift64(&o->rng) % (p + 1));
     for (unsigned i = 0; i < q && owner_take(o); i++)
         ;
 }
@@ -336,10 +298,10 @@ static void owner_run(struct owner *o)
 {
     while (o->next_id < S.nitems) {
         wait_thieves_ready();
-        uint64_t len = ROUND_MIN + xorshift64(&o->rng) % (ROUND_MAX - ROUND_MIN + 1);
+        uint64_t len = ROUND_MIN + wt_xorshift64(&o->rng) % (ROUND_MAX - ROUND_MIN + 1);
         uint64_t limit = o->next_id + len < S.nitems ? o->next_id + len : S.nitems;
         while (o->next_id < limit) {
-            uint64_t r = xorshift64(&o->rng);
+            uint64_t r = wt_xorshift64(&o->rng);
             if (r & 1)
                 phase_tight(o, limit);
             else
@@ -428,7 +390,7 @@ static uint64_t pick_seed(void)
     const char *env = getenv("WEFT_STRESS_SEED");
     if (env != NULL && *env != '\0')
         return parse_u64(env, "WEFT_STRESS_SEED");
-    uint64_t s = (uint64_t)now_ns() ^ ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
+    uint64_t s = (uint64_t)wt_now_ns() ^ ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
     return s != 0 ? s : 1;
 }
 
@@ -487,7 +449,7 @@ int main(int argc, char **argv)
 {
     uint64_t nitems = pick_items(argc, argv);
     uint64_t seed = pick_seed();
-    signal(SIGALRM, on_watchdog);
+    signal(SIGALRM, wt_on_watchdog);
     alarm(WATCHDOG_S);
 #ifdef WEFT_RECLAIM_RETIRE
     const char *reclaim = "retire";
@@ -504,7 +466,7 @@ int main(int argc, char **argv)
     if (o.shadow == NULL)
         fail_fatal("setup: out of memory");
     rcu_register(); /* the owner's growing pushes call call_rcu */
-    int64_t start = now_ns();
+    int64_t start = wt_now_ns();
     for (unsigned i = 0; i < NTHIEVES; i++) {
         S.thieves[i] = (struct thief){ .index = i, .last_id = NO_ID };
         if (pthread_create(&S.thieves[i].thread, NULL, thief_main, &S.thieves[i]) != 0)
@@ -513,7 +475,7 @@ int main(int argc, char **argv)
     owner_run(&o);
     for (unsigned i = 0; i < NTHIEVES; i++)
         pthread_join(S.thieves[i].thread, NULL);
-    int64_t ns = now_ns() - start;
+    int64_t ns = wt_now_ns() - start;
 #ifndef WEFT_RECLAIM_RETIRE
     urcu_memb_barrier(); /* run every pending free of a retired buffer */
 #endif

@@ -44,29 +44,16 @@
 #include <unistd.h>
 
 #include "weft.h"
+#include "weft_test.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define STRESS_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define STRESS_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define STRESS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define STRESS_TSAN 1
-#endif
-#endif
 
 /* Rounds per phase and pool size, and tree sizes: a plain run takes a few
  * seconds on 2 vCPUs; sanitizer builds are slower and do less. */
-#if defined(STRESS_TSAN)
+#if defined(WT_TSAN)
 #define DEFAULT_ROUNDS 16u
 #define MAX_BUDGET 6000u
 #define DEEP_MAX_DEPTH 800u
-#elif defined(STRESS_ASAN)
+#elif defined(WT_ASAN)
 #define DEFAULT_ROUNDS 60u
 #define MAX_BUDGET 30000u
 #define DEEP_MAX_DEPTH 2000u
@@ -91,15 +78,9 @@ static uint32_t deepest;           /* deepest node the serial oracle saw */
 
 static void fail(const char *fmt, ...)
 {
-    /* relaxed: a counter; read by main after joining everything. */
-    uint64_t n = atomic_fetch_add_explicit(&failures, 1, memory_order_relaxed);
-    if (n >= MAX_REPORTS)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("FAIL: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    wt_vfail(&failures, MAX_REPORTS, fmt, ap);
     va_end(ap);
 }
 
@@ -109,20 +90,10 @@ static void anomaly(void)
     atomic_fetch_add_explicit(&anomalies, 1, memory_order_relaxed);
 }
 
-static void on_watchdog(int sig)
-{
-    (void)sig;
-    static const char msg[] = "FAIL: watchdog: no completion within the time limit\n"
-                              "0 passed, 1 failed\n";
-    ssize_t r = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-    (void)r;
-    _exit(1);
-}
-
 /* A stack overflow on a worker is a SIGSEGV on that worker's stack: each
  * worker gets an alternate signal stack (pool start hook) so that the run
  * still ends with a summary line. Sanitizers report crashes themselves. */
-#if !defined(STRESS_ASAN) && !defined(STRESS_TSAN)
+#if !defined(WT_ASAN) && !defined(WT_TSAN)
 #define CRASH_HANDLER 1
 #define ALT_STACK_SIZE (64u << 10)
 
@@ -169,13 +140,6 @@ static void install_crash_handler(void)
     sigaction(SIGBUS, &sa, NULL);
 }
 #endif
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static uint64_t mix64(uint64_t x)
 {
@@ -602,7 +566,7 @@ static void tree_phase(struct tally *t, const struct shape *const *shapes, size_
 {
     for (unsigned workers = 1; workers <= 2; workers++) {
         weft_pool *p = make_pool(workers);
-        int64_t t0 = now_ns();
+        int64_t t0 = wt_now_ns();
         uint64_t nodes = 0;
         deepest = 0;
         for (unsigned r = 0; r < rounds; r++) {
@@ -625,7 +589,7 @@ static void tree_phase(struct tally *t, const struct shape *const *shapes, size_
         printf(" on %u worker%s: %u rounds, %" PRIu64 " nodes, depth <= %u, %" PRIu64
                " steals, %.2f s\n",
                workers, workers > 1 ? "s" : "", rounds, nodes, deepest, steals,
-               (double)(now_ns() - t0) / 1e9);
+               (double)(wt_now_ns() - t0) / 1e9);
         fflush(stdout);
     }
 }
@@ -814,7 +778,7 @@ static void *loop_thread_main(void *arg)
 static void loop_phase(struct tally *t, uint64_t seed, unsigned rounds)
 {
     weft_pool *p = make_pool(2);
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     struct loop_thread lts[2];
     for (unsigned i = 0; i < 2; i++) {
         lts[i] = (struct loop_thread){.pool = p, .seed = mix64(seed ^ (0xF00Du + i)),
@@ -844,7 +808,7 @@ static void loop_phase(struct tally *t, uint64_t seed, unsigned rounds)
     }
     weft_pool_destroy(p);
     printf("  loops from 2 threads: %u rounds each, plus %u trees, %.2f s\n", rounds * 8, trees,
-           (double)(now_ns() - t0) / 1e9);
+           (double)(wt_now_ns() - t0) / 1e9);
     fflush(stdout);
 }
 
@@ -863,8 +827,8 @@ int main(int argc, char **argv)
     if (env != NULL && *env != '\0')
         seed = parse_u64(env, "WEFT_STRESS_SEED");
     else
-        seed = (uint64_t)now_ns() ^ ((uint64_t)getpid() << 32);
-    signal(SIGALRM, on_watchdog);
+        seed = (uint64_t)wt_now_ns() ^ ((uint64_t)getpid() << 32);
+    signal(SIGALRM, wt_on_watchdog);
     alarm(WATCHDOG_S);
 #ifdef CRASH_HANDLER
     install_crash_handler();
@@ -874,7 +838,7 @@ int main(int argc, char **argv)
            rounds, MAX_BUDGET, DEEP_MAX_DEPTH, seed);
     fflush(stdout);
 
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     struct tally t = {0};
     static const struct shape *const trees[] = {&WIDE, &DEEP};
     static const struct shape *const mixed[] = {&MIXED_WIDE, &MIXED_DEEP};
@@ -889,7 +853,7 @@ int main(int argc, char **argv)
     uint64_t reported = atomic_load_explicit(&failures, memory_order_relaxed);
     if (reported != 0 && t.failed == 0)
         t.failed = 1; /* never report success after a FAIL line */
-    printf("total %.2f s\n", (double)(now_ns() - t0) / 1e9);
+    printf("total %.2f s\n", (double)(wt_now_ns() - t0) / 1e9);
     printf("%" PRIu64 " passed, %" PRIu64 " failed\n", t.passed, t.failed);
     return t.failed == 0 ? 0 : 1;
 }

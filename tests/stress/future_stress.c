@@ -44,26 +44,13 @@
 #include <unistd.h>
 
 #include "weft.h"
+#include "weft_test.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define STRESS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define STRESS_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define STRESS_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define STRESS_ASAN 1
-#endif
-#endif
 
 /* Defaults keep a run near 10 s on 2 vCPUs (sanitizers are slower). */
-#if defined(STRESS_TSAN)
+#if defined(WT_TSAN)
 #define DEFAULT_ROUNDS 2500u
-#elif defined(STRESS_ASAN)
+#elif defined(WT_ASAN)
 #define DEFAULT_ROUNDS 4000u
 #else
 #define DEFAULT_ROUNDS 5000u
@@ -81,33 +68,23 @@
 
 /* ---- reporting ------------------------------------------------------------------ */
 
-static atomic_ulong checks_passed;
-static atomic_ulong checks_failed;
-static atomic_int reports;
+static struct wt_checks checks;
 static atomic_uint cur_round;
 /* Coverage counters, printed at the end. */
 static atomic_ulong n_ran, n_cancelled, n_cb_reg, n_cb_now, n_timeouts, n_prom_cancel;
 
 static void fail(const char *fmt, ...)
 {
-    atomic_fetch_add(&checks_failed, 1);
-    if (atomic_fetch_add(&reports, 1) >= MAX_REPORTS)
-        return;
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    bool report = wt_check_failed(&checks, MAX_REPORTS, buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "FAIL (round %u): %s\n", atomic_load(&cur_round), buf);
+    if (report)
+        fprintf(stderr, "FAIL (round %u): %s\n", atomic_load(&cur_round), buf);
 }
 
-#define CHECK(cond, ...)                          \
-    do {                                          \
-        if (cond)                                 \
-            atomic_fetch_add(&checks_passed, 1);  \
-        else                                      \
-            fail(__VA_ARGS__);                    \
-    } while (0)
+#define CHECK(cond, ...) WT_CHECK(&checks, fail, cond, __VA_ARGS__)
 
 static void on_alarm(int sig)
 {
@@ -118,41 +95,6 @@ static void on_alarm(int sig)
 }
 
 /* ---- helpers -------------------------------------------------------------------- */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ns(long ns)
-{
-    struct timespec ts = {ns / 1000000000, ns % 1000000000};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-static unsigned rnd(uint64_t *s, unsigned n)
-{
-    return (unsigned)(rng_next(s) % n);
-}
-
-static void spin_ns(int64_t ns)
-{
-    int64_t end = now_ns() + ns;
-    while (now_ns() < end)
-        ;
-}
 
 /* ---- per-future records ----------------------------------------------------------- */
 
@@ -238,9 +180,9 @@ static int task_main(weft_ctx *ctx, void *arg, void **result)
 {
     struct rec *r = arg;
     if (r->kind == 1)
-        spin_ns(r->dur_ns);
+        wt_spin_ns(r->dur_ns);
     else if (r->kind == 2)
-        sleep_ns(r->dur_ns);
+        wt_sleep_ns(r->dur_ns);
     atomic_fetch_add(&r->ran, 1);
     *result = r;
     if (r->fail)
@@ -338,10 +280,10 @@ static void submit_own(int c, uint64_t *rs, unsigned round)
         r->id = round * NSLOTS + (unsigned)(c * B + k);
         for (int i = 0; i < NCLIENTS; i++)
             r->last_reg_seq[i] = -1;
-        unsigned x = rnd(rs, 100);
+        unsigned x = wt_rnd(rs, 100);
         r->kind = x < 50 ? 0 : x < 85 ? 1 : 2;
-        r->dur_ns = r->kind == 1 ? 1000 + rnd(rs, 19000) : 20000 + rnd(rs, 180000);
-        r->fail = rnd(rs, 20) == 0;
+        r->dur_ns = r->kind == 1 ? 1000 + wt_rnd(rs, 19000) : 20000 + wt_rnd(rs, 180000);
+        r->fail = wt_rnd(rs, 20) == 0;
         if (round % 2) /* slow rounds: operations meet pending and running tasks */
             r->dur_ns *= 5;
         weft_future *f = NULL;
@@ -374,7 +316,7 @@ static void setup_promises(uint64_t *rs)
         CHECK(rc == WEFT_OK, "promise_create: %s", weft_strerror(rc));
         weft_future_ref(p->f);
         weft_future_ref(p->f); /* one reference per client */
-        if (rnd(rs, 2))
+        if (wt_rnd(rs, 2))
             add_cb(&p->rec, p->f, 0, 0);
     }
 }
@@ -385,14 +327,14 @@ static void race_promises(int c, uint64_t *rs)
     for (int j = 0; j < NPROMISES; j++)
         order[j] = j;
     for (int j = NPROMISES - 1; j > 0; j--) {
-        int k = (int)rnd(rs, (unsigned)j + 1), t = order[j];
+        int k = (int)wt_rnd(rs, (unsigned)j + 1), t = order[j];
         order[j] = order[k];
         order[k] = t;
     }
     for (int jj = 0; jj < NPROMISES; jj++) {
         struct prom *p = &proms[order[jj]];
         if (c < 2) {
-            if (rnd(rs, 4) == 0)
+            if (wt_rnd(rs, 4) == 0)
                 weft_promise_set_running(p->f); /* may lose: EALREADY/ECANCELED */
             int rc = weft_promise_set_result(p->f, &p->val[c], pvalue_dtor);
             if (rc == WEFT_OK)
@@ -402,13 +344,13 @@ static void race_promises(int c, uint64_t *rs)
             else
                 fail("promise %d: set_result by %d gave %d", order[jj], c, rc);
         } else {
-            unsigned x = rnd(rs, 3);
+            unsigned x = wt_rnd(rs, 3);
             if (x == 0) {
                 atomic_store(&p->cancel_rc, weft_future_cancel(p->f));
             } else if (x == 1) {
                 add_cb(&p->rec, p->f, c, 1 + jj);
             } else {
-                int rc = weft_future_wait(p->f, (int64_t)rnd(rs, 50000));
+                int rc = weft_future_wait(p->f, (int64_t)wt_rnd(rs, 50000));
                 CHECK(rc == WEFT_OK || rc == WEFT_ETIMEDOUT, "promise wait gave %d", rc);
             }
         }
@@ -457,13 +399,13 @@ static void check_promises(void)
 
 static void random_op(int c, uint64_t *rs, int *seq)
 {
-    struct slot *s = &slots[rnd(rs, NSLOTS)];
+    struct slot *s = &slots[wt_rnd(rs, NSLOTS)];
     struct rec *r = &s->rec;
     weft_future *f = s->f;
     if (f == NULL || !atomic_load(&s->holds[c]))
         return;
     bool owner = (int)((s - slots) / B) == c;
-    unsigned op = rnd(rs, 100);
+    unsigned op = wt_rnd(rs, 100);
     int rc;
     if (op < 12) {
         rc = weft_future_cancel(f);
@@ -475,10 +417,10 @@ static void random_op(int c, uint64_t *rs, int *seq)
         rc = weft_future_request_cancel(f);
         CHECK(rc == WEFT_OK, "#%u: request_cancel gave %d", r->id, rc);
     } else if (op < 35) {
-        int64_t t = (int64_t)rnd(rs, 300000);
-        int64_t t0 = now_ns();
+        int64_t t = (int64_t)wt_rnd(rs, 300000);
+        int64_t t0 = wt_now_ns();
         rc = weft_future_wait(f, t);
-        int64_t el = now_ns() - t0;
+        int64_t el = wt_now_ns() - t0;
         CHECK(rc == WEFT_OK || rc == WEFT_ETIMEDOUT, "#%u: wait gave %d", r->id, rc);
         if (rc == WEFT_OK)
             check_done_result(r, f);
@@ -493,7 +435,7 @@ static void random_op(int c, uint64_t *rs, int *seq)
             check_done_result(r, f);
     } else if (op < 55) {
         void *v = NULL;
-        rc = weft_future_result(f, (int64_t)rnd(rs, 200000), &v);
+        rc = weft_future_result(f, (int64_t)wt_rnd(rs, 200000), &v);
         if (rc == WEFT_ETIMEDOUT)
             ; /* it may have finished since: nothing to check */
         else if (rc == WEFT_ECANCELED)
@@ -537,7 +479,7 @@ static void release_rest(int c, uint64_t *rs)
     for (int i = 0; i < NSLOTS; i++)
         idx[i] = i;
     for (int i = NSLOTS - 1; i > 0; i--) {
-        int k = (int)rnd(rs, (unsigned)i + 1), t = idx[i];
+        int k = (int)wt_rnd(rs, (unsigned)i + 1), t = idx[i];
         idx[i] = idx[k];
         idx[k] = t;
     }
@@ -551,7 +493,7 @@ static void release_rest(int c, uint64_t *rs)
 /* Poll until the runtime has disposed of everything, then check. */
 static void check_round(void)
 {
-    int64_t end = now_ns() + WAIT_BOUND_NS;
+    int64_t end = wt_now_ns() + WAIT_BOUND_NS;
     for (int i = 0; i < NSLOTS; i++) {
         struct rec *r = &slots[i].rec;
         if (slots[i].f == NULL)
@@ -561,8 +503,8 @@ static void check_round(void)
         while ((atomic_load(&r->arg_dtor) < 1 || atomic_load(&r->cb_fired) <
                                                      atomic_load(&r->cb_expected) ||
                 atomic_load(&r->res_dtor) < want_res) &&
-               now_ns() < end)
-            sleep_ns(100000);
+               wt_now_ns() < end)
+            wt_sleep_ns(100000);
         int ran = atomic_load(&r->ran);
         atomic_fetch_add_explicit(final == WEFT_CANCELLED ? &n_cancelled : &n_ran, 1,
                                   memory_order_relaxed);
@@ -618,16 +560,8 @@ static void *client_main(void *arg)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    nrounds = DEFAULT_ROUNDS;
-    const char *e = getenv("WEFT_STRESS_ITERS");
-    if (argc > 1)
-        nrounds = (unsigned)strtoul(argv[1], NULL, 0);
-    else if (e && *e)
-        nrounds = (unsigned)strtoul(e, NULL, 0);
-    e = getenv("WEFT_STRESS_SEED");
-    seed = e && *e ? strtoull(e, NULL, 0) : (uint64_t)now_ns() ^ (uint64_t)getpid() << 32;
-    if (seed == 0)
-        seed = 1;
+    nrounds = wt_stress_iters(argc, argv, DEFAULT_ROUNDS);
+    seed = wt_stress_seed();
     printf("future_stress: seed %" PRIu64 " (WEFT_STRESS_SEED), %u rounds, %d clients, "
            "%d tasks/round\n", seed, nrounds, NCLIENTS, NSLOTS);
     signal(SIGALRM, on_alarm);
@@ -642,7 +576,7 @@ int main(int argc, char **argv)
         return 1;
     }
     pthread_barrier_init(&barrier, NULL, NCLIENTS);
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     pthread_t th[NCLIENTS];
     for (int c = 0; c < NCLIENTS; c++)
         pthread_create(&th[c], NULL, client_main, (void *)(intptr_t)c);
@@ -653,10 +587,8 @@ int main(int argc, char **argv)
     pthread_barrier_destroy(&barrier);
     printf("future_stress: %.2f s; tasks ran %lu, cancelled %lu; callbacks registered %lu, "
            "immediate %lu; timed-out waits %lu; promises won by cancel %lu\n",
-           (double)(now_ns() - t0) / 1e9, atomic_load(&n_ran), atomic_load(&n_cancelled),
+           (double)(wt_now_ns() - t0) / 1e9, atomic_load(&n_ran), atomic_load(&n_cancelled),
            atomic_load(&n_cb_reg), atomic_load(&n_cb_now), atomic_load(&n_timeouts),
            atomic_load(&n_prom_cancel));
-    unsigned long p = atomic_load(&checks_passed), f = atomic_load(&checks_failed);
-    printf("%lu passed, %lu failed\n", p, f);
-    return f == 0 ? 0 : 1;
+    return wt_checks_summary(&checks) == 0 ? 0 : 1;
 }

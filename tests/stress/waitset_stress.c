@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "weft.h"
+#include "weft_test.h"
 
 #define MAX_DISTINCT 40
 #define MAX_FS (MAX_DISTINCT * 2)
@@ -90,34 +91,6 @@ static void on_alarm(int sig)
 
 /* ---- random numbers and time ------------------------------------------------ */
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-static unsigned rnd(uint64_t *s, unsigned n)
-{
-    return (unsigned)(rng_next(s) % n);
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void spin_ns(int64_t ns)
-{
-    int64_t end = now_ns() + ns;
-    while (now_ns() < end) {
-    }
-}
-
 /* ---- futures of a round ------------------------------------------------------- */
 
 enum kind { TASK, PROMISE, ORPHAN };
@@ -144,7 +117,7 @@ static int cell_task(weft_ctx *ctx, void *arg, void **result)
 {
     struct cell *c = arg;
     (void)ctx;
-    spin_ns(c->spin_ns);
+    wt_spin_ns(c->spin_ns);
     c->out = c->in * 3; /* plain store, published by the completion */
     *result = c;
     return c->fails ? 17 : 0;
@@ -172,7 +145,7 @@ static struct {
 
 static void run_job(struct job *j)
 {
-    spin_ns(j->pause_ns);
+    wt_spin_ns(j->pause_ns);
     int rc;
     if (j->action == 0)
         rc = weft_promise_set_result(j->f, j, NULL);
@@ -213,8 +186,8 @@ static void publish_jobs(struct round *r, uint64_t *rng)
         if (r->kind[k] != PROMISE)
             continue;
         cq.jobs[n].f = weft_future_ref(r->d[k]);
-        cq.jobs[n].action = rnd(rng, 3);
-        cq.jobs[n].pause_ns = rnd(rng, 4) == 0 ? rnd(rng, 200000) : rnd(rng, 2000);
+        cq.jobs[n].action = wt_rnd(rng, 3);
+        cq.jobs[n].pause_ns = wt_rnd(rng, 4) == 0 ? wt_rnd(rng, 200000) : wt_rnd(rng, 2000);
         n++;
     }
     cq.njobs = n;
@@ -245,17 +218,17 @@ static void stop_completers(void)
 static void make_round(struct round *r, weft_pool *pool, bool orphans, uint64_t *rng)
 {
     memset(r, 0, sizeof(*r));
-    r->n = 1 + rnd(rng, MAX_DISTINCT);
+    r->n = 1 + wt_rnd(rng, MAX_DISTINCT);
     for (size_t k = 0; k < r->n; k++) {
-        unsigned t = rnd(rng, 10);
+        unsigned t = wt_rnd(rng, 10);
         r->kind[k] = t < 5 ? TASK : (orphans && t == 9) ? ORPHAN : PROMISE;
         if (r->kind[k] == ORPHAN)
             bump(&st_orphans);
         if (r->kind[k] == TASK) {
             struct cell *c = &r->cell[k];
             c->in = (int64_t)k + 1;
-            c->spin_ns = rnd(rng, 4) == 0 ? rnd(rng, 100000) : rnd(rng, 3000);
-            c->fails = rnd(rng, 5) == 0;
+            c->spin_ns = wt_rnd(rng, 4) == 0 ? wt_rnd(rng, 100000) : wt_rnd(rng, 3000);
+            c->fails = wt_rnd(rng, 5) == 0;
             if (weft_submit(pool, cell_task, c, NULL, &r->d[k]) != WEFT_OK) {
                 fail("submit failed");
                 (void)weft_promise_create(&r->d[k]);
@@ -267,11 +240,11 @@ static void make_round(struct round *r, weft_pool *pool, bool orphans, uint64_t 
         }
     }
     /* Positions: each distinct future once, in random order, plus duplicates. */
-    r->m = r->n + rnd(rng, (unsigned)r->n / 2 + 1);
+    r->m = r->n + wt_rnd(rng, (unsigned)r->n / 2 + 1);
     for (size_t i = 0; i < r->m; i++)
-        r->which[i] = i < r->n ? i : rnd(rng, (unsigned)r->n);
+        r->which[i] = i < r->n ? i : wt_rnd(rng, (unsigned)r->n);
     for (size_t i = r->m - 1; i > 0; i--) {
-        size_t j = rnd(rng, (unsigned)i + 1), t = r->which[i];
+        size_t j = wt_rnd(rng, (unsigned)i + 1), t = r->which[i];
         r->which[i] = r->which[j];
         r->which[j] = t;
     }
@@ -291,7 +264,7 @@ static void make_round(struct round *r, weft_pool *pool, bool orphans, uint64_t 
 static void random_cancels(struct round *r, uint64_t *rng)
 {
     for (size_t k = 0; k < r->n; k++)
-        if (r->kind[k] != ORPHAN && rnd(rng, 8) == 0)
+        if (r->kind[k] != ORPHAN && wt_rnd(rng, 8) == 0)
             (void)weft_future_cancel(r->d[k]);
 }
 
@@ -436,15 +409,15 @@ static void finish_round(struct round *r)
 static void one_round(weft_pool *pool, uint64_t *rng)
 {
     static struct round r;
-    struct plan p = {.r = &r, .mode = (enum mode)rnd(rng, NMODES)};
-    p.when = (weft_return_when)rnd(rng, 3);
+    struct plan p = {.r = &r, .mode = (enum mode)wt_rnd(rng, NMODES)};
+    p.when = (weft_return_when)wt_rnd(rng, 3);
     bool timed = p.mode == WAIT_TIMED || p.mode == ITER_TIMED || p.mode == ITER_EARLY;
-    p.timeout_ns = timed ? (int64_t)rnd(rng, 2000000) : WEFT_FOREVER;
-    p.limit = p.mode == ITER_EARLY ? rnd(rng, 4) : SIZE_MAX;
+    p.timeout_ns = timed ? (int64_t)wt_rnd(rng, 2000000) : WEFT_FOREVER;
+    p.limit = p.mode == ITER_EARLY ? wt_rnd(rng, 4) : SIZE_MAX;
     make_round(&r, pool, timed, rng);
     publish_jobs(&r, rng);
     random_cancels(&r, rng);
-    if (!timed && rnd(rng, 4) == 0) {
+    if (!timed && wt_rnd(rng, 4) == 0) {
         weft_future *f;
         if (weft_submit(pool, plan_task, &p, NULL, &f) != WEFT_OK) {
             fail("submit of the plan failed");
@@ -471,7 +444,7 @@ int main(int argc, char **argv)
 {
     long rounds = argc > 1 ? strtol(argv[1], NULL, 0) : env_long("WEFT_STRESS_ITERS", DEFAULT_ROUNDS);
     long seconds = env_long("WEFT_STRESS_SECONDS", 10);
-    uint64_t seed = (uint64_t)env_long("WEFT_STRESS_SEED", (long)(now_ns() & 0x7fffffff));
+    uint64_t seed = (uint64_t)env_long("WEFT_STRESS_SEED", (long)(wt_now_ns() & 0x7fffffff));
     uint64_t rng = seed * 0x9E3779B97F4A7C15ull + 1;
     printf("waitset_stress: seed=%" PRIu64 " rounds<=%ld budget=%lds\n", seed, rounds, seconds);
     fflush(stdout);
@@ -490,9 +463,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < COMPLETERS; i++)
         pthread_create(&th[i], NULL, completer_main, NULL);
 
-    int64_t end = now_ns() + (int64_t)seconds * 1000000000;
+    int64_t end = wt_now_ns() + (int64_t)seconds * 1000000000;
     long done_rounds = 0;
-    while (done_rounds < rounds && now_ns() < end && atomic_load(&failures) == 0) {
+    while (done_rounds < rounds && wt_now_ns() < end && atomic_load(&failures) == 0) {
         one_round(pool, &rng);
         done_rounds++;
     }

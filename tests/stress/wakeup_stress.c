@@ -42,25 +42,12 @@
 #include <unistd.h>
 
 #include "weft.h"
+#include "weft_test.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define STRESS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define STRESS_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define STRESS_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define STRESS_ASAN 1
-#endif
-#endif
 
-#if defined(STRESS_TSAN)
+#if defined(WT_TSAN)
 #define DEFAULT_CYCLES 300u
-#elif defined(STRESS_ASAN)
+#elif defined(WT_ASAN)
 #define DEFAULT_CYCLES 400u
 #else
 #define DEFAULT_CYCLES 500u
@@ -79,31 +66,21 @@
 
 /* ---- reporting ------------------------------------------------------------------ */
 
-static atomic_ulong checks_passed;
-static atomic_ulong checks_failed;
-static atomic_int reports;
+static struct wt_checks checks;
 static const char *phase = "start";
 
 static void fail(const char *fmt, ...)
 {
-    atomic_fetch_add(&checks_failed, 1);
-    if (atomic_fetch_add(&reports, 1) >= MAX_REPORTS)
-        return;
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    bool report = wt_check_failed(&checks, MAX_REPORTS, buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "FAIL (%s): %s\n", phase, buf);
+    if (report)
+        fprintf(stderr, "FAIL (%s): %s\n", phase, buf);
 }
 
-#define CHECK(cond, ...)                          \
-    do {                                          \
-        if (cond)                                 \
-            atomic_fetch_add(&checks_passed, 1);  \
-        else                                      \
-            fail(__VA_ARGS__);                    \
-    } while (0)
+#define CHECK(cond, ...) WT_CHECK(&checks, fail, cond, __VA_ARGS__)
 
 static void on_alarm(int sig)
 {
@@ -115,39 +92,9 @@ static void on_alarm(int sig)
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ns(int64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-static void spin_ns(int64_t ns)
-{
-    int64_t end = now_ns() + ns;
-    while (now_ns() < end)
-        ;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 static int64_t rnd(uint64_t *s, int64_t n)
 {
-    return n <= 0 ? 0 : (int64_t)(rng_next(s) % (uint64_t)n);
+    return n <= 0 ? 0 : (int64_t)(wt_xorshift64(s) % (uint64_t)n);
 }
 
 static uint64_t seed;
@@ -171,7 +118,7 @@ static atomic_int child_runs;
 static int child_task(weft_ctx *ctx, void *arg, void **result)
 {
     atomic_fetch_add(&child_runs, 1);
-    spin_ns((int64_t)(uintptr_t)arg);
+    wt_spin_ns((int64_t)(uintptr_t)arg);
     return 0;
 }
 
@@ -179,13 +126,13 @@ static int burst_task(weft_ctx *ctx, void *arg, void **result)
 {
     struct task_arg *a = arg;
     if (a->timed_ns > 0) {
-        int64_t t0 = now_ns();
+        int64_t t0 = wt_now_ns();
         int rc = weft_future_wait(never, a->timed_ns);
-        int64_t el = now_ns() - t0;
+        int64_t el = wt_now_ns() - t0;
         if (rc != WEFT_ETIMEDOUT || el < a->timed_ns || el > a->timed_ns + TIMEOUT_SLACK_NS)
             atomic_store(&a->timed_bad, (int)(el / US) + 1);
     }
-    spin_ns(a->spin);
+    wt_spin_ns(a->spin);
     if (a->children > 0) {
         weft_future *fs[CHILDREN_MAX];
         int n = 0;
@@ -278,7 +225,7 @@ static int await_part(struct burst *b, int64_t deadline)
     for (int i = 0; i < b->n; i++) {
         if (b->fs[i] == NULL)
             continue;
-        int64_t left = deadline - now_ns();
+        int64_t left = deadline - wt_now_ns();
         if (weft_future_wait(b->fs[i], left > 0 ? left : 0) != WEFT_OK)
             lost++;
     }
@@ -299,7 +246,7 @@ static void *helper_main(void *arg)
 
 static void check_part(struct burst *b, unsigned cycle)
 {
-    int64_t end = now_ns() + BURST_DEADLINE_NS;
+    int64_t end = wt_now_ns() + BURST_DEADLINE_NS;
     for (int i = 0; i < b->n; i++) {
         struct task_arg *a = &b->args[i];
         if (b->fs[i] == NULL)
@@ -308,8 +255,8 @@ static void check_part(struct burst *b, unsigned cycle)
               i, weft_future_state(b->fs[i]));
         weft_future_release(b->fs[i]);
         b->fs[i] = NULL;
-        while (atomic_load(&a->dtor) < 1 && now_ns() < end)
-            sleep_ns(50 * US);
+        while (atomic_load(&a->dtor) < 1 && wt_now_ns() < end)
+            wt_sleep_ns(50 * US);
         CHECK(atomic_load(&a->ran) == 1, "cycle %u: task %d ran %d times", cycle, i,
               atomic_load(&a->ran));
         CHECK(atomic_load(&a->dtor) == 1, "cycle %u: task %d arg_dtor ran %d times", cycle, i,
@@ -331,22 +278,22 @@ static void part_a(void)
     pthread_create(&helper, NULL, helper_main, NULL);
     unsigned hist[5] = {0}; /* <1 ms, <10 ms, <50 ms, <90 ms, >=90 ms */
     unsigned slow = 0, lost_cycles = 0, timed = 0, timed_cycles = 0;
-    int64_t t_start = now_ns();
+    int64_t t_start = wt_now_ns();
     for (unsigned c = 0; c < ncycles; c++) {
         plan_cycle(&rs);
-        sleep_ns(plan.gap);
+        wt_sleep_ns(plan.gap);
         if (plan.client_timed) {
             /* During the idle gap: the client's own timed wait. */
             timed++;
-            int64_t t0 = now_ns();
+            int64_t t0 = wt_now_ns();
             int rc = weft_future_wait(never, plan.client_timed);
-            int64_t el = now_ns() - t0;
+            int64_t el = wt_now_ns() - t0;
             CHECK(rc == WEFT_ETIMEDOUT && el >= plan.client_timed &&
                       el < plan.client_timed + TIMEOUT_SLACK_NS,
                   "cycle %u: %" PRId64 " ns wait gave %d after %" PRId64 " ns", c,
                   plan.client_timed, rc, el);
         }
-        burst_start = now_ns();
+        burst_start = wt_now_ns();
         pthread_barrier_wait(&cyc_barrier);
         submit_part(&plan.part[0]);
         pthread_barrier_wait(&cyc_barrier);
@@ -354,7 +301,7 @@ static void part_a(void)
         int lost = await_part(&plan.part[0], deadline);
         if (plan.nthreads == 2)
             lost += await_part(&plan.part[1], deadline);
-        int64_t took = now_ns() - burst_start;
+        int64_t took = wt_now_ns() - burst_start;
         if (lost) {
             lost_cycles++;
             weft_worker_stats st[2];
@@ -364,10 +311,10 @@ static void part_a(void)
                  plan.part[0].n + plan.part[1].n, took / MS, plan.gap / US, plan.nthreads,
                  st[0].parks, st[1].parks);
             /* Give it a last chance so the rest of the run is meaningful. */
-            await_part(&plan.part[0], now_ns() + 20000 * MS);
-            await_part(&plan.part[1], now_ns() + 20000 * MS);
+            await_part(&plan.part[0], wt_now_ns() + 20000 * MS);
+            await_part(&plan.part[1], wt_now_ns() + 20000 * MS);
         } else {
-            atomic_fetch_add(&checks_passed, 1);
+            atomic_fetch_add(&checks.passed, 1);
         }
         if (plan.task_timed) {
             timed_cycles++;
@@ -393,7 +340,7 @@ static void part_a(void)
            "(cycles without timed waits in tasks) <1ms %u, <10ms %u, <50ms %u, <90ms %u, "
            ">=90ms %u (slowest %.1f ms); %u cycles with timed waits in tasks; "
            "%u client timed waits; %d child tasks\n",
-           ncycles, (double)(now_ns() - t_start) / 1e9, lost_cycles, slow, hist[0], hist[1],
+           ncycles, (double)(wt_now_ns() - t_start) / 1e9, lost_cycles, slow, hist[0], hist[1],
            hist[2], hist[3], hist[4], (double)atomic_load(&slowest_ns) / 1e6, timed_cycles,
            timed, atomic_load(&child_runs));
     /* Systematic ~100 ms bursts mean wake-ups are lost and only the parked
@@ -421,7 +368,7 @@ static int srec_task(weft_ctx *ctx, void *arg, void **result)
     struct srec *r = arg;
     atomic_fetch_add(&r->ran, 1);
     if (((uintptr_t)r >> 4) % 4 == 0)
-        spin_ns(20 * US);
+        wt_spin_ns(20 * US);
     return 0;
 }
 
@@ -467,7 +414,7 @@ static void *submitter_main(void *arg)
                 break; /* a few more after the first rejection */
         }
         if (rnd(&s->rs, 64) == 0)
-            sleep_ns(rnd(&s->rs, 200 * US));
+            wt_sleep_ns(rnd(&s->rs, 200 * US));
         if (atomic_load(&stop_submitting))
             break;
     }
@@ -540,7 +487,7 @@ static void part_b(unsigned rounds)
             }
             pthread_create(&th[i], NULL, submitter_main, &subs[i]);
         }
-        sleep_ns(rnd(&rs, 5 * MS));
+        wt_sleep_ns(rnd(&rs, 5 * MS));
         unsigned flags = (unsigned)rnd(&rs, 4); /* 0, WAIT, CANCEL, CANCEL|WAIT */
         flag_count[flags]++;
         rc = weft_pool_shutdown(p, flags);
@@ -585,12 +532,12 @@ static double cpu_seconds(void)
 static void part_c(void)
 {
     phase = "C: idle CPU";
-    sleep_ns(300 * MS);
+    wt_sleep_ns(300 * MS);
     double c0 = cpu_seconds();
-    int64_t t0 = now_ns();
-    sleep_ns(500 * MS);
+    int64_t t0 = wt_now_ns();
+    wt_sleep_ns(500 * MS);
     double used = cpu_seconds() - c0;
-    double wall = (double)(now_ns() - t0) / 1e9;
+    double wall = (double)(wt_now_ns() - t0) / 1e9;
     double pct = 100.0 * used / wall;
     weft_worker_stats st[2];
     weft_pool_stats(pool, st, 2);
@@ -603,22 +550,14 @@ static void part_c(void)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    ncycles = DEFAULT_CYCLES;
-    const char *e = getenv("WEFT_STRESS_ITERS");
-    if (argc > 1)
-        ncycles = (unsigned)strtoul(argv[1], NULL, 0);
-    else if (e && *e)
-        ncycles = (unsigned)strtoul(e, NULL, 0);
-    e = getenv("WEFT_STRESS_SEED");
-    seed = e && *e ? strtoull(e, NULL, 0) : (uint64_t)now_ns() ^ (uint64_t)getpid() << 32;
-    if (seed == 0)
-        seed = 1;
+    ncycles = wt_stress_iters(argc, argv, DEFAULT_CYCLES);
+    seed = wt_stress_seed();
     unsigned brounds = ncycles / 10 ? ncycles / 10 : 1;
     printf("wakeup_stress: seed %" PRIu64 " (WEFT_STRESS_SEED), %u cycles, %u shutdown rounds\n",
            seed, ncycles, brounds);
     signal(SIGALRM, on_alarm);
     alarm(WATCHDOG_S);
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
 
     weft_pool_options o;
     weft_pool_options_init(&o);
@@ -635,8 +574,6 @@ int main(int argc, char **argv)
     weft_future_release(never);
     part_b(brounds);
 
-    printf("wakeup_stress: %.2f s\n", (double)(now_ns() - t0) / 1e9);
-    unsigned long p = atomic_load(&checks_passed), f = atomic_load(&checks_failed);
-    printf("%lu passed, %lu failed\n", p, f);
-    return f == 0 ? 0 : 1;
+    printf("wakeup_stress: %.2f s\n", (double)(wt_now_ns() - t0) / 1e9);
+    return wt_checks_summary(&checks) == 0 ? 0 : 1;
 }
