@@ -45,7 +45,8 @@
  * park = NOTIFIED and makes the futex syscall only if the worker was really
  * PARKED [PK4]. A worker whose final check cancels its sleep must CAS its own
  * bit out; if that fails a waker already owns it and it waits for NOTIFIED.
- * Model: tests/stress/park_stress.c exercises idle gaps and submit bursts. */
+ * Tests: tests/stress/wakeup_stress.c (idle gaps, then bursts of submits;
+ * a lost wake-up hangs, and its watchdog fails the run). */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
