@@ -179,25 +179,40 @@ static int shared_depth(hwloc_topology_t t, int a, int b)
     return hwloc_get_common_ancestor_obj(t, pa, pb)->depth;
 }
 
-/* Order victims nearest first and cut them into tiers of equal distance. */
-static void order_by_distance(hwloc_topology_t t, struct weft_pool *p, struct weft__worker *w)
+int weft__topology_order(hwloc_topology_t t, int self_pu, const int *pu_of, unsigned *victims,
+                         unsigned m, unsigned *tier_end)
 {
-    unsigned m = p->n - 1;
     int *dist = malloc(sizeof(int) * (m ? m : 1));
     if (dist == NULL)
-        return; /* keep the single flat tier */
+        return -ENOMEM;
     for (unsigned i = 0; i < m; i++)
-        dist[i] = shared_depth(t, w->pu, p->workers[w->victims[i]].pu);
-    for (unsigned i = 1; i < m; i++) /* insertion sort: m is small */
+        dist[i] = shared_depth(t, self_pu, pu_of[victims[i]]);
+    for (unsigned i = 1; i < m; i++) /* insertion sort, stable: m is small */
         for (unsigned j = i; j > 0 && dist[j] > dist[j - 1]; j--) {
             int d = dist[j]; dist[j] = dist[j - 1]; dist[j - 1] = d;
-            unsigned v = w->victims[j]; w->victims[j] = w->victims[j - 1]; w->victims[j - 1] = v;
+            unsigned v = victims[j]; victims[j] = victims[j - 1]; victims[j - 1] = v;
         }
-    w->ntiers = 0;
+    int tiers = 0;
     for (unsigned i = 1; i <= m; i++)
         if (i == m || dist[i] != dist[i - 1])
-            w->tier_end[w->ntiers++] = i;
+            tier_end[tiers++] = i;
     free(dist);
+    return tiers;
+}
+
+/* Order a pinned worker's victims nearest first (keeps the flat tier on
+ * allocation failure). */
+static void order_by_distance(hwloc_topology_t t, struct weft_pool *p, struct weft__worker *w)
+{
+    int *pu_of = malloc(sizeof(int) * p->n);
+    if (pu_of == NULL)
+        return;
+    for (unsigned i = 0; i < p->n; i++)
+        pu_of[i] = p->workers[i].pu;
+    int tiers = weft__topology_order(t, w->pu, pu_of, w->victims, p->n - 1, w->tier_end);
+    if (tiers > 0)
+        w->ntiers = (unsigned)tiers;
+    free(pu_of);
 }
 
 int weft__topology_victims(struct weft_pool *p)

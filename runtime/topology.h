@@ -3,9 +3,12 @@
 #ifndef WEFT_TOPOLOGY_H
 #define WEFT_TOPOLOGY_H
 
+#include <hwloc.h>
+
 #include "weft.h"
 
 struct weft_pool;
+struct weft__worker;
 
 /* Number of CPUs in the process affinity mask (taskset, cpusets). >= 1. */
 unsigned weft__topology_cpus(void);
@@ -21,6 +24,12 @@ void weft__topology_bind_self(int pu);
  * affinity before the worker parks. Both are no-ops for pinned workers. */
 void weft__topology_spread(struct weft__worker *w);
 void weft__topology_unspread(struct weft__worker *w);
+/* Sort victims[0..m) (worker indexes; pu_of[v] is worker v's PU) nearest to
+ * self_pu first, by the depth of the deepest topology object they share,
+ * and write the end of each tier of equal distance to tier_end. Returns the
+ * number of tiers, or -ENOMEM. Exposed for tests on synthetic topologies. */
+int weft__topology_order(hwloc_topology_t t, int self_pu, const int *pu_of, unsigned *victims,
+                         unsigned m, unsigned *tier_end);
 /* Build each worker's victim list and locality tiers. Returns 0 / -ENOMEM. */
 int weft__topology_victims(struct weft_pool *p);
 
