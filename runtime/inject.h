@@ -17,6 +17,10 @@
 static inline void weft__inject_push(struct __cds_wfcq_head *head, struct cds_wfcq_tail *tail,
                                      struct weft__task *t)
 {
+    /* wfcqueue requires an initialized node (next == NULL: "no successor
+     * yet"). A task moved from one queue to another still carries its old
+     * successor, which would splice stale nodes into the new queue. */
+    cds_wfcq_node_init(&t->qnode);
 #ifdef WEFT_TSAN
     __tsan_release(t);
 #endif

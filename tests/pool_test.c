@@ -1147,3 +1147,70 @@ Test(pool, workers_keep_the_affinity_their_start_hook_set)
     cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
     cr_assert(eq(int, atomic_load(&escaped), 0));
 }
+
+/* ---- shutdown(CANCEL) with blocking parallel jobs queued among futures ---- */
+
+static atomic_int mixed_gate;
+
+static int mixed_blocker(weft_ctx *ctx, void *arg, void **result)
+{
+    int64_t end = wt_now_ns() + 10000000000ll;
+    while (!atomic_load(&mixed_gate) && wt_now_ns() < end)
+        wt_sleep_us(100);
+    return 0;
+}
+
+static int mixed_body(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
+{
+    atomic_fetch_add((atomic_int *)ud, (int)(hi - lo));
+    return 0;
+}
+
+struct mixed_loop {
+    weft_pool *pool;
+    atomic_int covered;
+    int rc;
+};
+
+static void *mixed_loop_thread(void *arg)
+{
+    struct mixed_loop *m = arg;
+    m->rc = weft_parallel_for(m->pool, 0, 100, 10, mixed_body, &m->covered);
+    return NULL;
+}
+
+/* The injection queue holds futures, then a blocking parallel_for's root
+ * job, then more futures, behind a blocked worker. shutdown(CANCEL) cancels
+ * the futures and must queue the job again intact: the loop still runs in
+ * full and every future is cancelled exactly once. */
+Test(pool, shutdown_cancel_keeps_queued_parallel_jobs_intact)
+{
+    weft_pool *p = make_pool(1);
+    atomic_store(&mixed_gate, 0);
+    weft_future *blocker, *before[4], *after[4];
+    cr_assert(eq(int, weft_submit(p, mixed_blocker, NULL, NULL, &blocker), WEFT_OK));
+    usleep(20000); /* the only worker is inside the blocker */
+    for (int i = 0; i < 4; i++)
+        cr_assert(eq(int, weft_submit(p, mixed_blocker, NULL, NULL, &before[i]), WEFT_OK));
+    struct mixed_loop m = {.pool = p, .covered = 0, .rc = -1};
+    pthread_t th;
+    cr_assert(eq(int, pthread_create(&th, NULL, mixed_loop_thread, &m), 0));
+    usleep(20000); /* its root job is queued */
+    for (int i = 0; i < 4; i++)
+        cr_assert(eq(int, weft_submit(p, mixed_blocker, NULL, NULL, &after[i]), WEFT_OK));
+    cr_assert(eq(int, weft_pool_shutdown(p, WEFT_SHUTDOWN_CANCEL), WEFT_OK));
+    for (int i = 0; i < 4; i++) {
+        cr_assert(weft_future_cancelled(before[i]));
+        cr_assert(weft_future_cancelled(after[i]));
+    }
+    atomic_store(&mixed_gate, 1);
+    pthread_join(th, NULL);
+    cr_assert(eq(int, m.rc, WEFT_OK));
+    cr_assert(eq(int, atomic_load(&m.covered), 100));
+    cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
+    weft_future_release(blocker);
+    for (int i = 0; i < 4; i++) {
+        weft_future_release(before[i]);
+        weft_future_release(after[i]);
+    }
+}
