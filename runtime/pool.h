@@ -92,7 +92,6 @@ struct weft_pool {
     _Atomic uint32_t drained;  /* futex word: 1 once STOP and no accepted task left */
     _Atomic uint32_t exiting;  /* workers leave their loops */
     _Atomic uint32_t broken;   /* an on_worker_start hook failed */
-    _Atomic uint32_t started;  /* workers that finished their start hook */
 #ifdef WEFT_TSAN
     _Atomic uint64_t tsan_fence; /* RMW target standing in for fences under TSan */
 #endif

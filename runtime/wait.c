@@ -56,11 +56,6 @@ uint32_t weft__word_complete(_Atomic uint32_t *word, uint32_t final)
     return old;
 }
 
-int weft__word_sleep(_Atomic uint32_t *word, uint32_t expected, const struct timespec *deadline)
-{
-    return weft__futex_wait(word, expected, deadline);
-}
-
 /* Sleep once on the word (setting WAITERS first). Returns -ETIMEDOUT when
  * the deadline passed, else 0 (done, woken, or spurious: caller re-checks). */
 static int sleep_once(_Atomic uint32_t *word, const struct timespec *deadline)

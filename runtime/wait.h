@@ -37,7 +37,4 @@ int weft__word_wait_run(_Atomic uint32_t *word, struct weft__worker *leap,
  * until this returns. */
 uint32_t weft__word_complete(_Atomic uint32_t *word, uint32_t final);
 
-/* Sleep on a word while it equals expected (no helping), with deadline. */
-int weft__word_sleep(_Atomic uint32_t *word, uint32_t expected, const struct timespec *deadline);
-
 #endif

@@ -61,10 +61,6 @@
 #include "pool.h"
 #include "wait.h"
 
-/* A helping worker with nothing to run sleeps on the waiter's word in
- * slices, so that new work is noticed: from 20 us doubling to 1 ms. */
-#define HELP_SLICE_MIN_NS 20000
-#define HELP_SLICE_MAX_NS 1000000
 
 struct ws_link {
     struct weft__listener l; /* on the future's listener stack */
@@ -183,29 +179,11 @@ static bool word_done(struct waitset *ws)
     return weft__phase_done(atomic_load_explicit(&ws->word, memory_order_acquire));
 }
 
-/* Sleep on the word until it completes, a wake, or min(slice, deadline). */
-static void sleep_slice(struct waitset *ws, const struct timespec *deadline, int64_t slice_ns)
-{
-    struct timespec until;
-    weft__deadline_in(&until, slice_ns);
-    if (deadline != NULL && (deadline->tv_sec < until.tv_sec ||
-                             (deadline->tv_sec == until.tv_sec && deadline->tv_nsec < until.tv_nsec)))
-        until = *deadline;
-    uint32_t s = WEFT_PENDING;
-    /* [WS2] relaxed: announces the sleeper to the completer's exchange on
-     * the same word (wait.c [WT2]); a failure means the word is done or
-     * already carries WAITERS, and the kernel re-checks the value. */
-    if (!atomic_compare_exchange_strong_explicit(&ws->word, &s, WEFT_PENDING | WEFT_ST_WAITERS,
-                                                 memory_order_relaxed, memory_order_relaxed) &&
-        s != (WEFT_PENDING | WEFT_ST_WAITERS))
-        return;
-    (void)weft__word_sleep(&ws->word, WEFT_PENDING | WEFT_ST_WAITERS, &until);
-}
-
 /* Nothing else to run: run one awaited future's task ourselves if it has
  * not started (what keeps deeply nested waits on one worker going). */
-static bool run_awaited_one(struct waitset *ws, struct weft__worker *w)
+static bool run_awaited_one(void *arg, struct weft__worker *w)
 {
+    struct waitset *ws = arg;
     for (size_t i = 0; i < ws->nlinks; i++) {
         weft_future *f = ws->links[i].f;
         if (!weft_future_done(f) && weft__future_try_run(f, w))
@@ -214,37 +192,17 @@ static bool run_awaited_one(struct waitset *ws, struct weft__worker *w)
     return false;
 }
 
-/* On a worker: run other tasks while waiting, checking the deadline after
- * each one, and sleep in short slices only when nothing can be run. */
-static int block_helping(struct waitset *ws, struct weft__worker *w,
-                         const struct timespec *deadline)
-{
-    int64_t slice = HELP_SLICE_MIN_NS;
-    for (;;) {
-        if (word_done(ws))
-            return WEFT_OK;
-        if (deadline != NULL && weft__deadline_passed(deadline))
-            return WEFT_ETIMEDOUT;
-        if (weft__help_one(w, NULL) || run_awaited_one(ws, w)) {
-            slice = HELP_SLICE_MIN_NS;
-            continue;
-        }
-        sleep_slice(ws, deadline, slice);
-        if (slice < HELP_SLICE_MAX_NS)
-            slice *= 2;
-    }
-}
-
 /* Wait until a link may have completed since the last ws_pop, which must
- * have returned NULL. Returns WEFT_OK (re-drain) or WEFT_ETIMEDOUT. */
+ * have returned NULL. Returns WEFT_OK (re-drain) or WEFT_ETIMEDOUT. The word
+ * uses the completion-word layout [WS2], so the shared wait of wait.c does
+ * it: on a worker it helps (and runs awaited tasks through the runner),
+ * elsewhere it polls briefly and sleeps on the futex. */
 static int ws_block(struct waitset *ws, const struct timespec *deadline)
 {
     if (deadline != NULL && weft__deadline_passed(deadline))
         return word_done(ws) ? WEFT_OK : WEFT_ETIMEDOUT;
-    struct weft__worker *w = weft__self;
-    if (w != NULL)
-        return block_helping(ws, w, deadline);
-    return weft__word_wait(&ws->word, NULL, deadline);
+    struct weft__runner runner = {.run = run_awaited_one, .arg = ws};
+    return weft__word_wait_run(&ws->word, NULL, deadline, &runner);
 }
 
 /* ---- building a waiter ---- */
