@@ -334,31 +334,145 @@ WEFT_API int weft_ctx_set_result_dtor(weft_ctx *ctx, weft_dtor result_dtor);
  * Every group must be synced before the task that owns it returns: the
  * child records would otherwise live in a dead stack frame. Debug builds of
  * the library (no NDEBUG) stop the process with a message when a task
- * returns with unsynced children; release builds do not check. */
-typedef struct weft_group {
-    void *priv[4];
-} weft_group;
+ * returns with unsynced children; release builds do not check.
+ * The fields are weft's: read and write them only through the calls below. */
+struct weft__lazy;
 
 typedef struct weft_child {
-    void *priv[8];
+    weft_fn fn_;
+    void *arg_;
+    void *result_;
+    struct weft_child *prev_; /* the group's previously spawned child */
+    void *rt_[4];             /* runtime part: task header, completion word, thief */
 } weft_child;
 
-/* Start a group owned by the running task. */
+typedef struct weft_group {
+    struct weft__lazy *lazy_; /* the owner's private spawn stack; NULL: slow path */
+    weft_child *last_;        /* most recently spawned unsynced child */
+    weft_ctx *ctx_;           /* the owning task's context */
+    uintptr_t flags_;         /* runtime flags */
+} weft_group;
+
+/* Start a group owned by the running task (ctx is its context). */
 WEFT_API void weft_group_init(weft_group *g, weft_ctx *ctx);
-/* Push fn(ctx, arg, &result) on this worker's deque; thieves may run it.
+/* Make fn(ctx, arg, &result) a child of g that other workers may steal.
  * Threads:   the worker running the group's task only.
  * Returns:   WEFT_OK; WEFT_EINVAL (NULL); WEFT_EPERM from another thread or
  *            a group initialized without a task context. */
 WEFT_API int weft_spawn(weft_group *g, weft_child *slot, weft_fn fn, void *arg);
 /* Wait for every child of g: children not stolen run inline; for stolen ones
  * the worker helps (first on the thief's deque). Returns WEFT_OK or the status
- * of the most recently spawned failing child. */
+ * of the most recently spawned failing child; WEFT_EINVAL; WEFT_EPERM. */
 WEFT_API int weft_sync(weft_group *g);
 /* The result a child stored in *result (valid after weft_sync). */
 WEFT_API void *weft_child_result(const weft_child *slot);
 /* Run a and b in parallel: b is pushed (stealable), a runs inline, then b is
  * synced. Returns WEFT_OK, or a's status if nonzero, else b's. */
 WEFT_API int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *arg_b);
+
+/* Inline fast paths of the four calls above (GNU C and C++; define
+ * WEFT_NO_INLINE to call the library functions instead, which behave the
+ * same). A spawned child first goes on its worker's private spawn stack, a
+ * plain array only that worker touches; a child still on top of it at sync
+ * runs as a direct call. Everything else (a thief asked for work, a full
+ * stack, a stolen child, a call from the wrong thread, NULL arguments) goes
+ * to the library's slow paths. The layout below is internal to this
+ * version of weft, not API. */
+/* The header and items fill 2 KiB, so steal_req, which thieves write,
+ * starts a cache line of its own (the runtime aligns the struct). n and open
+ * are not adjacent: compilers would merge their updates into one 64-bit
+ * access, whose load cannot be forwarded from the two 32-bit stores of the
+ * sync before it (fib's spawn-after-sync pattern ran 1.5x slower). */
+#define WEFT__LAZY_MAX 253
+struct weft__lazy {
+    unsigned n;    /* children in items[] */
+    weft_ctx *ctx; /* the context children run with */
+    unsigned open; /* spawned, not yet synced children (strict fork/join) */
+    weft_child *items[WEFT__LAZY_MAX]; /* oldest first */
+    uint32_t steal_req; /* nonzero: a thief asks us to publish (a hint) */
+};
+/* The head of every weft_ctx. */
+struct weft__ctx_head {
+    struct weft__lazy *lazy; /* the running worker's spawn stack */
+};
+/* This thread's spawn stack if it is a weft worker, else NULL. */
+#if defined(__GNUC__)
+extern WEFT_API __thread struct weft__lazy *weft__tls_lazy
+    __attribute__((tls_model("initial-exec")));
+#endif
+WEFT_API int weft__spawn_slow(weft_group *g, weft_child *slot, weft_fn fn, void *arg);
+WEFT_API int weft__sync_slow(weft_group *g, int status);
+
+#if defined(__GNUC__) && !defined(WEFT_NO_INLINE)
+/* The thief's flag is read relaxed: it only asks for publication sooner
+ * (runtime/group.c, "Lazy publication"); nothing is published through it. */
+static inline int weft__steal_requested(const struct weft__lazy *l)
+{
+    return __atomic_load_n(&l->steal_req, __ATOMIC_RELAXED) != 0;
+}
+
+static inline void weft__group_init_inline(weft_group *g, weft_ctx *ctx)
+{
+    if (g == NULL)
+        return;
+    g->lazy_ = ctx != NULL ? ((const struct weft__ctx_head *)(const void *)ctx)->lazy : NULL;
+    g->last_ = NULL;
+    g->ctx_ = ctx;
+    g->flags_ = 0;
+}
+
+static inline int weft__spawn_inline(weft_group *g, weft_child *c, weft_fn fn, void *arg)
+{
+    struct weft__lazy *l;
+    if (__builtin_expect(g != NULL && c != NULL && fn != NULL && (l = g->lazy_) != NULL &&
+                             l == weft__tls_lazy && l->n < WEFT__LAZY_MAX &&
+                             !weft__steal_requested(l),
+                         1)) {
+        c->fn_ = fn;
+        c->arg_ = arg;
+        c->prev_ = g->last_;
+        g->last_ = c;
+        l->items[l->n++] = c;
+        l->open++;
+        return WEFT_OK;
+    }
+    return weft__spawn_slow(g, c, fn, arg);
+}
+
+static inline int weft__sync_inline(weft_group *g)
+{
+    if (g == NULL || g->last_ == NULL)
+        return g == NULL ? WEFT_EINVAL : WEFT_OK;
+    struct weft__lazy *l = g->lazy_;
+    if (l == NULL || l != weft__tls_lazy)
+        return weft__sync_slow(g, WEFT_OK);
+    int status = WEFT_OK;
+    weft_child *c;
+    while ((c = g->last_) != NULL) {
+        unsigned n = l->n;
+        if (__builtin_expect(n == 0 || l->items[n - 1] != c || weft__steal_requested(l), 0))
+            return weft__sync_slow(g, status);
+        l->n = n - 1;
+        l->open--;
+        g->last_ = c->prev_;
+        c->result_ = NULL;
+        int s = c->fn_(l->ctx, c->arg_, &c->result_);
+        if (status == WEFT_OK)
+            status = s;
+    }
+    return status;
+}
+
+static inline void *weft__child_result_inline(const weft_child *c)
+{
+    return c != NULL ? c->result_ : NULL;
+}
+
+#define weft_group_init(g, ctx) weft__group_init_inline((g), (ctx))
+#define weft_spawn(g, slot, fn, arg) weft__spawn_inline((g), (slot), (fn), (arg))
+#define weft_sync(g) weft__sync_inline((g))
+#define weft_child_result(slot) weft__child_result_inline((slot))
+#endif
 
 /* ---- data parallel ------------------------------------------------------------- */
 

@@ -212,7 +212,7 @@ static bool start_and_run(weft_future *f, struct weft__worker *w)
                                                   memory_order_relaxed, memory_order_relaxed))
             break;
     }
-    struct weft_ctx ctx = {.worker = w, .future = f};
+    struct weft_ctx ctx = weft__ctx_make(w, f);
     void *result = NULL;
     int status = f->fn(&ctx, f->arg, &result);
     /* The task is over: its argument goes now (the starter owns it). */

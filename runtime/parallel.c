@@ -112,7 +112,7 @@ struct root {
 static void root_exec(struct weft__task *t, struct weft__worker *w)
 {
     struct root *root = weft_container_of(t, struct root, task);
-    struct weft_ctx ctx = {.worker = w, .future = NULL};
+    struct weft_ctx ctx = weft__ctx_make(w, NULL);
     split(&ctx, &root->r, NULL);
     /* [PF2] publishes the loop's writes; root may vanish right after. */
     weft__word_complete(&root->word, WEFT_FINISHED);
@@ -130,7 +130,7 @@ static int run_loop(struct weft_pool *p, struct loop *lp, size_t begin, size_t e
     struct range r = {.lp = lp, .lo = begin, .hi = end, .acc = acc};
     struct weft__worker *w = weft__self;
     if (w != NULL && w->pool == p) {
-        struct weft_ctx ctx = {.worker = w, .future = NULL};
+        struct weft_ctx ctx = weft__ctx_make(w, NULL);
         split(&ctx, &r, NULL);
     } else {
         struct root root = {.task = {.exec = root_exec}, .r = r};

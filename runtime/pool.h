@@ -20,17 +20,17 @@
 #include "task.h"
 #include "weft.h"
 
-/* Spawned children kept private per worker before they must be published. */
-#define WEFT_PRIV_MAX 256
+struct weft_ctx {
+    struct weft__ctx_head head; /* first: weft.h's inline group init reads it */
+    struct weft__worker *worker;
+    weft_future *future; /* NULL for spawned children and internal chunks */
+};
 
 struct weft__worker {
     struct weft__deque dq; /* own deque: push/take here, steal from others */
 
     /* Written by wakers and the owner: the futex word the worker parks on. */
     alignas(WEFT_CACHE_LINE) _Atomic uint32_t park;
-    /* Written by thieves that found this deque empty: asks the owner to
-     * publish its private children (see "Lazy publication" in group.c). */
-    _Atomic uint32_t steal_req;
     /* Written by the owner when it leaves or enters idleness: the CPU it is
      * busy on, or -1 while idle (topology.c, weft__topology_spread). */
     _Atomic int busy_cpu;
@@ -49,10 +49,14 @@ struct weft__worker {
     int64_t frame_bottom;    /* deque bottom when the running task started */
     uint32_t unflushed;      /* finished submitted tasks not yet subtracted from life */
     uint32_t tick;           /* tasks since the injection queue was last polled */
-    unsigned open_children;  /* spawned children not yet synced (strict fork/join) */
-    unsigned npriv;          /* private (unpublished) spawned children in priv[] */
-    unsigned frame_priv;     /* npriv when the running task started */
-    struct weft__task *priv[WEFT_PRIV_MAX]; /* oldest first; owner only */
+    unsigned frame_priv;     /* lazy.n when the running task started */
+    /* Private spawn stack (group.c; weft.h's inline spawn/sync use it).
+     * Its last field, steal_req, is written by thieves that found this
+     * deque empty: it asks the owner to publish its private children. The
+     * alignment gives steal_req a cache line of its own (weft.h). */
+    alignas(WEFT_CACHE_LINE) struct weft__lazy lazy;
+    /* A new line again, so steal_req's line holds nothing else. */
+    alignas(WEFT_CACHE_LINE) struct weft_ctx child_ctx; /* context of children run inline */
     bool searching;          /* counted in the pool's searchers */
     int pu;                  /* pinned PU (hwloc os index) or -1 */
     unsigned *victims;       /* steal order (nearest first when pinned) */
@@ -103,10 +107,26 @@ struct weft_pool {
 extern _Thread_local struct weft__worker *weft__self
     __attribute__((tls_model("initial-exec")));
 
-struct weft_ctx {
-    struct weft__worker *worker;
-    weft_future *future; /* NULL for spawned children and internal chunks */
-};
+
+/* steal_req is a plain uint32_t in weft.h's layout; every access is a
+ * relaxed __atomic builtin: a hint (group.c, "Lazy publication"); nothing is
+ * published through it, the deque push does that. */
+static inline bool weft__steal_req_get(const struct weft__worker *w)
+{
+    return __atomic_load_n(&w->lazy.steal_req, __ATOMIC_RELAXED) != 0;
+}
+
+static inline void weft__steal_req_set(struct weft__worker *w, uint32_t v)
+{
+    __atomic_store_n(&w->lazy.steal_req, v, __ATOMIC_RELAXED);
+}
+
+/* The context of a task running on w (f: its future, or NULL). */
+static inline struct weft_ctx weft__ctx_make(struct weft__worker *w, weft_future *f)
+{
+    struct weft_ctx ctx = {.head = {.lazy = &w->lazy}, .worker = w, .future = f};
+    return ctx;
+}
 
 /* A seq_cst fence for the store-load pairs of the parking protocol. TSan
  * does not model fences, so its builds use a seq_cst RMW on a pool-private
@@ -162,6 +182,10 @@ void weft__worker_flush(struct weft__worker *w);
 /* Like weft_group_init, but children are published at once (no lazy
  * publication): for loops whose leaves run long. */
 void weft__group_init_eager(weft_group *g, weft_ctx *ctx);
+/* Make a private child stealable: fill in its task header and completion
+ * word (spawn leaves them unset while the child is private) and return the
+ * header to push. Owner only, before the push publishes it. */
+struct weft__task *weft__child_expose(weft_child *c);
 
 /* ---- pool.c ---- */
 /* Mark the pool drained (STOP set, nothing accepted left): wakes the

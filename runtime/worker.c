@@ -23,6 +23,9 @@
 #include "topology.h"
 
 _Thread_local struct weft__worker *weft__self __attribute__((tls_model("initial-exec")));
+__thread struct weft__lazy *weft__tls_lazy __attribute__((tls_model("initial-exec")));
+_Static_assert(offsetof(struct weft__lazy, steal_req) % 64 == 0,
+               "steal_req must start a cache line (weft.h)");
 
 /* Tasks run between polls of the injection queue while the own deque is
  * busy, so external submissions are not starved (Go uses 61 too). */
@@ -53,9 +56,9 @@ void weft__frame_enter(struct weft__worker *w, struct weft__frame *saved)
 {
     saved->bottom = w->frame_bottom;
     saved->priv = w->frame_priv;
-    saved->open = w->open_children;
+    saved->open = w->lazy.open;
     w->frame_bottom = weft__deque_bottom(&w->dq);
-    w->frame_priv = w->npriv;
+    w->frame_priv = w->lazy.n;
 }
 
 void weft__frame_leave(struct weft__worker *w, const struct weft__frame *saved)
@@ -64,7 +67,7 @@ void weft__frame_leave(struct weft__worker *w, const struct weft__frame *saved)
     w->frame_priv = saved->priv;
     /* Strict fork/join: a task that returns with unsynced children leaves
      * records in a dead stack frame. Debug builds stop right here. */
-    if (w->open_children != saved->open)
+    if (w->lazy.open != saved->open)
         WEFT_DEBUG_FAIL("a task returned without weft_sync() of its spawned children");
     stat_inc(&w->st_tasks);
 }
@@ -93,14 +96,16 @@ void weft__publish(struct weft__worker *w)
 {
     struct weft_pool *p = w->pool;
     /* relaxed: a hint; what thieves need is published by the pushes. */
-    atomic_store_explicit(&w->steal_req, 0, memory_order_relaxed);
+    weft__steal_req_set(w, 0);
     unsigned i = w->frame_priv;
-    if (w->npriv <= i)
+    if (w->lazy.n <= i)
         return;
-    for (; i < w->npriv; i++)
-        if (weft__deque_push(&w->dq, w->priv[i]) != 0)
-            weft__inject_push(&p->inj_head, &p->inj_tail, w->priv[i]);
-    w->npriv = w->frame_priv;
+    for (; i < w->lazy.n; i++) {
+        struct weft__task *t = weft__child_expose(w->lazy.items[i]);
+        if (weft__deque_push(&w->dq, t) != 0)
+            weft__inject_push(&p->inj_head, &p->inj_tail, t);
+    }
+    w->lazy.n = w->frame_priv;
     /* Publication answers an idle worker that may be parking right now: use
      * the fenced notify ([PK1] in park.c), not the cheap internal one. */
     weft__notify(p);
@@ -178,8 +183,8 @@ static struct weft__task *steal_from(struct weft__worker *w, struct weft__worker
         if (r == WEFT_STEAL_EMPTY) {
             /* Ask the owner to publish private children. relaxed: a hint,
              * loaded first so an existing request costs no line transfer. */
-            if (!atomic_load_explicit(&v->steal_req, memory_order_relaxed))
-                atomic_store_explicit(&v->steal_req, 1, memory_order_relaxed);
+            if (!weft__steal_req_get(v))
+                weft__steal_req_set(v, 1);
             break;
         }
     }
@@ -243,11 +248,11 @@ bool weft__help_one(struct weft__worker *w, struct weft__worker *leap)
 {
     struct weft__task *t = NULL;
     /* relaxed: a hint (see weft__publish). */
-    if (atomic_load_explicit(&w->steal_req, memory_order_relaxed))
+    if (weft__steal_req_get(w))
         weft__publish(w);
     /* Private children of the waiting frame are its descendants. */
-    if (w->npriv > w->frame_priv)
-        t = w->priv[--w->npriv];
+    if (w->lazy.n > w->frame_priv)
+        t = weft__child_expose(w->lazy.items[--w->lazy.n]);
     /* Tasks above frame_bottom were pushed by the waiting frame: its
      * descendants. Below it lies its ancestors' work. */
     if (t == NULL && weft__deque_bottom(&w->dq) > w->frame_bottom)
@@ -284,6 +289,7 @@ static void worker_start(struct weft__worker *w, char *anchor)
     snprintf(name, sizeof(name), "%s%u", p->name_prefix, w->index);
     pthread_setname_np(pthread_self(), name);
     weft__self = w;
+    weft__tls_lazy = &w->lazy;
     if (w->pu >= 0)
         weft__topology_bind_self(w->pu);
     /* relaxed: a placement hint (topology.c). */
@@ -309,6 +315,7 @@ static void worker_stop(struct weft__worker *w)
     urcu_memb_unregister_thread();
 #endif
     weft__self = NULL;
+    weft__tls_lazy = NULL;
 }
 
 void *weft__worker_main(void *arg)

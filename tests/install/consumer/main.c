@@ -1,6 +1,8 @@
 /* Installed-package consumer: uses only <weft.h> and the installed library.
  * Built by tests/install/check_install.cmake through find_package(weft) and
- * through pkg-config. Exits 0 when a submitted task's result comes back. */
+ * through pkg-config. Exits 0 when a submitted task's result comes back and
+ * fork/join through weft.h's inline spawn/sync (which reach into the library
+ * for its thread-local spawn stack) computes fib(20). */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -13,6 +15,24 @@ static int answer(weft_ctx *ctx, void *arg, void **result)
     (void)ctx;
     *result = (void *)((uintptr_t)arg + ANSWER);
     return 0;
+}
+
+static int fib(weft_ctx *ctx, void *arg, void **result)
+{
+    uintptr_t n = (uintptr_t)arg;
+    if (n < 2) {
+        *result = (void *)n;
+        return 0;
+    }
+    weft_group g;
+    weft_child c;
+    void *b = NULL;
+    weft_group_init(&g, ctx);
+    int rc = weft_spawn(&g, &c, fib, (void *)(n - 1));
+    int rb = fib(ctx, (void *)(n - 2), &b);
+    int rs = weft_sync(&g);
+    *result = (void *)((uintptr_t)weft_child_result(&c) + (uintptr_t)b);
+    return rc != WEFT_OK ? rc : rb != 0 ? rb : rs;
 }
 
 int main(void)
@@ -29,6 +49,15 @@ int main(void)
     if (rc == WEFT_OK)
         rc = weft_future_result(f, WEFT_FOREVER, &value);
     weft_future_release(f);
+    void *fib20 = NULL;
+    if (rc == WEFT_OK && (rc = weft_submit(pool, fib, (void *)(uintptr_t)20, NULL, &f)) == WEFT_OK) {
+        rc = weft_future_result(f, WEFT_FOREVER, &fib20);
+        weft_future_release(f);
+    }
+    if (rc == WEFT_OK && (uintptr_t)fib20 != 6765) {
+        fprintf(stderr, "fib(20) = %ju, want 6765\n", (uintmax_t)(uintptr_t)fib20);
+        return 1;
+    }
     int drc = weft_pool_destroy(pool);
     if (rc != WEFT_OK || drc != WEFT_OK) {
         fprintf(stderr, "submit/result: %s, destroy: %s\n", weft_strerror(rc),
