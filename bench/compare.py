@@ -87,11 +87,14 @@ def workloads(quick, py_iters):
             Variant("weft", c("roundtrip_weft", "--reps", rt_reps, "--idle-ms", rt_idle)),
             Variant("tbb", c("roundtrip_tbb", "--reps", rt_reps, "--idle-ms", rt_idle)),
             Variant("omp", c("roundtrip_omp", "--reps", rt_reps, "--idle-ms", rt_idle)),
+            Variant("floor", c("roundtrip_floor", "--reps", rt_reps, "--idle-ms", rt_idle)),
             Variant("py-thread", py("roundtrip", "--reps", rt_reps, "--idle-ms", rt_idle),
                     python=True),
         ], note=f"one no-op task after {rt_idle} ms idle; omp = parallel-region fork/join "
                 "from the master (OpenMP has no external submit); libgomp's default wait "
-                "policy costs ms here at 2 workers, OMP_WAIT_POLICY=passive ~40 us"),
+                "policy costs ms here at 2 workers, OMP_WAIT_POLICY=passive ~40 us; floor = bare "
+                "futex wake of a thread that slept as long, answered back (no pool; "
+                "the machine's lower bound; the same program at both w)"),
         Workload("batch", "task", [
             Variant("serial", c("batch_seq", "--n", batch_n, "--reps", r + 1),
                     unit_field="tasks", serial=True),
@@ -311,9 +314,10 @@ def summarize(rows):
                          if serial and serial.unit_median and row.unit_median else None)
         others = [r.unit_median for r in rows.values()
                   if r.wl is row.wl and r.workers == row.workers and r.unit_median
-                  and family(r.system) not in (family(row.system), "serial")]
+                  and family(r.system) not in (family(row.system), "serial", "floor")]
         row.vs_best = (min(others) / row.unit_median
-                       if others and row.unit_median and row.system != "serial" else None)
+                       if others and row.unit_median and row.system not in ("serial", "floor")
+                       else None)
         if row.wl.name == "roundtrip" and row.lines:
             idle = sum(int(d["idle_ns"]) for d in row.lines)
             cpu = sum(int(d["idle_cpu_ns"]) for d in row.lines)
