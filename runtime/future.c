@@ -18,11 +18,15 @@
  *   Phases only move forward: PENDING -> RUNNING -> FINISHED, or
  *   PENDING (-> RUNNING for promises) -> CANCELLED. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "future.h"
 #include "futex.h"
 #include "pool.h"
+#include "slab.h"
 #include "wait.h"
+
+_Static_assert(sizeof(struct weft_future) <= WEFT_SLAB_BLOCK, "a future must fit a slab block");
 
 #define LISTENERS_CLOSED ((uintptr_t)1)
 
@@ -38,9 +42,12 @@ static inline uint32_t load_state(const weft_future *f)
 
 static weft_future *future_new(struct weft_pool *pool, uint32_t refs)
 {
-    weft_future *f = calloc(1, sizeof(*f));
+    struct weft__slab *slab;
+    weft_future *f = weft__slab_alloc(&slab);
     if (f == NULL)
         return NULL;
+    memset(f, 0, sizeof(*f));
+    f->slab = slab;
     f->task.exec = pool ? future_exec : NULL;
     f->pool = pool;
     /* relaxed: f is not shared yet; queue insertion or the returned
@@ -143,7 +150,7 @@ static void future_free(weft_future *f)
         f->result_dtor(f->result);
     if (f->error_dtor)
         f->error_dtor(f->error);
-    free(f);
+    weft__slab_free(f->slab, f);
 }
 
 weft_future *weft_future_ref(weft_future *f)
@@ -306,7 +313,7 @@ int weft_submit(weft_pool *pool, weft_fn fn, void *arg, weft_dtor arg_dtor, weft
     if (rc != WEFT_OK) {
         if (arg_dtor)
             arg_dtor(arg);
-        free(f);
+        weft__slab_free(f->slab, f);
         return rc;
     }
     if (out)

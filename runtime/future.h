@@ -29,6 +29,7 @@ struct weft__listener {
 
 struct weft_future {
     struct weft__task task;      /* queued record (tasks only) */
+    struct weft__slab *slab;     /* where the record's memory came from (slab.h) */
     _Atomic uint32_t state;      /* futex word, see WEFT_ST_* */
     _Atomic uint32_t refs;       /* handles + the runtime's reference */
     _Atomic uintptr_t listeners; /* closable stack; 1 = closed */
