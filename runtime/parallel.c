@@ -17,8 +17,10 @@
 #include "pool.h"
 #include "wait.h"
 
-/* Chunks per worker targeted by the automatic grain. */
-#define AUTO_CHUNKS_PER_WORKER 8
+/* Chunks per worker targeted by the automatic grain. Enough that the last
+ * chunks balance workers running at different speeds (vCPUs do): with 8,
+ * the 10 M map ended with one worker idle for half a chunk (~0.3 ms of 5). */
+#define AUTO_CHUNKS_PER_WORKER 32
 
 struct loop {
     weft_range_fn body;
