@@ -383,11 +383,14 @@ WEFT_API int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *a
  * are not adjacent: compilers would merge their updates into one 64-bit
  * access, whose load cannot be forwarded from the two 32-bit stores of the
  * sync before it (fib's spawn-after-sync pattern ran 1.5x slower). */
-#define WEFT__LAZY_MAX 253
+#define WEFT__LAZY_MAX 251
 struct weft__lazy {
     unsigned n;    /* children in items[] */
+    unsigned base; /* n when the running task (or inline child) started */
     weft_ctx *ctx; /* the context children run with */
     unsigned open; /* spawned, not yet synced children (strict fork/join) */
+    int64_t bottom;              /* the deque's bottom when it started */
+    const int64_t *deque_bottom; /* the worker's deque bottom (owner-written) */
     weft_child *items[WEFT__LAZY_MAX]; /* oldest first */
     uint32_t steal_req; /* nonzero: a thief asks us to publish (a hint) */
 };
@@ -404,6 +407,15 @@ WEFT_API int weft__spawn_slow(weft_group *g, weft_child *slot, weft_fn fn, void 
 WEFT_API int weft__sync_slow(weft_group *g, int status);
 
 #if defined(__GNUC__) && !defined(WEFT_NO_INLINE)
+/* Casts and null pointers that C++ warning sets accept as well. */
+#ifdef __cplusplus
+#define WEFT__CAST(T, x) static_cast<T>(x)
+#define WEFT__NULL nullptr
+#else
+#define WEFT__CAST(T, x) ((T)(x))
+#define WEFT__NULL NULL
+#endif
+
 /* The thief's flag is read relaxed: it only asks for publication sooner
  * (runtime/group.c, "Lazy publication"); nothing is published through it. */
 static inline int weft__steal_requested(const struct weft__lazy *l)
@@ -413,18 +425,20 @@ static inline int weft__steal_requested(const struct weft__lazy *l)
 
 static inline void weft__group_init_inline(weft_group *g, weft_ctx *ctx)
 {
-    if (g == NULL)
+    if (g == WEFT__NULL)
         return;
-    g->lazy_ = ctx != NULL ? ((const struct weft__ctx_head *)(const void *)ctx)->lazy : NULL;
-    g->last_ = NULL;
+    g->lazy_ = ctx != WEFT__NULL
+                   ? WEFT__CAST(const struct weft__ctx_head *, WEFT__CAST(const void *, ctx))->lazy
+                   : WEFT__NULL;
+    g->last_ = WEFT__NULL;
     g->ctx_ = ctx;
     g->flags_ = 0;
 }
 
 static inline int weft__spawn_inline(weft_group *g, weft_child *c, weft_fn fn, void *arg)
 {
-    struct weft__lazy *l;
-    if (__builtin_expect(g != NULL && c != NULL && fn != NULL && (l = g->lazy_) != NULL &&
+    struct weft__lazy *l = g != WEFT__NULL ? g->lazy_ : WEFT__NULL;
+    if (__builtin_expect(l != WEFT__NULL && c != WEFT__NULL && fn != WEFT__NULL &&
                              l == weft__tls_lazy && l->n < WEFT__LAZY_MAX &&
                              !weft__steal_requested(l),
                          1)) {
@@ -441,22 +455,31 @@ static inline int weft__spawn_inline(weft_group *g, weft_child *c, weft_fn fn, v
 
 static inline int weft__sync_inline(weft_group *g)
 {
-    if (g == NULL || g->last_ == NULL)
-        return g == NULL ? WEFT_EINVAL : WEFT_OK;
+    if (g == WEFT__NULL || g->last_ == WEFT__NULL)
+        return g == WEFT__NULL ? WEFT_EINVAL : WEFT_OK;
     struct weft__lazy *l = g->lazy_;
-    if (l == NULL || l != weft__tls_lazy)
+    if (l == WEFT__NULL || l != weft__tls_lazy)
         return weft__sync_slow(g, WEFT_OK);
     int status = WEFT_OK;
     weft_child *c;
-    while ((c = g->last_) != NULL) {
+    while ((c = g->last_) != WEFT__NULL) {
         unsigned n = l->n;
         if (__builtin_expect(n == 0 || l->items[n - 1] != c || weft__steal_requested(l), 0))
             return weft__sync_slow(g, status);
         l->n = n - 1;
         l->open--;
         g->last_ = c->prev_;
-        c->result_ = NULL;
+        c->result_ = WEFT__NULL;
+        /* The child is a frame of its own: a helping wait inside it runs
+         * only what it spawned or pushed, never its siblings. The deque's
+         * bottom is written only by this thread: relaxed. */
+        unsigned base = l->base;
+        int64_t bottom = l->bottom;
+        l->base = n - 1;
+        l->bottom = __atomic_load_n(l->deque_bottom, __ATOMIC_RELAXED);
         int s = c->fn_(l->ctx, c->arg_, &c->result_);
+        l->base = base;
+        l->bottom = bottom;
         if (status == WEFT_OK)
             status = s;
     }
@@ -465,7 +488,7 @@ static inline int weft__sync_inline(weft_group *g)
 
 static inline void *weft__child_result_inline(const weft_child *c)
 {
-    return c != NULL ? c->result_ : NULL;
+    return c != WEFT__NULL ? c->result_ : WEFT__NULL;
 }
 
 #define weft_group_init(g, ctx) weft__group_init_inline((g), (ctx))

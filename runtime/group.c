@@ -76,6 +76,21 @@ static inline int run_child(struct weft__worker *w, weft_child *c)
     return c->fn_(w->lazy.ctx, c->arg_, &c->result_);
 }
 
+/* Run c inline for its syncing parent, as a frame of its own (as weft.h's
+ * inline sync does): a helping wait inside c runs only c's descendants,
+ * never a sibling that may be waiting for c. */
+static int run_child_framed(struct weft__worker *w, weft_child *c)
+{
+    unsigned base = w->lazy.base;
+    int64_t bottom = w->lazy.bottom;
+    w->lazy.base = w->lazy.n;
+    w->lazy.bottom = weft__deque_bottom(&w->dq);
+    int status = run_child(w, c);
+    w->lazy.base = base;
+    w->lazy.bottom = bottom;
+    return status;
+}
+
 /* A thief (or a helping wait) runs an exposed child. */
 static void child_exec(struct weft__task *t, struct weft__worker *w)
 {
@@ -162,7 +177,7 @@ static __attribute__((noinline)) bool take_private_slow(struct weft__worker *w, 
     struct weft__lazy *l = &w->lazy;
     /* relaxed: a hint; a thief wants work, so publish the rest first. */
     if (weft__steal_req_get(w)) {
-        if (l->n > w->frame_priv && l->items[l->n - 1] == c) {
+        if (l->n > w->lazy.base && l->items[l->n - 1] == c) {
             l->n--; /* keep c for ourselves, publish the older ones */
             weft__publish(w);
             return true;
@@ -198,7 +213,7 @@ static inline bool take_private(struct weft__worker *w, weft_child *c)
 static int sync_one(struct weft__worker *w, weft_child *c, bool eager)
 {
     if (!eager && take_private(w, c))
-        return run_child(w, c);
+        return run_child_framed(w, c);
     struct child_rt *rt = rt_of(c);
     for (;;) {
         /* A helping wait earlier in this task may have run c already (it
@@ -208,7 +223,7 @@ static int sync_one(struct weft__worker *w, weft_child *c, bool eager)
             return rt->status;
         struct weft__task *t = weft__deque_take(&w->dq);
         if (t == &rt->task)
-            return run_child(w, c);
+            return run_child_framed(w, c);
         if (t == NULL)
             break;
         weft__run(w, t);

@@ -46,10 +46,8 @@ struct weft__worker {
     unsigned index;
     uint64_t rng;            /* xorshift state for victim choice */
     uintptr_t stack_limit;   /* frames below this address do not leapfrog */
-    int64_t frame_bottom;    /* deque bottom when the running task started */
     uint32_t unflushed;      /* finished submitted tasks not yet subtracted from life */
     uint32_t tick;           /* tasks since the injection queue was last polled */
-    unsigned frame_priv;     /* lazy.n when the running task started */
     /* Private spawn stack (group.c; weft.h's inline spawn/sync use it).
      * Its last field, steal_req, is written by thieves that found this
      * deque empty: it asks the owner to publish its private children. The

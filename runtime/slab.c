@@ -83,6 +83,16 @@ static void make_key(void)
     key_ok = pthread_key_create(&key, thread_done) == 0;
 }
 
+/* The code of thread_done goes away when the library does (libweft.so is
+ * linked -z nodelete, but libweft.a may sit in a plugin that is unloaded):
+ * delete the key first, so no exiting thread calls into unmapped code. The
+ * slabs of threads still alive then stay allocated. */
+__attribute__((destructor)) static void slab_unload(void)
+{
+    if (key_ok)
+        (void)pthread_key_delete(key);
+}
+
 static struct weft__slab *slab_new(void)
 {
     struct weft__slab *s = aligned_alloc(WEFT_SLAB_BLOCK, sizeof(*s));

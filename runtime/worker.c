@@ -26,6 +26,8 @@ _Thread_local struct weft__worker *weft__self __attribute__((tls_model("initial-
 __thread struct weft__lazy *weft__tls_lazy __attribute__((tls_model("initial-exec")));
 _Static_assert(offsetof(struct weft__lazy, steal_req) % 64 == 0,
                "steal_req must start a cache line (weft.h)");
+_Static_assert(sizeof(_Atomic int64_t) == sizeof(int64_t),
+               "weft.h reads the deque bottom as a plain int64_t");
 
 /* Tasks run between polls of the injection queue while the own deque is
  * busy, so external submissions are not starved (Go uses 61 too). */
@@ -54,17 +56,17 @@ static inline uint64_t rng_next(struct weft__worker *w)
 
 void weft__frame_enter(struct weft__worker *w, struct weft__frame *saved)
 {
-    saved->bottom = w->frame_bottom;
-    saved->priv = w->frame_priv;
+    saved->bottom = w->lazy.bottom;
+    saved->priv = w->lazy.base;
     saved->open = w->lazy.open;
-    w->frame_bottom = weft__deque_bottom(&w->dq);
-    w->frame_priv = w->lazy.n;
+    w->lazy.bottom = weft__deque_bottom(&w->dq);
+    w->lazy.base = w->lazy.n;
 }
 
 void weft__frame_leave(struct weft__worker *w, const struct weft__frame *saved)
 {
-    w->frame_bottom = saved->bottom;
-    w->frame_priv = saved->priv;
+    w->lazy.bottom = saved->bottom;
+    w->lazy.base = saved->priv;
     /* Strict fork/join: a task that returns with unsynced children leaves
      * records in a dead stack frame. Debug builds stop right here. */
     if (w->lazy.open != saved->open)
@@ -97,7 +99,7 @@ void weft__publish(struct weft__worker *w)
     struct weft_pool *p = w->pool;
     /* relaxed: a hint; what thieves need is published by the pushes. */
     weft__steal_req_set(w, 0);
-    unsigned i = w->frame_priv;
+    unsigned i = w->lazy.base;
     if (w->lazy.n <= i)
         return;
     for (; i < w->lazy.n; i++) {
@@ -105,7 +107,7 @@ void weft__publish(struct weft__worker *w)
         if (weft__deque_push(&w->dq, t) != 0)
             weft__inject_push(&p->inj_head, &p->inj_tail, t);
     }
-    w->lazy.n = w->frame_priv;
+    w->lazy.n = w->lazy.base;
     /* Publication answers an idle worker that may be parking right now: use
      * the fenced notify ([PK1] in park.c), not the cheap internal one. */
     weft__notify(p);
@@ -251,11 +253,11 @@ bool weft__help_one(struct weft__worker *w, struct weft__worker *leap)
     if (weft__steal_req_get(w))
         weft__publish(w);
     /* Private children of the waiting frame are its descendants. */
-    if (w->lazy.n > w->frame_priv)
+    if (w->lazy.n > w->lazy.base)
         t = weft__child_expose(w->lazy.items[--w->lazy.n]);
-    /* Tasks above frame_bottom were pushed by the waiting frame: its
+    /* Tasks above lazy.bottom were pushed by the waiting frame: its
      * descendants. Below it lies its ancestors' work. */
-    if (t == NULL && weft__deque_bottom(&w->dq) > w->frame_bottom)
+    if (t == NULL && weft__deque_bottom(&w->dq) > w->lazy.bottom)
         t = weft__deque_take(&w->dq);
     /* Leapfrogging: the thief of the child we wait for stole it with an
      * empty deque (thieves steal only from the top-level loop), so its deque

@@ -976,3 +976,77 @@ Test(group, sync_after_a_wait_that_ran_a_child_stays_within_the_tree_depth)
         wtc_pool_drop(p);
     }
 }
+
+/* ---- a child's helping wait never runs its siblings ------------------------ */
+
+/* p1 waits for a promise that its sibling p2 completes after p2's own wait
+ * on a future it submitted: no cycle. Sync runs p2 first (newest first);
+ * if p2's helping wait ran p1 on top of itself, p1 would wait for p2 forever
+ * (here: until the timeout). Found by review; the wait timed out on 1 and 2
+ * workers before children run by sync became frames of their own. */
+struct siblings {
+    weft_future *x;
+    int p1_wait;
+    _Atomic int p2_done;
+};
+
+static int sib_quick(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)arg;
+    *result = (void *)1;
+    return 0;
+}
+
+static int sib_p1(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    struct siblings *s = arg;
+    s->p1_wait = weft_future_wait(s->x, 5 * 1000000000LL);
+    return 0;
+}
+
+static int sib_p2(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct siblings *s = arg;
+    weft_future *f = NULL;
+    int rc = weft_submit(weft_ctx_pool(ctx), sib_quick, NULL, NULL, &f);
+    if (rc != WEFT_OK)
+        return rc;
+    rc = weft_future_wait(f, WEFT_FOREVER);
+    weft_future_release(f);
+    atomic_store(&s->p2_done, 1);
+    weft_promise_set_result(s->x, NULL, NULL);
+    return rc;
+}
+
+static int sib_parent(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    weft_group g;
+    weft_child a, b;
+    weft_group_init(&g, ctx);
+    int ra = weft_spawn(&g, &a, sib_p1, arg);
+    int rb = weft_spawn(&g, &b, sib_p2, arg);
+    int rs = weft_sync(&g);
+    return ra != WEFT_OK ? ra : rb != WEFT_OK ? rb : rs;
+}
+
+Test(group, a_childs_helping_wait_does_not_run_its_siblings)
+{
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        for (int round = 0; round < 20; round++) {
+            weft_pool *p = wtc_pool_new(workers);
+            struct siblings s = {.p1_wait = -1};
+            cr_assert_eq(weft_promise_create(&s.x), WEFT_OK);
+            cr_assert_eq(wtc_run_task(p, sib_parent, &s, NULL), WEFT_OK);
+            cr_assert_eq(s.p1_wait, WEFT_OK, "%u workers, round %d: p1's wait ended with %s",
+                         workers, round, weft_strerror(s.p1_wait));
+            cr_assert_eq(atomic_load(&s.p2_done), 1);
+            weft_future_release(s.x);
+            wtc_pool_drop(p);
+        }
+    }
+}
