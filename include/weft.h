@@ -378,20 +378,22 @@ WEFT_API int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *a
  * stack, a stolen child, a call from the wrong thread, NULL arguments) goes
  * to the library's slow paths. The layout below is internal to this
  * version of weft, not API. */
-/* The header and items fill 2 KiB, so steal_req, which thieves write,
- * starts a cache line of its own (the runtime aligns the struct). n and open
- * are not adjacent: compilers would merge their updates into one 64-bit
- * access, whose load cannot be forwarded from the two 32-bit stores of the
- * sync before it (fib's spawn-after-sync pattern ran 1.5x slower). */
-#define WEFT__LAZY_MAX 251
+/* steal_req, which thieves write, has a cache line of its own (the runtime
+ * aligns the struct). n and open are not adjacent: compilers would merge
+ * their updates into one 64-bit access, whose load cannot be forwarded from
+ * the two 32-bit stores of the sync before it (fib's spawn-after-sync
+ * pattern ran 1.5x slower). items grows (doubling) in the library's slow
+ * path, so deep recursion never runs out of private slots. */
 struct weft__lazy {
     unsigned n;    /* children in items[] */
     unsigned base; /* n when the running task (or inline child) started */
     weft_ctx *ctx; /* the context children run with */
     unsigned open; /* spawned, not yet synced children (strict fork/join) */
+    unsigned cap;  /* slots in items */
     int64_t bottom;              /* the deque's bottom when it started */
     const int64_t *deque_bottom; /* the worker's deque bottom (owner-written) */
-    weft_child *items[WEFT__LAZY_MAX]; /* oldest first */
+    weft_child **items;          /* oldest first */
+    char pad_[64 - 6 * 8];
     uint32_t steal_req; /* nonzero: a thief asks us to publish (a hint) */
 };
 /* The head of every weft_ctx. */
@@ -439,7 +441,7 @@ static inline int weft__spawn_inline(weft_group *g, weft_child *c, weft_fn fn, v
 {
     struct weft__lazy *l = g != WEFT__NULL ? g->lazy_ : WEFT__NULL;
     if (__builtin_expect(l != WEFT__NULL && c != WEFT__NULL && fn != WEFT__NULL &&
-                             l == weft__tls_lazy && l->n < WEFT__LAZY_MAX &&
+                             l == weft__tls_lazy && l->n < l->cap &&
                              !weft__steal_requested(l),
                          1)) {
         c->fn_ = fn;

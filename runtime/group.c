@@ -33,7 +33,9 @@
  *   The record must outlive the child: sync returns only after the child's
  *   word is complete, and the completer touches nothing of it afterwards. */
 #define WEFT_NO_INLINE /* this file defines the library versions */
+#include <limits.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "future.h"
@@ -129,13 +131,28 @@ void weft__group_init_eager(weft_group *g, weft_ctx *ctx)
     g->flags_ = GROUP_EAGER;
 }
 
-/* Keep c private, publishing when a thief asked or the stack is full. */
+/* Double the private stack. Returns false when memory is short. */
+static bool lazy_grow(struct weft__lazy *l)
+{
+    if (l->cap > UINT_MAX / 2)
+        return false;
+    weft_child **items = realloc(l->items, 2 * (size_t)l->cap * sizeof(*items));
+    if (items == NULL)
+        return false;
+    l->items = items;
+    l->cap *= 2;
+    return true;
+}
+
+/* Keep c private, publishing when a thief asked. When the stack is full
+ * and cannot grow, publish this frame's children; if the stack holds only
+ * outer frames' (which must stay private, see the header), push c. */
 static void spawn_private(struct weft__worker *w, weft_child *c)
 {
     struct weft__lazy *l = &w->lazy;
-    if (weft_unlikely(l->n == WEFT__LAZY_MAX)) {
+    if (weft_unlikely(l->n == l->cap) && !lazy_grow(l)) {
         weft__publish(w);
-        if (l->n == WEFT__LAZY_MAX) { /* all private entries are outer frames' */
+        if (l->n == l->cap) {
             weft__push_local(w, weft__child_expose(c));
             return;
         }
@@ -171,7 +188,11 @@ int(weft_spawn)(weft_group *g, weft_child *slot, weft_fn fn, void *arg)
 }
 
 /* Remove c from the private stack if it is there (normally on top; groups
- * synced out of nesting order find it lower). */
+ * synced out of nesting order find it lower). Only the running frame's part
+ * of the stack, [base, n), is searched: a group is spawned into and synced
+ * by the task (or inline child) that owns it, so its private children are
+ * there; deeper entries belong to outer frames (a deep recursion can hold
+ * hundreds of them). */
 static __attribute__((noinline)) bool take_private_slow(struct weft__worker *w, weft_child *c)
 {
     struct weft__lazy *l = &w->lazy;
@@ -184,7 +205,7 @@ static __attribute__((noinline)) bool take_private_slow(struct weft__worker *w, 
         }
         weft__publish(w);
     }
-    for (unsigned i = l->n; i-- > 0;) {
+    for (unsigned i = l->n; i-- > l->base;) {
         if (l->items[i] == c) {
             memmove(&l->items[i], &l->items[i + 1], (l->n - 1 - i) * sizeof(l->items[0]));
             l->n--;

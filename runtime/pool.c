@@ -32,6 +32,8 @@
 #define DEFAULT_SPIN_US 50
 #define DEFAULT_STACK (8u << 20)
 #define DEQUE_INIT_CAP 256
+/* Initial private spawn stack slots per worker (it doubles when full). */
+#define LAZY_INIT_CAP 256
 
 void weft_pool_options_init(weft_pool_options *o)
 {
@@ -64,6 +66,7 @@ static void pool_free(struct weft_pool *p)
     if (p->workers) {
         for (unsigned i = 0; i < p->n; i++) {
             weft__deque_fini(&p->workers[i].dq);
+            free(p->workers[i].lazy.items);
             free(p->workers[i].victims);
             free(p->workers[i].tier_end);
         }
@@ -94,6 +97,10 @@ static int init_workers(struct weft_pool *p)
         /* weft.h's inline sync reads it (relaxed __atomic load, owner only). */
         w->lazy.deque_bottom = (const int64_t *)&w->dq.bottom;
         rc = weft__deque_init(&w->dq, DEQUE_INIT_CAP);
+        w->lazy.cap = LAZY_INIT_CAP;
+        w->lazy.items = malloc(LAZY_INIT_CAP * sizeof(*w->lazy.items));
+        if (w->lazy.items == NULL)
+            rc = -ENOMEM;
     }
     free(pus);
     if (rc == 0)
