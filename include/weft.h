@@ -385,15 +385,14 @@ WEFT_API int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *a
  * pattern ran 1.5x slower). items grows (doubling) in the library's slow
  * path, so deep recursion never runs out of private slots. */
 struct weft__lazy {
-    unsigned n;    /* children in items[] */
-    unsigned base; /* n when the running task (or inline child) started */
-    weft_ctx *ctx; /* the context children run with */
-    unsigned open; /* spawned, not yet synced children (strict fork/join) */
-    unsigned cap;  /* slots in items */
-    int64_t bottom;              /* the deque's bottom when it started */
-    const int64_t *deque_bottom; /* the worker's deque bottom (owner-written) */
-    weft_child **items;          /* oldest first */
-    char pad_[64 - 6 * 8];
+    unsigned n;          /* children in items[] */
+    unsigned base;       /* n when the running task started */
+    weft_ctx *ctx;       /* the context children run with */
+    unsigned open;       /* spawned, not yet synced children (strict fork/join) */
+    unsigned cap;        /* slots in items */
+    int64_t bottom;      /* the deque's bottom when the running task started */
+    weft_child **items;  /* oldest first */
+    char pad_[64 - 5 * 8];
     uint32_t steal_req; /* nonzero: a thief asks us to publish (a hint) */
 };
 /* The head of every weft_ctx. */
@@ -472,16 +471,7 @@ static inline int weft__sync_inline(weft_group *g)
         l->open--;
         g->last_ = c->prev_;
         c->result_ = WEFT__NULL;
-        /* The child is a frame of its own: a helping wait inside it runs
-         * only what it spawned or pushed, never its siblings. The deque's
-         * bottom is written only by this thread: relaxed. */
-        unsigned base = l->base;
-        int64_t bottom = l->bottom;
-        l->base = n - 1;
-        l->bottom = __atomic_load_n(l->deque_bottom, __ATOMIC_RELAXED);
         int s = c->fn_(l->ctx, c->arg_, &c->result_);
-        l->base = base;
-        l->bottom = bottom;
         if (status == WEFT_OK)
             status = s;
     }

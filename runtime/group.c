@@ -78,21 +78,6 @@ static inline int run_child(struct weft__worker *w, weft_child *c)
     return c->fn_(w->lazy.ctx, c->arg_, &c->result_);
 }
 
-/* Run c inline for its syncing parent, as a frame of its own (as weft.h's
- * inline sync does): a helping wait inside c runs only c's descendants,
- * never a sibling that may be waiting for c. */
-static int run_child_framed(struct weft__worker *w, weft_child *c)
-{
-    unsigned base = w->lazy.base;
-    int64_t bottom = w->lazy.bottom;
-    w->lazy.base = w->lazy.n;
-    w->lazy.bottom = weft__deque_bottom(&w->dq);
-    int status = run_child(w, c);
-    w->lazy.base = base;
-    w->lazy.bottom = bottom;
-    return status;
-}
-
 /* A thief (or a helping wait) runs an exposed child. */
 static void child_exec(struct weft__task *t, struct weft__worker *w)
 {
@@ -188,11 +173,10 @@ int(weft_spawn)(weft_group *g, weft_child *slot, weft_fn fn, void *arg)
 }
 
 /* Remove c from the private stack if it is there (normally on top; groups
- * synced out of nesting order find it lower). Only the running frame's part
+ * synced out of nesting order find it lower). Only the running task's part
  * of the stack, [base, n), is searched: a group is spawned into and synced
- * by the task (or inline child) that owns it, so its private children are
- * there; deeper entries belong to outer frames (a deep recursion can hold
- * hundreds of them). */
+ * by the task that owns it, so its private children are there; deeper
+ * entries belong to outer tasks (a deep recursion can hold thousands). */
 static __attribute__((noinline)) bool take_private_slow(struct weft__worker *w, weft_child *c)
 {
     struct weft__lazy *l = &w->lazy;
@@ -234,7 +218,7 @@ static inline bool take_private(struct weft__worker *w, weft_child *c)
 static int sync_one(struct weft__worker *w, weft_child *c, bool eager)
 {
     if (!eager && take_private(w, c))
-        return run_child_framed(w, c);
+        return run_child(w, c);
     struct child_rt *rt = rt_of(c);
     for (;;) {
         /* A helping wait earlier in this task may have run c already (it
@@ -244,7 +228,7 @@ static int sync_one(struct weft__worker *w, weft_child *c, bool eager)
             return rt->status;
         struct weft__task *t = weft__deque_take(&w->dq);
         if (t == &rt->task)
-            return run_child_framed(w, c);
+            return run_child(w, c);
         if (t == NULL)
             break;
         weft__run(w, t);

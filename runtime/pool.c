@@ -94,8 +94,6 @@ static int init_workers(struct weft_pool *p)
         w->rng = 0x9E3779B97F4A7C15ull * (i + 1) ^ (uint64_t)(uintptr_t)p;
         w->child_ctx = weft__ctx_make(w, NULL);
         w->lazy.ctx = &w->child_ctx;
-        /* weft.h's inline sync reads it (relaxed __atomic load, owner only). */
-        w->lazy.deque_bottom = (const int64_t *)&w->dq.bottom;
         rc = weft__deque_init(&w->dq, DEQUE_INIT_CAP);
         w->lazy.cap = LAZY_INIT_CAP;
         w->lazy.items = malloc(LAZY_INIT_CAP * sizeof(*w->lazy.items));

@@ -26,8 +26,6 @@ _Thread_local struct weft__worker *weft__self __attribute__((tls_model("initial-
 __thread struct weft__lazy *weft__tls_lazy __attribute__((tls_model("initial-exec")));
 _Static_assert(offsetof(struct weft__lazy, steal_req) % 64 == 0,
                "steal_req must start a cache line (weft.h)");
-_Static_assert(sizeof(_Atomic int64_t) == sizeof(int64_t),
-               "weft.h reads the deque bottom as a plain int64_t");
 
 /* Tasks run between polls of the injection queue while the own deque is
  * busy, so external submissions are not starved (Go uses 61 too). */
