@@ -14,6 +14,10 @@
  *    unrelated tasks on top of a waiting one, so waits whose dependencies
  *    form no cycle never deadlock the pool, however deeply they nest (a
  *    worker whose awaited work runs elsewhere sleeps until it is done).
+ *    One exception: a child that weft_sync runs inline counts as part of
+ *    its parent, so a wait inside it may run a sibling spawned into the
+ *    same group before it. Siblings must not wait for each other (through
+ *    futures or promises); make such dependencies futures, not spawns.
  *  - The library never calls exit() or abort() on a caller's mistake. The one
  *    exception is a debug build (no NDEBUG) that finds a task returning with
  *    unsynced spawned children, whose records would be in a dead frame. */
