@@ -411,7 +411,7 @@ extern WEFT_API __thread struct weft__lazy *weft__tls_lazy
 WEFT_API int weft__spawn_slow(weft_group *g, weft_child *slot, weft_fn fn, void *arg);
 WEFT_API int weft__sync_slow(weft_group *g, int status);
 
-#if defined(__GNUC__) && !defined(WEFT_NO_INLINE)
+#if defined(__GNUC__)
 /* Casts and null pointers that C++ warning sets accept as well. */
 #ifdef __cplusplus
 #define WEFT__CAST(T, x) static_cast<T>(x)
@@ -487,11 +487,15 @@ static inline void *weft__child_result_inline(const weft_child *c)
     return c != WEFT__NULL ? c->result_ : WEFT__NULL;
 }
 
+/* The library defines the functions themselves with these bodies (the
+ * slow paths for spawn and sync); WEFT_NO_INLINE calls them instead. */
+#ifndef WEFT_NO_INLINE
 #define weft_group_init(g, ctx) weft__group_init_inline((g), (ctx))
 #define weft_spawn(g, slot, fn, arg) weft__spawn_inline((g), (slot), (fn), (arg))
 #define weft_sync(g) weft__sync_inline((g))
 #define weft_child_result(slot) weft__child_result_inline((slot))
-#endif
+#endif /* WEFT_NO_INLINE */
+#endif /* __GNUC__ */
 
 /* ---- data parallel ------------------------------------------------------------- */
 

@@ -32,7 +32,7 @@
  *   oldest entries first, so everything above it was popped by us already.
  *   The record must outlive the child: sync returns only after the child's
  *   word is complete, and the completer touches nothing of it afterwards. */
-#define WEFT_NO_INLINE /* this file defines the library versions */
+#define WEFT_NO_INLINE /* this file defines the library functions */
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -102,11 +102,7 @@ struct weft__task *weft__child_expose(weft_child *c)
 
 void(weft_group_init)(weft_group *g, weft_ctx *ctx)
 {
-    if (g == NULL)
-        return;
-    memset(g, 0, sizeof(*g));
-    g->ctx_ = ctx;
-    g->lazy_ = ctx != NULL ? ctx->head.lazy : NULL;
+    weft__group_init_inline(g, ctx);
 }
 
 void weft__group_init_eager(weft_group *g, weft_ctx *ctx)
@@ -144,7 +140,7 @@ static void spawn_private(struct weft__worker *w, weft_child *c)
     }
     l->items[l->n++] = c;
     /* relaxed: a hint (weft__publish). */
-    if (weft_unlikely(weft__steal_req_get(w)))
+    if (weft_unlikely(weft__steal_requested(&w->lazy)))
         weft__publish(w);
 }
 
@@ -181,7 +177,7 @@ static __attribute__((noinline)) bool take_private_slow(struct weft__worker *w, 
 {
     struct weft__lazy *l = &w->lazy;
     /* relaxed: a hint; a thief wants work, so publish the rest first. */
-    if (weft__steal_req_get(w)) {
+    if (weft__steal_requested(&w->lazy)) {
         if (l->n > w->lazy.base && l->items[l->n - 1] == c) {
             l->n--; /* keep c for ourselves, publish the older ones */
             weft__publish(w);
@@ -205,7 +201,7 @@ static inline bool take_private(struct weft__worker *w, weft_child *c)
     unsigned n = l->n;
     /* relaxed: a hint (weft__publish). */
     if (weft_likely(n != 0 && l->items[n - 1] == c &&
-                    !weft__steal_req_get(w))) {
+                    !weft__steal_requested(&w->lazy))) {
         l->n = n - 1;
         return true;
     }
@@ -266,7 +262,7 @@ int(weft_sync)(weft_group *g)
 
 void *(weft_child_result)(const weft_child *slot)
 {
-    return slot != NULL ? slot->result_ : NULL;
+    return weft__child_result_inline(slot);
 }
 
 int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *arg_b)

@@ -107,13 +107,9 @@ extern _Thread_local struct weft__worker *weft__self
 
 
 /* steal_req is a plain uint32_t in weft.h's layout; every access is a
- * relaxed __atomic builtin: a hint (group.c, "Lazy publication"); nothing is
- * published through it, the deque push does that. */
-static inline bool weft__steal_req_get(const struct weft__worker *w)
-{
-    return __atomic_load_n(&w->lazy.steal_req, __ATOMIC_RELAXED) != 0;
-}
-
+ * relaxed __atomic builtin (weft.h's weft__steal_requested reads it): a hint
+ * (group.c, "Lazy publication"); nothing is published through it, the
+ * deque push does that. */
 static inline void weft__steal_req_set(struct weft__worker *w, uint32_t v)
 {
     __atomic_store_n(&w->lazy.steal_req, v, __ATOMIC_RELAXED);

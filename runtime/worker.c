@@ -183,7 +183,7 @@ static struct weft__task *steal_from(struct weft__worker *w, struct weft__worker
         if (r == WEFT_STEAL_EMPTY) {
             /* Ask the owner to publish private children. relaxed: a hint,
              * loaded first so an existing request costs no line transfer. */
-            if (!weft__steal_req_get(v))
+            if (!weft__steal_requested(&v->lazy))
                 weft__steal_req_set(v, 1);
             break;
         }
@@ -248,7 +248,7 @@ bool weft__help_one(struct weft__worker *w, struct weft__worker *leap)
 {
     struct weft__task *t = NULL;
     /* relaxed: a hint (see weft__publish). */
-    if (weft__steal_req_get(w))
+    if (weft__steal_requested(&w->lazy))
         weft__publish(w);
     /* Private children of the waiting frame are its descendants. */
     if (w->lazy.n > w->lazy.base)
