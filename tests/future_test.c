@@ -21,6 +21,7 @@
 
 #include "weft.h"
 #include "weft_criterion.h"
+#include "weft_tasks.h"
 
 TestSuite(future, .timeout = 30);
 
@@ -898,58 +899,17 @@ Test(future, null_future_is_rejected)
 
 /* ---- nested submit + wait: recursive fib ------------------------------------------ */
 
-static int fib_task(weft_ctx *ctx, void *arg, void **result)
-{
-    uintptr_t n = (uintptr_t)arg;
-    if (n < 2) {
-        *result = (void *)n;
-        return 0;
-    }
-    weft_pool *p = weft_ctx_pool(ctx);
-    weft_future *a, *b;
-    int rc = weft_submit(p, fib_task, (void *)(n - 1), NULL, &a);
-    if (rc != WEFT_OK)
-        return rc;
-    rc = weft_submit(p, fib_task, (void *)(n - 2), NULL, &b);
-    if (rc != WEFT_OK) {
-        weft_future_release(a);
-        return rc;
-    }
-    void *va = NULL, *vb = NULL;
-    int ra = weft_future_result(a, WEFT_FOREVER, &va);
-    int rb = weft_future_result(b, WEFT_FOREVER, &vb);
-    weft_future_release(a);
-    weft_future_release(b);
-    if (ra != WEFT_OK)
-        return ra;
-    if (rb != WEFT_OK)
-        return rb;
-    *result = (void *)((uintptr_t)va + (uintptr_t)vb);
-    return 0;
-}
-
-static uintptr_t fib_seq(uintptr_t n)
-{
-    uintptr_t a = 0, b = 1;
-    for (uintptr_t i = 0; i < n; i++) {
-        uintptr_t t = a + b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 static void check_fib(unsigned workers, uintptr_t n)
 {
     weft_pool *p = wtc_pool_new(workers);
     weft_future *f;
     int64_t t0 = wt_now_ns();
-    cr_assert(eq(int, weft_submit(p, fib_task, (void *)n, NULL, &f), WEFT_OK));
+    cr_assert(eq(int, weft_submit(p, wt_fib_futures, (void *)n, NULL, &f), WEFT_OK));
     void *v = NULL;
     int rc = weft_future_result(f, 25000 * MS, &v);
     cr_assert(eq(int, rc, WEFT_OK), "fib(%zu) on %u workers: %s", (size_t)n, workers,
               weft_strerror(rc));
-    cr_assert(eq(u64, (uint64_t)(uintptr_t)v, (uint64_t)fib_seq(n)));
+    cr_assert(eq(u64, (uint64_t)(uintptr_t)v, wt_fib((unsigned)n)));
     cr_log_info("fib(%zu) on %u workers: %.1f ms", (size_t)n, workers,
                 (double)(wt_now_ns() - t0) / 1e6);
     weft_future_release(f);

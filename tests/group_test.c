@@ -15,21 +15,11 @@
 
 #include "weft.h"
 #include "weft_criterion.h"
+#include "weft_tasks.h"
 
 TestSuite(group, .timeout = 60);
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static uint64_t fib_serial(unsigned n)
-{
-    uint64_t a = 0, b = 1;
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t t = a + b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
 
 static const unsigned pool_sizes[] = {1, 2, 3};
 #define NPOOLS (sizeof(pool_sizes) / sizeof(pool_sizes[0]))
@@ -67,12 +57,12 @@ Test(group, fib_by_spawn_matches_serial_on_1_2_3_workers)
         for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
             void *v = NULL;
             cr_assert_eq(wtc_run_task(p, fib_spawn, (void *)(uintptr_t)ns[i], &v), WEFT_OK);
-            cr_assert_eq((uint64_t)(uintptr_t)v, fib_serial(ns[i]), "fib(%u) on %u workers",
+            cr_assert_eq((uint64_t)(uintptr_t)v, wt_fib(ns[i]), "fib(%u) on %u workers",
                          ns[i], pool_sizes[k]);
         }
         wtc_pool_drop(p);
     }
-    cr_assert_eq(fib_serial(25), 75025u); /* the oracle itself */
+    cr_assert_eq(wt_fib(25), 75025u); /* the oracle itself */
 }
 
 struct fib_arg {
@@ -103,7 +93,7 @@ Test(group, fib_by_join_matches_serial_on_1_2_3_workers)
         for (unsigned n = 0; n <= 25; n += 5) {
             struct fib_arg f = {.n = n};
             cr_assert_eq(wtc_run_task(p, fib_join, &f, NULL), WEFT_OK);
-            cr_assert_eq(f.r, fib_serial(n), "fib(%u) on %u workers", n, pool_sizes[k]);
+            cr_assert_eq(f.r, wt_fib(n), "fib(%u) on %u workers", n, pool_sizes[k]);
         }
         wtc_pool_drop(p);
     }
@@ -241,11 +231,11 @@ Test(group, several_groups_in_one_task)
             struct multi m = {0};
             cr_assert_eq(wtc_run_task(p, multi_groups, &m, NULL), WEFT_OK);
             for (unsigned i = 0; i < 5; i++)
-                cr_assert_eq(m.seq[i], fib_serial(10 + i));
-            cr_assert_eq(m.nested[0], fib_serial(18));
-            cr_assert_eq(m.nested[1], fib_serial(17));
-            cr_assert_eq(m.crossed[0], fib_serial(16));
-            cr_assert_eq(m.crossed[1], fib_serial(15));
+                cr_assert_eq(m.seq[i], wt_fib(10 + i));
+            cr_assert_eq(m.nested[0], wt_fib(18));
+            cr_assert_eq(m.nested[1], wt_fib(17));
+            cr_assert_eq(m.crossed[0], wt_fib(16));
+            cr_assert_eq(m.crossed[1], wt_fib(15));
         }
         wtc_pool_drop(p);
     }
@@ -818,47 +808,14 @@ Test(group, submit_inside_a_group_then_sync)
         for (int round = 0; round < 20; round++) {
             struct submit_in_group s = {0};
             cr_assert_eq(wtc_run_task(p, submit_in_group, &s, NULL), WEFT_OK);
-            cr_assert_eq(s.child[0], fib_serial(12));
-            cr_assert_eq(s.child[1], fib_serial(13));
+            cr_assert_eq(s.child[0], wt_fib(12));
+            cr_assert_eq(s.child[1], wt_fib(13));
             cr_assert_eq(s.fut_rc, WEFT_OK);
             cr_assert(s.fut_done);
-            cr_assert_eq(s.fut_value, fib_serial(14));
+            cr_assert_eq(s.fut_value, wt_fib(14));
         }
         wtc_pool_drop(p);
     }
-}
-
-/* fib by nested futures: each task submits its two halves and waits on them.
- * Python's ThreadPoolExecutor(2) deadlocks on this; a helping wait does not. */
-static int fib_future(weft_ctx *ctx, void *arg, void **result)
-{
-    uintptr_t n = (uintptr_t)arg;
-    if (n < 2) {
-        *result = (void *)n;
-        return 0;
-    }
-    weft_pool *p = weft_ctx_pool(ctx);
-    weft_future *a = NULL, *b = NULL;
-    int rc = weft_submit(p, fib_future, (void *)(n - 1), NULL, &a);
-    if (rc != WEFT_OK)
-        return rc;
-    rc = weft_submit(p, fib_future, (void *)(n - 2), NULL, &b);
-    if (rc != WEFT_OK) {
-        weft_future_wait(a, WEFT_FOREVER);
-        weft_future_release(a);
-        return rc;
-    }
-    void *va = NULL, *vb = NULL;
-    int ra = weft_future_result(a, WEFT_FOREVER, &va);
-    int rb = weft_future_result(b, WEFT_FOREVER, &vb);
-    weft_future_release(a);
-    weft_future_release(b);
-    if (ra != WEFT_OK)
-        return ra;
-    if (rb != WEFT_OK)
-        return rb;
-    *result = (void *)((uintptr_t)va + (uintptr_t)vb);
-    return 0;
 }
 
 Test(group, fib_25_by_nested_futures_on_1_and_2_workers)
@@ -866,7 +823,7 @@ Test(group, fib_25_by_nested_futures_on_1_and_2_workers)
     for (unsigned workers = 1; workers <= 2; workers++) {
         weft_pool *p = wtc_pool_new(workers);
         void *v = NULL;
-        cr_assert_eq(wtc_run_task(p, fib_future, (void *)(uintptr_t)25, &v), WEFT_OK);
+        cr_assert_eq(wtc_run_task(p, wt_fib_futures, (void *)(uintptr_t)25, &v), WEFT_OK);
         cr_assert_eq((uintptr_t)v, 75025u, "fib(25) on %u workers", workers);
         wtc_pool_drop(p);
     }

@@ -20,6 +20,7 @@
 
 #include "weft.h"
 #include "weft_criterion.h"
+#include "weft_tasks.h"
 
 TestSuite(parallel, .timeout = 60);
 
@@ -547,50 +548,6 @@ static void max_combine(void *into, const void *from, void *ud)
         *a = *b;
 }
 
-/* Index ranges as strings: (first, last, count, ok). Concatenating [a..b]
- * with [c..d] is valid only when c == b + 1, so any reordering of partials
- * shows up as ok == 0. Identity: count == 0. */
-struct seq {
-    uint64_t first, last, count, ok;
-};
-
-static void seq_append(struct seq *s, uint64_t i)
-{
-    if (s->count == 0) {
-        s->first = i;
-        s->ok = 1;
-    } else if (i != s->last + 1) {
-        s->ok = 0;
-    }
-    s->last = i;
-    s->count++;
-}
-
-static int seq_fold(weft_ctx *ctx, size_t lo, size_t hi, void *acc, void *ud)
-{
-    (void)ctx;
-    (void)ud;
-    for (size_t i = lo; i < hi; i++)
-        seq_append(acc, i);
-    return 0;
-}
-
-static void seq_combine(void *into, const void *from, void *ud)
-{
-    (void)ud;
-    struct seq *a = into;
-    const struct seq *b = from;
-    if (b->count == 0)
-        return;
-    if (a->count == 0) {
-        *a = *b;
-        return;
-    }
-    a->ok = a->ok && b->ok && b->first == a->last + 1;
-    a->last = b->last;
-    a->count += b->count;
-}
-
 /* 2x2 matrices modulo a prime: M(i) = [[i+1, 1], [1, 0]] * [[1, i], [0, 1]]
  * do not commute; the product over [lo, hi) in index order. */
 #define MOD 1000000007ull
@@ -659,8 +616,8 @@ static void reduce_case(weft_pool *p, const struct range_case *c)
                  WEFT_OK);
     cr_assert_eq(max, want_max, "max [%zu, %zu) grain %zu", b, e, g);
 
-    struct seq s = {0};
-    cr_assert_eq(weft_parallel_reduce(p, b, e, g, &s, sizeof(s), seq_fold, seq_combine, NULL),
+    struct wt_seq s = {0};
+    cr_assert_eq(weft_parallel_reduce(p, b, e, g, &s, sizeof(s), wt_seq_fold, wt_seq_combine, NULL),
                  WEFT_OK);
     cr_assert(s.ok && s.first == b && s.last == e - 1 && s.count == e - b,
               "concatenation [%zu, %zu) grain %zu: got first %lu last %lu count %lu ok %lu", b,
@@ -687,9 +644,9 @@ Test(parallel, reduce_matches_serial_for_sum_max_and_ordered_combines)
 static int reduce_in_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
-    struct seq *s = arg;
-    return weft_parallel_reduce(weft_ctx_pool(ctx), 3, 30003, 7, s, sizeof(*s), seq_fold,
-                                seq_combine, NULL);
+    struct wt_seq *s = arg;
+    return weft_parallel_reduce(weft_ctx_pool(ctx), 3, 30003, 7, s, sizeof(*s), wt_seq_fold,
+                                wt_seq_combine, NULL);
 }
 
 Test(parallel, reduce_from_inside_a_task_keeps_index_order)
@@ -697,7 +654,7 @@ Test(parallel, reduce_from_inside_a_task_keeps_index_order)
     for (unsigned workers = 1; workers <= 2; workers++) {
         weft_pool *p = wtc_pool_new(workers);
         for (int round = 0; round < 20; round++) {
-            struct seq s = {0};
+            struct wt_seq s = {0};
             cr_assert_eq(wtc_run_task(p, reduce_in_task, &s, NULL), WEFT_OK);
             cr_assert(s.ok && s.first == 3 && s.last == 30002 && s.count == 30000);
         }

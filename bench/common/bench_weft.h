@@ -35,6 +35,31 @@ static inline void *bench_weft_run(weft_pool *pool, weft_fn fn, void *arg)
     return value;
 }
 
+/* Submit fn with argument i, with a future in fs[i], for i in [0, n). */
+static inline void bench_weft_submit_each(weft_pool *pool, weft_fn fn, weft_future **fs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = weft_submit(pool, fn, (void *)(uintptr_t)i, NULL, &fs[i]);
+        if (rc != WEFT_OK)
+            bench_fail("weft_submit: %s", weft_strerror(rc));
+    }
+}
+
+/* Wait for each of fs[0..n), in order, sum their values and release them. */
+static inline uint64_t bench_weft_collect(weft_future **fs, size_t n)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        void *v = NULL;
+        int rc = weft_future_result(fs[i], WEFT_FOREVER, &v);
+        if (rc != WEFT_OK)
+            bench_fail("task %zu: %s", i, weft_strerror(rc));
+        sum += (uintptr_t)v;
+        weft_future_release(fs[i]);
+    }
+    return sum;
+}
+
 /* Sum of the pool's steal counters (a recent snapshot). */
 static inline uint64_t bench_weft_steals(const weft_pool *pool)
 {

@@ -45,6 +45,7 @@
 
 #include "weft.h"
 #include "weft_test.h"
+#include "weft_tasks.h"
 
 
 /* Rounds per phase and pool size, and tree sizes: a plain run takes a few
@@ -645,44 +646,6 @@ static int outer_body(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
     return 0;
 }
 
-struct seq { /* index range as a string: see parallel_test.c */
-    uint64_t first, last, count, ok;
-};
-
-static int seq_fold(weft_ctx *ctx, size_t lo, size_t hi, void *acc, void *ud)
-{
-    (void)ctx;
-    (void)ud;
-    struct seq *s = acc;
-    for (size_t i = lo; i < hi; i++) {
-        if (s->count == 0) {
-            s->first = i;
-            s->ok = 1;
-        } else if (i != s->last + 1) {
-            s->ok = 0;
-        }
-        s->last = i;
-        s->count++;
-    }
-    return 0;
-}
-
-static void seq_combine(void *into, const void *from, void *ud)
-{
-    (void)ud;
-    struct seq *a = into;
-    const struct seq *b = from;
-    if (b->count == 0)
-        return;
-    if (a->count == 0) {
-        *a = *b;
-        return;
-    }
-    a->ok = a->ok && b->ok && b->first == a->last + 1;
-    a->last = b->last;
-    a->count += b->count;
-}
-
 static int sum_fold(weft_ctx *ctx, size_t lo, size_t hi, void *acc, void *ud)
 {
     (void)ctx;
@@ -750,9 +713,9 @@ static bool loop_round(struct loop_thread *lt, uint64_t r)
              begin + n, grain, weft_strerror(rc), sum, want);
         ok = false;
     }
-    struct seq s = {0};
-    rc = weft_parallel_reduce(lt->pool, begin, begin + n, grain, &s, sizeof(s), seq_fold,
-                              seq_combine, NULL);
+    struct wt_seq s = {0};
+    rc = weft_parallel_reduce(lt->pool, begin, begin + n, grain, &s, sizeof(s), wt_seq_fold,
+                              wt_seq_combine, NULL);
     bool seq_ok = n == 0 ? s.count == 0
                          : (s.ok && s.first == begin && s.last == begin + n - 1 && s.count == n);
     if (rc != WEFT_OK || !seq_ok) {

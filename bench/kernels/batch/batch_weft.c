@@ -12,22 +12,9 @@ static int tiny(weft_ctx *ctx, void *arg, void **result)
 static uint64_t run(weft_pool *pool, weft_future **fs, size_t n, uint64_t *submit_ns)
 {
     uint64_t t0 = bench_now_ns();
-    for (size_t i = 0; i < n; i++) {
-        int rc = weft_submit(pool, tiny, (void *)(uintptr_t)i, NULL, &fs[i]);
-        if (rc != WEFT_OK)
-            bench_fail("weft_submit: %s", weft_strerror(rc));
-    }
+    bench_weft_submit_each(pool, tiny, fs, n);
     *submit_ns = bench_now_ns() - t0;
-    uint64_t sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        void *v = NULL;
-        int rc = weft_future_result(fs[i], WEFT_FOREVER, &v);
-        if (rc != WEFT_OK)
-            bench_fail("task %zu: %s", i, weft_strerror(rc));
-        sum += (uintptr_t)v;
-        weft_future_release(fs[i]);
-    }
-    return sum;
+    return bench_weft_collect(fs, n);
 }
 
 int main(int argc, char **argv)

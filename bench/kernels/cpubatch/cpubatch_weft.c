@@ -13,24 +13,11 @@ static int spin_task(weft_ctx *ctx, void *arg, void **result)
 
 static uint64_t run(weft_pool *pool, weft_future **fs, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        int rc = weft_submit(pool, spin_task, (void *)(uintptr_t)i, NULL, &fs[i]);
-        if (rc != WEFT_OK)
-            bench_fail("weft_submit: %s", weft_strerror(rc));
-    }
+    bench_weft_submit_each(pool, spin_task, fs, n);
     int rc = weft_wait(fs, n, WEFT_FOREVER, WEFT_ALL_COMPLETED, NULL);
     if (rc != WEFT_OK)
         bench_fail("weft_wait: %s", weft_strerror(rc));
-    uint64_t sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        void *v = NULL;
-        rc = weft_future_result(fs[i], 0, &v);
-        if (rc != WEFT_OK)
-            bench_fail("task %zu: %s", i, weft_strerror(rc));
-        sum += (uintptr_t)v;
-        weft_future_release(fs[i]);
-    }
-    return sum;
+    return bench_weft_collect(fs, n);
 }
 
 int main(int argc, char **argv)

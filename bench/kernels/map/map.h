@@ -40,6 +40,21 @@ static inline void map_check(const map_data *d)
                        map_fn(d->in[i]));
 }
 
+/* The timed repetitions every variant makes: clear, time run(d, ctx),
+ * check, report as `system` (extra: appended to the report line). */
+static inline void map_reps(map_data *d, const char *system, unsigned workers, unsigned reps,
+                            void (*run)(map_data *, void *), void *ctx, const char *extra)
+{
+    for (unsigned rep = 0; rep < reps; rep++) {
+        map_clear(d);
+        uint64_t t0 = bench_now_ns();
+        run(d, ctx);
+        uint64_t ns = bench_now_ns() - t0;
+        map_check(d);
+        bench_report("map", system, workers, rep, ns, "n=%zu%s", d->n, extra);
+    }
+}
+
 static inline void map_free(map_data *d)
 {
     free(d->in);

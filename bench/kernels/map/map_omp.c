@@ -4,8 +4,9 @@
 #include "bench.h"
 #include "map.h"
 
-static void run(map_data *d)
+static void run(map_data *d, void *unused)
 {
+    (void)unused;
     uint64_t *in = d->in, *out = d->out;
     long n = (long)d->n;
 #pragma omp parallel for schedule(static)
@@ -21,14 +22,7 @@ int main(int argc, char **argv)
 #pragma omp parallel
     { /* warm-up: starts the team */
     }
-    for (unsigned rep = 0; rep < o.reps; rep++) {
-        map_clear(&d);
-        uint64_t t0 = bench_now_ns();
-        run(&d);
-        uint64_t ns = bench_now_ns() - t0;
-        map_check(&d);
-        bench_report("map", "omp", o.workers, rep, ns, "n=%zu", d.n);
-    }
+    map_reps(&d, "omp", o.workers, o.reps, run, NULL, "");
     map_free(&d);
     return 0;
 }

@@ -2,8 +2,9 @@
 #include "bench.h"
 #include "map.h"
 
-__attribute__((noipa)) static void run(map_data *d)
+__attribute__((noipa)) static void run(map_data *d, void *unused)
 {
+    (void)unused;
     const uint64_t *in = d->in;
     uint64_t *out = d->out;
     for (size_t i = 0, n = d->n; i < n; i++)
@@ -14,14 +15,7 @@ int main(int argc, char **argv)
 {
     bench_opts o = bench_parse(argc, argv);
     map_data d = map_setup(argc, argv);
-    for (unsigned rep = 0; rep < o.reps; rep++) {
-        map_clear(&d);
-        uint64_t t0 = bench_now_ns();
-        run(&d);
-        uint64_t ns = bench_now_ns() - t0;
-        map_check(&d);
-        bench_report("map", "serial", 1, rep, ns, "n=%zu", d.n);
-    }
+    map_reps(&d, "serial", 1, o.reps, run, NULL, "");
     map_free(&d);
     return 0;
 }

@@ -6,7 +6,7 @@
 #include "bench.h"
 #include "map.h"
 
-static void run(map_data *d)
+static void run(map_data *d, void *)
 {
     uint64_t *in = d->in, *out = d->out;
     tbb::parallel_for(tbb::blocked_range<size_t>(0, d->n), [in, out](const tbb::blocked_range<size_t> &r) {
@@ -21,14 +21,7 @@ int main(int argc, char **argv)
     map_data d = map_setup(argc, argv);
     tbb::global_control gc(tbb::global_control::max_allowed_parallelism, o.workers);
     tbb::parallel_for(0, 1000, [](int) {}); // warm-up: starts the workers
-    for (unsigned rep = 0; rep < o.reps; rep++) {
-        map_clear(&d);
-        uint64_t t0 = bench_now_ns();
-        run(&d);
-        uint64_t ns = bench_now_ns() - t0;
-        map_check(&d);
-        bench_report("map", "tbb", o.workers, rep, ns, "n=%zu", d.n);
-    }
+    map_reps(&d, "tbb", o.workers, o.reps, run, nullptr, "");
     map_free(&d);
     return 0;
 }

@@ -20,13 +20,21 @@ static int elem_fn(weft_ctx *ctx, const void *in, void *out, void *ud)
     return 0;
 }
 
-static void run(weft_pool *pool, map_data *d, bool pmap, size_t grain)
+struct map_weft {
+    weft_pool *pool;
+    bool pmap;   /* weft_parallel_map instead of weft_parallel_for */
+    size_t grain;
+};
+
+static void run(map_data *d, void *arg)
 {
-    int rc = pmap ? weft_parallel_map(pool, d->in, sizeof(uint64_t), d->out, sizeof(uint64_t),
-                                      d->n, grain, elem_fn, NULL)
-                  : weft_parallel_for(pool, 0, d->n, grain, range_body, d);
+    const struct map_weft *m = arg;
+    int rc = m->pmap ? weft_parallel_map(m->pool, d->in, sizeof(uint64_t), d->out,
+                                         sizeof(uint64_t), d->n, m->grain, elem_fn, NULL)
+                     : weft_parallel_for(m->pool, 0, d->n, m->grain, range_body, d);
     if (rc != WEFT_OK)
-        bench_fail("%s: %s", pmap ? "weft_parallel_map" : "weft_parallel_for", weft_strerror(rc));
+        bench_fail("%s: %s", m->pmap ? "weft_parallel_map" : "weft_parallel_for",
+                   weft_strerror(rc));
 }
 
 int main(int argc, char **argv)
@@ -36,15 +44,10 @@ int main(int argc, char **argv)
     size_t grain = (size_t)bench_arg_ll(argc, argv, "--grain", 0);
     map_data d = map_setup(argc, argv);
     weft_pool *pool = bench_weft_pool(o.workers);
-    for (unsigned rep = 0; rep < o.reps; rep++) {
-        map_clear(&d);
-        uint64_t t0 = bench_now_ns();
-        run(pool, &d, pmap, grain);
-        uint64_t ns = bench_now_ns() - t0;
-        map_check(&d);
-        bench_report("map", pmap ? "weft-pmap" : "weft", o.workers, rep, ns, "n=%zu grain=%zu",
-                     d.n, grain);
-    }
+    struct map_weft m = {.pool = pool, .pmap = pmap, .grain = grain};
+    char extra[48];
+    snprintf(extra, sizeof(extra), " grain=%zu", grain);
+    map_reps(&d, pmap ? "weft-pmap" : "weft", o.workers, o.reps, run, &m, extra);
     bench_weft_destroy(pool);
     map_free(&d);
     return 0;
