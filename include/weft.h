@@ -368,6 +368,20 @@ WEFT_API int weft_spawn(weft_group *g, weft_child *slot, weft_fn fn, void *arg);
  * the worker helps (first on the thief's deque). Returns WEFT_OK or the status
  * of the most recently spawned failing child; WEFT_EINVAL; WEFT_EPERM. */
 WEFT_API int weft_sync(weft_group *g);
+/* Take g's most recently spawned child back, to run its work yourself,
+ * while it is still private to this worker (not stolen, not handed to
+ * thieves). Its fn is then never called: the caller does the child's work
+ * itself, typically as a direct call with typed arguments and a result in a
+ * register, which an indirect call through fn and void pointers cannot
+ * match (Lace's typed SYNC). Call it in a loop until it returns NULL, then
+ * weft_sync(g) for the children it did not return (run by thieves, or
+ * inline through fn); the children returned are always the most recent
+ * ones, so with slots[0..k) spawned in order, a loop that took m children
+ * took slots[k-m..k), and weft_sync ran slots[0..k-m). A taken child counts
+ * as synced (strict fork/join).
+ * Threads:   the worker running the group's task; elsewhere it returns NULL.
+ * Returns:   the child's slot, or NULL (none left that is private; g NULL). */
+WEFT_API weft_child *weft_sync_take(weft_group *g);
 /* The result a child stored in *result (valid after weft_sync). */
 WEFT_API void *weft_child_result(const weft_child *slot);
 /* Run a and b in parallel: b is pushed (stealable), a runs inline, then b is
@@ -410,6 +424,7 @@ extern WEFT_API __thread struct weft__lazy *weft__tls_lazy
 #endif
 WEFT_API int weft__spawn_slow(weft_group *g, weft_child *slot, weft_fn fn, void *arg);
 WEFT_API int weft__sync_slow(weft_group *g, int status);
+WEFT_API weft_child *weft__sync_take_slow(weft_group *g);
 
 #if defined(__GNUC__)
 /* Casts and null pointers that C++ warning sets accept as well. */
@@ -482,6 +497,24 @@ static inline int weft__sync_inline(weft_group *g)
     return status;
 }
 
+static inline weft_child *weft__sync_take_inline(weft_group *g)
+{
+    weft_child *c = g != WEFT__NULL ? g->last_ : WEFT__NULL;
+    if (c == WEFT__NULL)
+        return WEFT__NULL;
+    struct weft__lazy *l = g->lazy_;
+    unsigned n;
+    if (__builtin_expect(l != WEFT__NULL && l == weft__tls_lazy && (n = l->n) != 0 &&
+                             l->items[n - 1] == c && !weft__steal_requested(l),
+                         1)) {
+        l->n = n - 1;
+        l->open--;
+        g->last_ = c->prev_;
+        return c;
+    }
+    return weft__sync_take_slow(g);
+}
+
 static inline void *weft__child_result_inline(const weft_child *c)
 {
     return c != WEFT__NULL ? c->result_ : WEFT__NULL;
@@ -493,6 +526,7 @@ static inline void *weft__child_result_inline(const weft_child *c)
 #define weft_group_init(g, ctx) weft__group_init_inline((g), (ctx))
 #define weft_spawn(g, slot, fn, arg) weft__spawn_inline((g), (slot), (fn), (arg))
 #define weft_sync(g) weft__sync_inline((g))
+#define weft_sync_take(g) weft__sync_take_inline((g))
 #define weft_child_result(slot) weft__child_result_inline((slot))
 #endif /* WEFT_NO_INLINE */
 #endif /* __GNUC__ */

@@ -255,6 +255,30 @@ int weft__sync_slow(weft_group *g, int status)
     return status;
 }
 
+weft_child *weft__sync_take_slow(weft_group *g)
+{
+    if (g == NULL || g->last_ == NULL || (g->flags_ & GROUP_EAGER))
+        return NULL;
+    struct weft__worker *w = group_worker(g);
+    if (w == NULL || w != weft__self)
+        return NULL;
+    weft_child *c = g->last_;
+    /* Only the top of the private stack: a child below it was published
+     * (and maybe stolen) and is weft_sync's. A thief's request is answered
+     * here as in sync: the older children are published, c is kept. */
+    struct weft__lazy *l = &w->lazy;
+    if (l->n <= l->base || l->items[l->n - 1] != c || !take_private(w, c))
+        return NULL;
+    g->last_ = c->prev_;
+    l->open--;
+    return c;
+}
+
+weft_child *(weft_sync_take)(weft_group *g)
+{
+    return weft__sync_take_inline(g);
+}
+
 int(weft_sync)(weft_group *g)
 {
     return weft__sync_slow(g, WEFT_OK);

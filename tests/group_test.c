@@ -1,5 +1,5 @@
 /* Unit tests for fork/join (runtime/group.c): weft_spawn, weft_sync,
- * weft_child_result and weft_join, checked against serial or closed-form
+ * weft_sync_take, weft_child_result and weft_join, checked against serial or closed-form
  * values on pools of 1, 2 and 3 workers; error propagation; the EPERM and
  * EINVAL paths; futures submitted and waited on inside tasks (nested waits
  * help instead of deadlocking); and a deep spawn chain.
@@ -757,6 +757,172 @@ Test(group, null_arguments_are_einval)
     cr_assert_eq(atomic_load(&nu.ran), 0);
     cr_assert_eq(atomic_load(&ran), 0);
     wtc_pool_drop(p);
+}
+
+/* ---- weft_sync_take: children run by the caller, typed --------------------- */
+
+/* fib with typed children: the parent takes back what is still private and
+ * calls tfib directly; weft_sync runs the rest through tfib_task, which
+ * stores the value in the record. Counts say who ran each child. */
+struct tfib_kid {
+    unsigned n;
+    uint64_t value; /* written by tfib_task only */
+};
+
+static _Atomic uint64_t tfib_by_fn;    /* children run through fn */
+static _Atomic uint64_t tfib_by_taker; /* children taken back */
+
+static uint64_t tfib(weft_ctx *ctx, unsigned n, int *rc);
+
+static int tfib_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct tfib_kid *k = arg;
+    atomic_fetch_add_explicit(&tfib_by_fn, 1, memory_order_relaxed);
+    int rc = WEFT_OK;
+    k->value = tfib(ctx, k->n, &rc);
+    return rc;
+}
+
+static uint64_t tfib(weft_ctx *ctx, unsigned n, int *rc)
+{
+    if (n < 2)
+        return n;
+    weft_group g;
+    weft_child slots[2];
+    struct tfib_kid kids[2] = {{n - 1, 0}, {n - 2, 0}};
+    weft_group_init(&g, ctx);
+    unsigned spawned = 0;
+    while (spawned < 2 && *rc == WEFT_OK) {
+        *rc = weft_spawn(&g, &slots[spawned], tfib_task, &kids[spawned]);
+        spawned += *rc == WEFT_OK;
+    }
+    uint64_t sum = 0;
+    unsigned taken = 0;
+    for (weft_child *c; (c = weft_sync_take(&g)) != NULL; taken++) {
+        /* The most recent children come back first. */
+        if (c != &slots[spawned - 1 - taken])
+            *rc = -2000;
+        atomic_fetch_add_explicit(&tfib_by_taker, 1, memory_order_relaxed);
+        sum += tfib(ctx, kids[c - slots].n, rc);
+    }
+    int rs = weft_sync(&g);
+    if (*rc == WEFT_OK)
+        *rc = rs;
+    for (unsigned i = 0; i < spawned - taken; i++) /* the ones weft_sync ran */
+        sum += kids[i].value;
+    return sum;
+}
+
+static int tfib_root(weft_ctx *ctx, void *arg, void **result)
+{
+    int rc = WEFT_OK;
+    *result = (void *)(uintptr_t)tfib(ctx, (unsigned)(uintptr_t)arg, &rc);
+    return rc;
+}
+
+Test(group, typed_fib_by_sync_take_matches_serial_on_1_2_3_workers)
+{
+    static const unsigned ns[] = {0, 1, 2, 9, 20, 25};
+    for (size_t k = 0; k < NPOOLS; k++) {
+        weft_pool *p = wtc_pool_new(pool_sizes[k]);
+        for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+            atomic_store(&tfib_by_fn, 0);
+            atomic_store(&tfib_by_taker, 0);
+            void *v = NULL;
+            cr_assert_eq(wtc_run_task(p, tfib_root, (void *)(uintptr_t)ns[i], &v), WEFT_OK);
+            cr_assert_eq((uint64_t)(uintptr_t)v, wt_fib(ns[i]), "fib(%u) on %u workers", ns[i],
+                         pool_sizes[k]);
+            /* Every spawn ran exactly once, by one of the two routes: a
+             * tree for fib(n) has 2 * fib(n + 1) - 2 children. */
+            uint64_t spawns = ns[i] < 2 ? 0 : 2 * wt_fib(ns[i] + 1) - 2;
+            cr_assert_eq(atomic_load(&tfib_by_fn) + atomic_load(&tfib_by_taker), spawns);
+            if (pool_sizes[k] == 1) /* no thief: every child is taken back */
+                cr_assert_eq(atomic_load(&tfib_by_fn), 0);
+        }
+        wtc_pool_drop(p);
+    }
+}
+
+/* What weft_sync_take hands back and what it leaves to weft_sync. */
+struct take_probe {
+    _Atomic int ran[4];     /* ran[i]: slot i ran through fn */
+    int order_ok;           /* take returned slots 3, 2 in that order */
+    int null_g, empty_g, no_ctx, foreign, after_sync;
+    int sync_rc;
+};
+
+static struct take_probe *take_cur;
+
+static int take_child(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    atomic_fetch_add(&take_cur->ran[(uintptr_t)arg], 1);
+    return 0;
+}
+
+struct take_foreign {
+    weft_group *g;
+    weft_child *got;
+};
+
+static void *take_foreign_thread(void *arg)
+{
+    struct take_foreign *tf = arg;
+    tf->got = weft_sync_take(tf->g);
+    return NULL;
+}
+
+static int take_parent(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct take_probe *tp = arg;
+    weft_group g, empty, noctx;
+    weft_child slots[4];
+    weft_group_init(&g, ctx);
+    weft_group_init(&empty, ctx);
+    weft_group_init(&noctx, NULL);
+    tp->null_g = weft_sync_take(NULL) == NULL;
+    tp->empty_g = weft_sync_take(&empty) == NULL;
+    tp->no_ctx = weft_sync_take(&noctx) == NULL;
+    for (uintptr_t i = 0; i < 4; i++)
+        if (weft_spawn(&g, &slots[i], take_child, (void *)i) != WEFT_OK)
+            return -1000;
+    /* Another thread gets nothing, and the child stays with the group. */
+    struct take_foreign tf = {.g = &g};
+    pthread_t t;
+    if (pthread_create(&t, NULL, take_foreign_thread, &tf) != 0)
+        return -1001;
+    pthread_join(t, NULL);
+    tp->foreign = tf.got == NULL;
+    weft_child *a = weft_sync_take(&g);
+    weft_child *b = weft_sync_take(&g);
+    tp->order_ok = a == &slots[3] && b == &slots[2];
+    tp->sync_rc = weft_sync(&g); /* runs slots 1 and 0 through fn */
+    tp->after_sync = weft_sync_take(&g) == NULL;
+    return 0;
+}
+
+Test(group, sync_take_returns_private_children_newest_first_and_sync_runs_the_rest)
+{
+    weft_pool *p = wtc_pool_new(1); /* one worker: nothing is stolen */
+    struct take_probe tp = {0};
+    take_cur = &tp;
+    cr_assert_eq(wtc_run_task(p, take_parent, &tp, NULL), WEFT_OK);
+    cr_assert(tp.null_g);
+    cr_assert(tp.empty_g);
+    cr_assert(tp.no_ctx);
+    cr_assert(tp.foreign, "another thread must get NULL");
+    cr_assert(tp.order_ok);
+    cr_assert_eq(tp.sync_rc, WEFT_OK);
+    cr_assert(tp.after_sync);
+    cr_assert_eq(atomic_load(&tp.ran[0]), 1);
+    cr_assert_eq(atomic_load(&tp.ran[1]), 1);
+    cr_assert_eq(atomic_load(&tp.ran[2]), 0, "taken children are the caller's to run");
+    cr_assert_eq(atomic_load(&tp.ran[3]), 0);
+    wtc_pool_drop(p);
+    cr_assert_null(weft_sync_take(NULL));
 }
 
 /* ---- futures inside groups ----------------------------------------------- */

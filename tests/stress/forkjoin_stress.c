@@ -4,9 +4,10 @@
  * Phases (each on pools of 1 and 2 workers where it applies)
  *   1. Trees: a random tree from a seeded splittable hash. Every node does a
  *      little random work and has 0..k children, spawned into a group and
- *      synced, or run by weft_join. Two shapes: "wide" (up to 8 children,
- *      shallow) and "deep" (mostly single-child chains, up to a few thousand
- *      levels). Some nodes fail with a status of their own.
+ *      synced (some parents first take back their private children with
+ *      weft_sync_take and run them themselves), or run by weft_join. Two
+ *      shapes: "wide" (up to 8 children, shallow) and "deep" (mostly
+ *      single-child chains, up to a few thousand levels). Some nodes fail with a status of their own.
  *   2. Mixed: the same trees, but each child is either spawned or submitted
  *      as a future (weft_submit from inside the task, so it lands on the
  *      worker's own deque); the parent waits for futures before or after
@@ -293,6 +294,39 @@ static enum child_mode child_mode(const struct node *kid)
     return (mix64(kid->key ^ 0x51) % 3 == 1) ? BY_FUTURE : BY_SPAWN;
 }
 
+static int node_task(weft_ctx *ctx, void *arg, void **result);
+
+/* Whether the parent takes back its private children (weft_sync_take) and
+ * runs them itself before weft_sync. Invisible to the oracle: the status of
+ * the most recently spawned failing child wins either way. */
+static bool takes_back(uint64_t h)
+{
+    return (h >> 33) & 1;
+}
+
+/* Take back g's private children (newest first) and run them here; ran[i]
+ * marks them. Returns the status of the newest failing one, else 0. */
+static int take_and_run(weft_ctx *ctx, weft_group *g, weft_child *slots, struct node *kids,
+                        bool *ran)
+{
+    int newest = 0;
+    for (weft_child *c; (c = weft_sync_take(g)) != NULL;) {
+        ptrdiff_t i = c - slots;
+        if (i < 0 || i >= MAXK || ran[i]) {
+            anomaly();
+            continue;
+        }
+        ran[i] = true;
+        void *r = NULL;
+        int st = node_task(ctx, &kids[i], &r);
+        if (r != &kids[i])
+            anomaly();
+        if (newest == 0)
+            newest = st;
+    }
+    return newest;
+}
+
 static bool futures_first(uint64_t h)
 {
     return (h >> 28) & 1;
@@ -354,8 +388,6 @@ static int serial_node(struct node *nd)
 }
 
 /* ---- parallel version ---- */
-
-static int node_task(weft_ctx *ctx, void *arg, void **result);
 
 /* Wait for the futures of one node; returns the first nonzero status in
  * index order. */
@@ -429,14 +461,19 @@ static __attribute__((noinline)) int node_many(weft_ctx *ctx, struct node *nd, u
                 node_task(ctx, &kids[i], &ignored); /* stay exact */
             }
         }
-        int fs = 0, gs;
+        int fs = 0, gs, ts = 0;
+        bool taken[MAXK] = {0};
         if (futures_first(h))
             fs = wait_futures(futs, kids, k, wait_style(h));
+        if (takes_back(h))
+            ts = take_and_run(ctx, &g, slots, kids, taken);
         gs = weft_sync(&g);
+        if (ts != 0) /* the taken children were the most recent ones */
+            gs = ts;
         if (!futures_first(h))
             fs = wait_futures(futs, kids, k, wait_style(h));
         for (unsigned i = 0; i < k; i++)
-            if (spawned[i] && weft_child_result(&slots[i]) != &kids[i])
+            if (spawned[i] && !taken[i] && weft_child_result(&slots[i]) != &kids[i])
                 anomaly();
         status = gs != 0 ? gs : fs;
     }
@@ -456,10 +493,16 @@ static int node_one(weft_ctx *ctx, struct node *nd, uint64_t h)
         weft_group g;
         weft_child slot;
         weft_group_init(&g, ctx);
+        bool taken = false;
+        int ts = 0;
         if (weft_spawn(&g, &slot, node_task, &kid) != WEFT_OK)
             anomaly();
+        if (takes_back(h))
+            ts = take_and_run(ctx, &g, &slot, &kid, &taken);
         status = weft_sync(&g);
-        if (weft_child_result(&slot) != &kid)
+        if (ts != 0)
+            status = ts;
+        if (!taken && weft_child_result(&slot) != &kid)
             anomaly();
     } else {
         weft_future *f = NULL;

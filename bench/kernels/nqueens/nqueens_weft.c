@@ -1,45 +1,71 @@
-/* nqueens(n) with weft: one weft_spawn per free square into one group, then
- * weft_sync. Slots and child boards live in the spawning task's frame. */
+/* nqueens(n) with weft: one weft_spawn per free square into one group. The
+ * parent then takes back, with weft_sync_take, the children nobody stole and
+ * counts them by a direct, typed call (board in registers, count returned);
+ * weft_sync waits for the stolen ones, which ran through solve_task and left
+ * their count in their record. Slots and child boards live in the spawning
+ * task's frame. */
 #include "bench_weft.h"
 #include "nqueens.h"
 
-typedef struct nq_arg {
+typedef struct nq_kid {
     unsigned n;
     nq_node s;
-} nq_arg;
+    uint64_t count; /* set by solve_task (children that were not taken back) */
+} nq_kid;
 
+typedef struct nq_root_arg {
+    unsigned n;
+    nq_node s;
+} nq_root_arg;
+
+static uint64_t solve(weft_ctx *ctx, unsigned n, nq_node s);
+
+/* A child that was not taken back: a thief ran it, or weft_sync did. */
 static int solve_task(weft_ctx *ctx, void *arg, void **result)
 {
-    const nq_arg *a = arg;
-    if (a->s.row == a->n) {
-        *result = (void *)(uintptr_t)1;
-        return 0;
-    }
+    (void)result;
+    nq_kid *k = arg;
+    k->count = solve(ctx, k->n, k->s);
+    return 0;
+}
+
+static uint64_t solve(weft_ctx *ctx, unsigned n, nq_node s)
+{
+    if (s.row == n)
+        return 1;
     weft_group g;
     weft_child slots[NQ_MAX];
-    nq_arg kids[NQ_MAX];
+    nq_kid kids[NQ_MAX];
     unsigned k = 0;
-    int rc = WEFT_OK;
     weft_group_init(&g, ctx);
-    for (uint32_t f = nq_free(a->n, &a->s); f != 0 && rc == WEFT_OK; f &= f - 1, k++) {
-        kids[k].n = a->n;
-        kids[k].s = nq_child(&a->s, f & -f);
-        rc = weft_spawn(&g, &slots[k], solve_task, &kids[k]);
+    for (uint32_t f = nq_free(n, &s); f != 0; f &= f - 1, k++) {
+        kids[k].n = n;
+        kids[k].s = nq_child(&s, f & -f);
+        if (weft_spawn(&g, &slots[k], solve_task, &kids[k]) != WEFT_OK)
+            bench_fail("weft_spawn failed");
     }
-    int rc_sync = weft_sync(&g);
-    if (rc != WEFT_OK || rc_sync != WEFT_OK)
-        return rc != WEFT_OK ? rc : rc_sync;
-    uintptr_t total = 0;
-    for (unsigned i = 0; i < k; i++)
-        total += (uintptr_t)weft_child_result(&slots[i]);
-    *result = (void *)total;
+    uint64_t total = 0;
+    unsigned taken = 0;
+    for (weft_child *c; (c = weft_sync_take(&g)) != NULL; taken++)
+        total += solve(ctx, n, kids[c - slots].s);
+    if (weft_sync(&g) != WEFT_OK)
+        bench_fail("weft_sync failed");
+    for (unsigned i = 0; i < k - taken; i++) /* the children weft_sync ran */
+        total += kids[i].count;
+    return total;
+}
+
+static int root_task(weft_ctx *ctx, void *arg, void **result)
+{
+    const nq_root_arg *a = arg;
+    *result = (void *)(uintptr_t)solve(ctx, a->n, a->s);
     return 0;
 }
 
 static uint64_t run(weft_pool *pool, unsigned n)
 {
-    nq_arg root = {n, nq_root()};
-    return (uintptr_t)bench_weft_run(pool, solve_task, &root);
+    nq_root_arg root = {n, nq_root()};
+    return (uintptr_t)bench_weft_run(pool, root_task, &root);
 }
 
 int main(int argc, char **argv)
