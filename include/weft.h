@@ -373,12 +373,13 @@ WEFT_API int weft_sync(weft_group *g);
  * thieves). Its fn is then never called: the caller does the child's work
  * itself, typically as a direct call with typed arguments and a result in a
  * register, which an indirect call through fn and void pointers cannot
- * match (Lace's typed SYNC). Call it in a loop until it returns NULL, then
- * weft_sync(g) for the children it did not return (run by thieves, or
- * inline through fn); the children returned are always the most recent
- * ones, so with slots[0..k) spawned in order, a loop that took m children
- * took slots[k-m..k), and weft_sync ran slots[0..k-m). A taken child counts
- * as synced (strict fork/join).
+ * match (Lace's typed SYNC). Call it until it returns NULL, or until every
+ * child came back, then weft_sync(g) for the children it did not return
+ * (run by thieves, or inline through fn; with none left it returns at
+ * once). The children returned are always the most recent ones: with
+ * slots[0..k) spawned in order, a loop that took m children took
+ * slots[k-m..k), and weft_sync ran slots[0..k-m). A taken child counts as
+ * synced (strict fork/join).
  * Threads:   the worker running the group's task; elsewhere it returns NULL.
  * Returns:   the child's slot, or NULL (none left that is private; g NULL). */
 WEFT_API weft_child *weft_sync_take(weft_group *g);

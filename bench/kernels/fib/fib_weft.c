@@ -1,26 +1,34 @@
-/* fib(n) with weft fork/join: weft_spawn fib(n-1), fib(n-2) inline, weft_sync.
- * The root runs as a submitted task awaited from main. */
+/* fib(n) with weft fork/join: weft_spawn fib(n-1), fib(n-2) inline, then
+ * weft_sync_take: if nobody stole fib(n-1) it comes back and runs as a
+ * direct call; otherwise weft_sync waits for it. The root runs as a
+ * submitted task awaited from main. */
 #include "bench_weft.h"
 #include "fib.h"
 
+static uint64_t fib(weft_ctx *ctx, uint64_t n);
+
+/* fib(n - 1) when a thief took it (or weft_sync ran it). */
 static int fib_task(weft_ctx *ctx, void *arg, void **result)
 {
-    uintptr_t n = (uintptr_t)arg;
-    if (n < 2) {
-        *result = (void *)n;
-        return 0;
-    }
+    *result = (void *)(uintptr_t)fib(ctx, (uintptr_t)arg);
+    return 0;
+}
+
+static uint64_t fib(weft_ctx *ctx, uint64_t n)
+{
+    if (n < 2)
+        return n;
     weft_group g;
     weft_child child;
     weft_group_init(&g, ctx);
-    int rc = weft_spawn(&g, &child, fib_task, (void *)(n - 1));
-    void *y = NULL;
-    int rc_y = fib_task(ctx, (void *)(n - 2), &y);
-    int rc_sync = weft_sync(&g);
-    if (rc != WEFT_OK || rc_y != 0 || rc_sync != WEFT_OK)
-        return rc != WEFT_OK ? rc : (rc_y != 0 ? rc_y : rc_sync);
-    *result = (void *)((uintptr_t)weft_child_result(&child) + (uintptr_t)y);
-    return 0;
+    if (weft_spawn(&g, &child, fib_task, (void *)(uintptr_t)(n - 1)) != WEFT_OK)
+        bench_fail("weft_spawn failed");
+    uint64_t y = fib(ctx, n - 2);
+    if (weft_sync_take(&g) != NULL)
+        return fib(ctx, n - 1) + y;
+    if (weft_sync(&g) != WEFT_OK)
+        bench_fail("weft_sync failed");
+    return (uintptr_t)weft_child_result(&child) + y;
 }
 
 int main(int argc, char **argv)
