@@ -1,8 +1,8 @@
 /* Installed-package consumer: uses only <weft.h> and the installed library.
  * Built by tests/install/check_install.cmake through find_package(weft) and
  * through pkg-config. Exits 0 when a submitted task's result comes back and
- * fork/join through weft.h's inline spawn/sync (which reach into the library
- * for its thread-local spawn stack) computes fib(20). */
+ * fork/join through weft.h's inline spawn/sync/sync_take (which reach into
+ * the library for its thread-local spawn stack) computes fib(20). */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -30,8 +30,15 @@ static int fib(weft_ctx *ctx, void *arg, void **result)
     weft_group_init(&g, ctx);
     int rc = weft_spawn(&g, &c, fib, (void *)(n - 1));
     int rb = fib(ctx, (void *)(n - 2), &b);
-    int rs = weft_sync(&g);
-    *result = (void *)((uintptr_t)weft_child_result(&c) + (uintptr_t)b);
+    void *a = NULL;
+    int rs;
+    if (weft_sync_take(&g) != NULL) { /* not stolen: run it here */
+        rs = fib(ctx, (void *)(n - 1), &a);
+    } else {
+        rs = weft_sync(&g);
+        a = weft_child_result(&c);
+    }
+    *result = (void *)((uintptr_t)a + (uintptr_t)b);
     return rc != WEFT_OK ? rc : rb != 0 ? rb : rs;
 }
 
