@@ -14,10 +14,10 @@
  *    unrelated tasks on top of a waiting one, so waits whose dependencies
  *    form no cycle never deadlock the pool, however deeply they nest (a
  *    worker whose awaited work runs elsewhere sleeps until it is done).
- *    One exception: a child that weft_sync runs inline counts as part of
- *    its parent, so a wait inside it may run a sibling spawned into the
- *    same group before it. Siblings must not wait for each other (through
- *    futures or promises); make such dependencies futures, not spawns.
+ *    A child that weft_sync runs inline is a frame of its own: a wait in it
+ *    never runs its siblings. A child that weft_sync_take hands back is
+ *    the caller's own work, like any direct call: a wait in it may run the
+ *    group's older children, so it must not wait for one of them.
  *  - The library never calls exit() or abort() on a caller's mistake. The one
  *    exception is a debug build (no NDEBUG) that finds a task returning with
  *    unsynced spawned children, whose records would be in a dead frame. */
@@ -379,7 +379,9 @@ WEFT_API int weft_sync(weft_group *g);
  * once). The children returned are always the most recent ones: with
  * slots[0..k) spawned in order, a loop that took m children took
  * slots[k-m..k), and weft_sync ran slots[0..k-m). A taken child counts as
- * synced (strict fork/join).
+ * synced (strict fork/join). Its work is part of the caller's frame: a
+ * helping wait inside it may run the group's older children (unlike a child
+ * that weft_sync runs), so it must not wait for one of them.
  * Threads:   the worker running the group's task; elsewhere it returns NULL.
  * Returns:   the child's slot, or NULL (none left that is private; g NULL). */
 WEFT_API weft_child *weft_sync_take(weft_group *g);
@@ -410,8 +412,9 @@ struct weft__lazy {
     unsigned open;       /* spawned, not yet synced children (strict fork/join) */
     unsigned cap;        /* slots in items */
     int64_t bottom;      /* the deque's bottom when the running task started */
-    weft_child **items;  /* oldest first */
-    char pad_[64 - 5 * 8];
+    weft_child **items;  /* oldest first; also frame marks (WEFT__MARK) */
+    const int64_t *dqb;  /* the owner's deque bottom (read relaxed, owner only) */
+    char pad_[64 - 6 * 8];
     uint32_t steal_req; /* nonzero: a thief asks us to publish (a hint) */
 };
 /* The head of every weft_ctx. */
@@ -431,9 +434,11 @@ WEFT_API weft_child *weft__sync_take_slow(weft_group *g);
 /* Casts and null pointers that C++ warning sets accept as well. */
 #ifdef __cplusplus
 #define WEFT__CAST(T, x) static_cast<T>(x)
+#define WEFT__INT2PTR(T, x) reinterpret_cast<T>(x)
 #define WEFT__NULL nullptr
 #else
 #define WEFT__CAST(T, x) ((T)(x))
+#define WEFT__INT2PTR(T, x) ((T)(x))
 #define WEFT__NULL NULL
 #endif
 
@@ -442,6 +447,20 @@ WEFT_API weft_child *weft__sync_take_slow(weft_group *g);
 static inline int weft__steal_requested(const struct weft__lazy *l)
 {
     return __atomic_load_n(&l->steal_req, __ATOMIC_RELAXED) != 0;
+}
+
+/* A child that sync runs inline gets a frame of its own: its slot on the
+ * private stack becomes a mark holding the deque bottom at its start (odd,
+ * so never a child pointer), and the mark is popped when it returns. A
+ * helping wait inside it runs only what lies above the innermost mark, on
+ * the private stack and on the deque, never a sibling (runtime/group.c,
+ * "Frames of inline children"). */
+#define WEFT__MARK(bottom) \
+    WEFT__INT2PTR(weft_child *, WEFT__CAST(uintptr_t, (WEFT__CAST(uint64_t, (bottom)) << 1) | 1u))
+
+static inline weft_child *weft__mark_here(const struct weft__lazy *l)
+{
+    return WEFT__MARK(__atomic_load_n(l->dqb, __ATOMIC_RELAXED));
 }
 
 static inline void weft__group_init_inline(weft_group *g, weft_ctx *ctx)
@@ -487,11 +506,12 @@ static inline int weft__sync_inline(weft_group *g)
         unsigned n = l->n;
         if (__builtin_expect(n == 0 || l->items[n - 1] != c || weft__steal_requested(l), 0))
             return weft__sync_slow(g, status);
-        l->n = n - 1;
+        l->items[n - 1] = weft__mark_here(l);
         l->open--;
         g->last_ = c->prev_;
         c->result_ = WEFT__NULL;
         int s = c->fn_(l->ctx, c->arg_, &c->result_);
+        l->n--; /* the child's mark, on top again */
         if (status == WEFT_OK)
             status = s;
     }

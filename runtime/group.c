@@ -17,6 +17,24 @@
  * (parallel_for) publish eagerly instead, so a thief never waits for a leaf
  * to end. This file holds everything but the inline fast paths.
  *
+ * Frames of inline children. A child that sync runs inline (weft.h's fast
+ * path, run_inline here) must not see its siblings: a helping wait inside
+ * it that ran an older sibling could deadlock (the sibling waits for
+ * something the child does after its wait, and the child cannot resume
+ * under it). So its slot on the private stack becomes a mark, an odd word
+ * holding the deque bottom at its start (WEFT__MARK), and the mark is
+ * popped when it returns (it is on top again then: the child synced all it
+ * spawned). A helping wait takes private children only above the innermost
+ * mark and deque entries only above that mark's bottom (worker.c,
+ * weft__help_one). Publication walks the whole running task's part of the
+ * stack, oldest first, so thieves still get the outer frames' big
+ * children; each mark it passes is set to the deque bottom at that point,
+ * so the inner frame starts above what was pushed below it. It starts
+ * above the highest mark whose frame already has entries on the deque
+ * (mark bottom < deque bottom): outer children pushed above those would be
+ * within reach of that frame's waits and pops. Children handed back by
+ * weft_sync_take get no mark: the caller runs them as its own work.
+ *
  * Ordering and invariants
  *   [GR1] A child is published to thieves by the deque push (deque.c [DQ1]);
  *         its header and word are written before that push, by the owner.
@@ -76,6 +94,23 @@ static inline int run_child(struct weft__worker *w, weft_child *c)
 {
     c->result_ = NULL;
     return c->fn_(w->lazy.ctx, c->arg_, &c->result_);
+}
+
+static bool lazy_grow(struct weft__lazy *l);
+
+/* Run c inline as a frame of its own (see "Frames of inline children"):
+ * a mark on top of the private stack while it runs. c was already removed
+ * from the private stack or the deque. Without memory for the mark, c runs
+ * in the caller's frame, as weft_sync_take's children do. */
+static int run_inline(struct weft__worker *w, weft_child *c)
+{
+    struct weft__lazy *l = &w->lazy;
+    if (weft_unlikely(l->n == l->cap) && !lazy_grow(l))
+        return run_child(w, c);
+    l->items[l->n++] = weft__mark_here(l);
+    int s = run_child(w, c);
+    l->n--; /* the mark, on top again: c synced everything above it */
+    return s;
 }
 
 /* A thief (or a helping wait) runs an exposed child. */
@@ -185,7 +220,7 @@ static __attribute__((noinline)) bool take_private_slow(struct weft__worker *w, 
         }
         weft__publish(w);
     }
-    for (unsigned i = l->n; i-- > l->base;) {
+    for (unsigned i = l->n; i-- > l->base && !weft__is_mark(l->items[i]);) {
         if (l->items[i] == c) {
             memmove(&l->items[i], &l->items[i + 1], (l->n - 1 - i) * sizeof(l->items[0]));
             l->n--;
@@ -214,7 +249,7 @@ static inline bool take_private(struct weft__worker *w, weft_child *c)
 static int sync_one(struct weft__worker *w, weft_child *c, bool eager)
 {
     if (!eager && take_private(w, c))
-        return run_child(w, c);
+        return run_inline(w, c);
     struct child_rt *rt = rt_of(c);
     for (;;) {
         /* A helping wait earlier in this task may have run c already (it
@@ -224,7 +259,7 @@ static int sync_one(struct weft__worker *w, weft_child *c, bool eager)
             return rt->status;
         struct weft__task *t = weft__deque_take(&w->dq);
         if (t == &rt->task)
-            return run_child(w, c);
+            return run_inline(w, c);
         if (t == NULL)
             break;
         weft__run(w, t);

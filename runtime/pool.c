@@ -95,6 +95,9 @@ static int init_workers(struct weft_pool *p)
         w->child_ctx = weft__ctx_make(w, NULL);
         w->lazy.ctx = &w->child_ctx;
         rc = weft__deque_init(&w->dq, DEQUE_INIT_CAP);
+        /* weft.h reads it with a relaxed __atomic load (owner only): the
+         * same object, seen without the _Atomic qualifier it has here. */
+        w->lazy.dqb = (const int64_t *)&w->dq.bottom;
         w->lazy.cap = LAZY_INIT_CAP;
         w->lazy.items = malloc(LAZY_INIT_CAP * sizeof(*w->lazy.items));
         if (w->lazy.items == NULL)

@@ -115,6 +115,27 @@ static inline void weft__steal_req_set(struct weft__worker *w, uint32_t v)
     __atomic_store_n(&w->lazy.steal_req, v, __ATOMIC_RELAXED);
 }
 
+/* Frame marks on the private stack (weft.h's WEFT__MARK): an odd word
+ * holding the deque bottom at which the inline child's frame starts. */
+static inline bool weft__is_mark(const weft_child *c)
+{
+    return ((uintptr_t)c & 1u) != 0;
+}
+
+static inline int64_t weft__mark_bottom(const weft_child *c)
+{
+    return (int64_t)((uintptr_t)c >> 1);
+}
+
+/* Index just above the innermost frame mark in [base, n), or base. */
+static inline unsigned weft__frame_start(const struct weft__lazy *l)
+{
+    for (unsigned i = l->n; i > l->base; i--)
+        if (weft__is_mark(l->items[i - 1]))
+            return i;
+    return l->base;
+}
+
 /* The context of a task running on w (f: its future, or NULL). */
 static inline struct weft_ctx weft__ctx_make(struct weft__worker *w, weft_future *f)
 {

@@ -92,20 +92,43 @@ void weft__push_local(struct weft__worker *w, struct weft__task *t)
     weft__notify(p);
 }
 
+/* Where publication may start: after the highest frame mark below which
+ * the deque already holds entries of that frame or a deeper one (a frame
+ * whose mark equals the deque bottom has nothing on the deque yet). Pushing
+ * an outer frame's children above those entries would put siblings within
+ * reach of the inner frame's helping waits and deque pops. */
+static unsigned publish_start(const struct weft__lazy *l, int64_t bottom)
+{
+    for (unsigned i = l->n; i > l->base; i--) {
+        const weft_child *c = l->items[i - 1];
+        if (weft__is_mark(c) && weft__mark_bottom(c) < bottom)
+            return i;
+    }
+    return l->base;
+}
+
 void weft__publish(struct weft__worker *w)
 {
     struct weft_pool *p = w->pool;
+    struct weft__lazy *l = &w->lazy;
     /* relaxed: a hint; what thieves need is published by the pushes. */
     weft__steal_req_set(w, 0);
-    unsigned i = w->lazy.base;
-    if (w->lazy.n <= i)
-        return;
-    for (; i < w->lazy.n; i++) {
-        struct weft__task *t = weft__child_expose(w->lazy.items[i]);
+    unsigned i = publish_start(l, weft__deque_bottom(&w->dq)), keep = i, pushed = 0;
+    for (; i < l->n; i++) {
+        weft_child *c = l->items[i];
+        if (weft__is_mark(c)) {
+            /* The inner frame now starts above the children pushed below. */
+            l->items[keep++] = weft__mark_here(l);
+            continue;
+        }
+        struct weft__task *t = weft__child_expose(c);
         if (weft__deque_push(&w->dq, t) != 0)
             weft__inject_push(&p->inj_head, &p->inj_tail, t);
+        pushed++;
     }
-    w->lazy.n = w->lazy.base;
+    l->n = keep;
+    if (pushed == 0)
+        return;
     /* Publication answers an idle worker that may be parking right now: use
      * the fenced notify ([PK1] in park.c), not the cheap internal one. */
     weft__notify(p);
@@ -250,12 +273,19 @@ bool weft__help_one(struct weft__worker *w, struct weft__worker *leap)
     /* relaxed: a hint (see weft__publish). */
     if (weft__steal_requested(&w->lazy))
         weft__publish(w);
-    /* Private children of the waiting frame are its descendants. */
-    if (w->lazy.n > w->lazy.base)
-        t = weft__child_expose(w->lazy.items[--w->lazy.n]);
-    /* Tasks above lazy.bottom were pushed by the waiting frame: its
-     * descendants. Below it lies its ancestors' work. */
-    if (t == NULL && weft__deque_bottom(&w->dq) > w->lazy.bottom)
+    /* Private children above the innermost frame mark belong to the
+     * waiting frame: its descendants. Below the mark lie the children of
+     * the frame that runs it inline: its siblings. */
+    struct weft__lazy *l = &w->lazy;
+    unsigned start = weft__frame_start(l);
+    if (l->n > start)
+        t = weft__child_expose(l->items[--l->n]);
+    /* Tasks above the frame's deque mark were pushed by the waiting frame:
+     * its descendants. Below it lies its ancestors' and siblings' work. */
+    int64_t mark = l->bottom;
+    if (start > l->base && weft__mark_bottom(l->items[start - 1]) > mark)
+        mark = weft__mark_bottom(l->items[start - 1]);
+    if (t == NULL && weft__deque_bottom(&w->dq) > mark)
         t = weft__deque_take(&w->dq);
     /* Leapfrogging: the thief of the child we wait for stole it with an
      * empty deque (thieves steal only from the top-level loop), so its deque

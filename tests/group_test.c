@@ -925,6 +925,90 @@ Test(group, sync_take_returns_private_children_newest_first_and_sync_runs_the_re
     cr_assert_null(weft_sync_take(NULL));
 }
 
+/* ---- siblings: a wait inside an inline child never runs a sibling ---------- */
+
+/* P spawns A, then B. weft_sync runs B inline; B submits G and waits for
+ * it, which helps. A waits for a promise that B completes only after G. If
+ * B's wait ran A (a sibling spawned earlier, still private below B), A
+ * would wait on top of B for what B does after its wait: a deadlock, which
+ * the timed wait in the test turns into a failure. */
+struct siblings {
+    weft_future *promise;
+    int a_rc, b_rc, g_rc;
+    _Atomic int order; /* 1: B set the promise before A finished */
+};
+
+static int sib_a(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    struct siblings *sb = arg;
+    sb->a_rc = weft_future_result(sb->promise, WEFT_FOREVER, NULL);
+    return 0;
+}
+
+static int sib_g(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)arg;
+    *result = (void *)(uintptr_t)7;
+    return 0;
+}
+
+static int sib_b(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct siblings *sb = arg;
+    weft_future *g = NULL;
+    if (weft_submit(weft_ctx_pool(ctx), sib_g, NULL, NULL, &g) != WEFT_OK)
+        return -1000;
+    void *v = NULL;
+    sb->g_rc = weft_future_result(g, WEFT_FOREVER, &v); /* helps */
+    weft_future_release(g);
+    if ((uintptr_t)v != 7)
+        sb->g_rc = -1001;
+    atomic_store(&sb->order, 1);
+    sb->b_rc = weft_promise_set_result(sb->promise, NULL, NULL);
+    return 0;
+}
+
+static int sib_parent(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct siblings *sb = arg;
+    weft_group g;
+    weft_child a, b;
+    weft_group_init(&g, ctx);
+    if (weft_spawn(&g, &a, sib_a, sb) != WEFT_OK || weft_spawn(&g, &b, sib_b, sb) != WEFT_OK) {
+        weft_sync(&g);
+        return -1002;
+    }
+    return weft_sync(&g);
+}
+
+Test(group, a_wait_in_an_inline_child_never_runs_its_sibling)
+{
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        weft_pool *p = wtc_pool_new(workers);
+        for (int round = 0; round < 50; round++) {
+            struct siblings sb = {0};
+            cr_assert_eq(weft_promise_create(&sb.promise), WEFT_OK);
+            weft_future *f = NULL;
+            cr_assert_eq(weft_submit(p, sib_parent, &sb, NULL, &f), WEFT_OK);
+            /* A deadlock never completes: fail after 10 s instead of hanging. */
+            cr_assert_eq(weft_future_result(f, 10 * 1000000000ll, NULL), WEFT_OK,
+                         "deadlock on %u workers, round %d", workers, round);
+            weft_future_release(f);
+            cr_assert_eq(sb.a_rc, WEFT_OK);
+            cr_assert_eq(sb.b_rc, WEFT_OK);
+            cr_assert_eq(sb.g_rc, WEFT_OK);
+            cr_assert_eq(atomic_load(&sb.order), 1);
+            weft_future_release(sb.promise);
+        }
+        wtc_pool_drop(p);
+    }
+}
+
 /* ---- futures inside groups ----------------------------------------------- */
 
 struct submit_in_group {
