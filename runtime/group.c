@@ -118,8 +118,14 @@ static void child_exec(struct weft__task *t, struct weft__worker *w)
 {
     weft_child *c = child_of(t);
     struct child_rt *rt = rt_of(c);
-    /* [GR3] relaxed: a hint for the syncing worker. */
-    atomic_store_explicit(&rt->thief, w, memory_order_relaxed);
+    /* [GR3] relaxed: a hint for the syncing worker, which leapfrogs onto w
+     * only if w's deque is empty as c starts: then everything on it while c
+     * runs descends from c. A worker that took c inside a helping wait may
+     * hold its outer frames' work there (only the owner pushes, so a
+     * nonempty snapshot is the safe answer); a leapfrogger stealing that
+     * would run a sibling or an uncle of c on top of its wait. */
+    struct weft__worker *leap = weft__deque_nonempty(&w->dq) ? NULL : w;
+    atomic_store_explicit(&rt->thief, leap, memory_order_relaxed);
     rt->status = run_child(w, c);
     /* [GR2] publishes status and result; c may vanish right after. */
     weft__word_complete(&rt->word, WEFT_FINISHED);

@@ -1009,6 +1009,93 @@ Test(group, a_wait_in_an_inline_child_never_runs_its_sibling)
     }
 }
 
+/* A tree of such sibling dependencies: every node spawns A, which waits for
+ * the node's promise, and Z, which builds the subtree below (stolen parts
+ * and all) and only then completes the promise. On 2 workers, children are
+ * stolen and syncs leapfrog onto thieves; a leapfrogging wait that stole an
+ * A from a deque holding older work would run it on top of a Z below it. */
+struct sibtree {
+    weft_future *promise;
+    unsigned depth;
+    _Atomic uint64_t *nodes;
+};
+
+static int sibtree_node(weft_ctx *ctx, void *arg, void **result);
+
+static int sibtree_a(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    return weft_future_result(((struct sibtree *)arg)->promise, WEFT_FOREVER, NULL);
+}
+
+static int sibtree_z(weft_ctx *ctx, void *arg, void **result)
+{
+    struct sibtree *t = arg;
+    int rc = WEFT_OK;
+    if (t->depth > 0) {
+        struct sibtree below = {NULL, t->depth - 1, t->nodes};
+        rc = sibtree_node(ctx, &below, result);
+    }
+    /* A helping wait before the promise: the place where a sibling could
+     * be picked up. */
+    weft_future *g = NULL;
+    if (rc == WEFT_OK && (rc = weft_submit(weft_ctx_pool(ctx), sib_g, NULL, NULL, &g)) == WEFT_OK) {
+        rc = weft_future_result(g, WEFT_FOREVER, NULL);
+        weft_future_release(g);
+    }
+    int rs = weft_promise_set_result(t->promise, NULL, NULL);
+    return rc != WEFT_OK ? rc : rs;
+}
+
+static int sibtree_node(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct sibtree *t = arg;
+    atomic_fetch_add(t->nodes, 1);
+    struct sibtree kids[2] = {{NULL, t->depth, t->nodes}, {NULL, t->depth, t->nodes}};
+    if (weft_promise_create(&kids[0].promise) != WEFT_OK)
+        return -1000;
+    kids[1].promise = kids[0].promise; /* the same promise, seen by A and Z */
+    weft_group g;
+    weft_child a, z, z2;
+    struct sibtree second = {NULL, t->depth, t->nodes};
+    int rc = weft_promise_create(&second.promise);
+    weft_group_init(&g, ctx);
+    /* A first (oldest), then two Zs: the second one's promise is unused by
+     * any A, it only makes the tree branch. */
+    if (rc == WEFT_OK)
+        rc = weft_spawn(&g, &a, sibtree_a, &kids[0]);
+    if (rc == WEFT_OK)
+        rc = weft_spawn(&g, &z2, sibtree_z, &second);
+    if (rc == WEFT_OK)
+        rc = weft_spawn(&g, &z, sibtree_z, &kids[1]);
+    int rs = weft_sync(&g);
+    weft_future_release(kids[0].promise);
+    if (second.promise != NULL)
+        weft_future_release(second.promise);
+    return rc != WEFT_OK ? rc : rs;
+}
+
+Test(group, a_tree_of_sibling_dependencies_completes_on_1_and_2_workers)
+{
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        weft_pool *p = wtc_pool_new(workers);
+        for (int round = 0; round < 20; round++) {
+            _Atomic uint64_t nodes = 0;
+            struct sibtree root = {NULL, 9, &nodes};
+            weft_future *f = NULL;
+            cr_assert_eq(weft_submit(p, sibtree_node, &root, NULL, &f), WEFT_OK);
+            cr_assert_eq(weft_future_result(f, 20 * 1000000000ll, NULL), WEFT_OK,
+                         "deadlock on %u workers, round %d", workers, round);
+            weft_future_release(f);
+            /* depth d: 1 node plus two Z subtrees of depth d-1: 2^(d+1)-1 */
+            cr_assert_eq(atomic_load(&nodes), (1u << 10) - 1);
+        }
+        wtc_pool_drop(p);
+    }
+}
+
 /* ---- futures inside groups ----------------------------------------------- */
 
 struct submit_in_group {
