@@ -449,6 +449,16 @@ static inline int weft__steal_requested(const struct weft__lazy *l)
     return __atomic_load_n(&l->steal_req, __ATOMIC_RELAXED) != 0;
 }
 
+/* c is on top of the private stack (n: its entry count, as the caller
+ * loaded it) and no thief asked for work: the owner may take c back
+ * without touching anything shared. The caller keeps using its n, since
+ * the relaxed load of steal_req keeps compilers from reusing a load of n
+ * made before it. */
+static inline int weft__private_top(const struct weft__lazy *l, unsigned n, const weft_child *c)
+{
+    return __builtin_expect(n != 0 && l->items[n - 1] == c && !weft__steal_requested(l), 1);
+}
+
 /* A child that sync runs inline gets a frame of its own: its slot on the
  * private stack becomes a mark holding the deque bottom at its start (odd,
  * so never a child pointer), and the mark is popped when it returns. A
@@ -504,7 +514,7 @@ static inline int weft__sync_inline(weft_group *g)
     weft_child *c;
     while ((c = g->last_) != WEFT__NULL) {
         unsigned n = l->n;
-        if (__builtin_expect(n == 0 || l->items[n - 1] != c || weft__steal_requested(l), 0))
+        if (__builtin_expect(!weft__private_top(l, n, c), 0))
             return weft__sync_slow(g, status);
         l->items[n - 1] = weft__mark_here(l);
         l->open--;
@@ -525,8 +535,8 @@ static inline weft_child *weft__sync_take_inline(weft_group *g)
         return WEFT__NULL;
     struct weft__lazy *l = g->lazy_;
     unsigned n;
-    if (__builtin_expect(l != WEFT__NULL && l == weft__tls_lazy && (n = l->n) != 0 &&
-                             l->items[n - 1] == c && !weft__steal_requested(l),
+    if (__builtin_expect(l != WEFT__NULL && l == weft__tls_lazy &&
+                             weft__private_top(l, n = l->n, c),
                          1)) {
         l->n = n - 1;
         l->open--;

@@ -241,8 +241,7 @@ static inline bool take_private(struct weft__worker *w, weft_child *c)
     struct weft__lazy *l = &w->lazy;
     unsigned n = l->n;
     /* relaxed: a hint (weft__publish). */
-    if (weft_likely(n != 0 && l->items[n - 1] == c &&
-                    !weft__steal_requested(&w->lazy))) {
+    if (weft_likely(weft__private_top(l, n, c))) {
         l->n = n - 1;
         return true;
     }

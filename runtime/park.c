@@ -216,13 +216,12 @@ static struct weft__task *search(struct weft__worker *w)
 {
     struct weft_pool *p = w->pool;
     if (!try_search(w)) {
-        for (int i = 0; i < NONSEARCHER_LOOKS; i++) {
+        for (int i = 0;; i++) {
             struct weft__task *t = look_once(w);
-            if (t != NULL)
+            if (t != NULL || i == NONSEARCHER_LOOKS)
                 return t;
             sched_yield();
         }
-        return look_once(w);
     }
     int64_t until = weft__now_ns() + (int64_t)p->opts.spin_us * 1000;
     unsigned pauses = 1;

@@ -127,15 +127,6 @@ static inline int64_t weft__mark_bottom(const weft_child *c)
     return (int64_t)((uintptr_t)c >> 1);
 }
 
-/* Index just above the innermost frame mark in [base, n), or base. */
-static inline unsigned weft__frame_start(const struct weft__lazy *l)
-{
-    for (unsigned i = l->n; i > l->base; i--)
-        if (weft__is_mark(l->items[i - 1]))
-            return i;
-    return l->base;
-}
-
 /* The context of a task running on w (f: its future, or NULL). */
 static inline struct weft_ctx weft__ctx_make(struct weft__worker *w, weft_future *f)
 {

@@ -92,16 +92,19 @@ void weft__push_local(struct weft__worker *w, struct weft__task *t)
     weft__notify(p);
 }
 
-/* Where publication may start: after the highest frame mark below which
- * the deque already holds entries of that frame or a deeper one (a frame
- * whose mark equals the deque bottom has nothing on the deque yet). Pushing
- * an outer frame's children above those entries would put siblings within
- * reach of the inner frame's helping waits and deque pops. */
-static unsigned publish_start(const struct weft__lazy *l, int64_t bottom)
+/* Index just above the innermost frame mark in the running task's part of
+ * the private stack whose deque bottom is below `below`, or base.
+ * below = INT64_MAX: the innermost mark, where the waiting frame starts.
+ * below = the deque bottom: where publication may start, after the highest
+ * mark whose frame already has entries on the deque (a frame whose mark
+ * equals the bottom has none yet); pushing an outer frame's children above
+ * those entries would put siblings within reach of that frame's helping
+ * waits and deque pops. */
+static unsigned mark_above(const struct weft__lazy *l, int64_t below)
 {
     for (unsigned i = l->n; i > l->base; i--) {
         const weft_child *c = l->items[i - 1];
-        if (weft__is_mark(c) && weft__mark_bottom(c) < bottom)
+        if (weft__is_mark(c) && weft__mark_bottom(c) < below)
             return i;
     }
     return l->base;
@@ -113,7 +116,7 @@ void weft__publish(struct weft__worker *w)
     struct weft__lazy *l = &w->lazy;
     /* relaxed: a hint; what thieves need is published by the pushes. */
     weft__steal_req_set(w, 0);
-    unsigned i = publish_start(l, weft__deque_bottom(&w->dq)), keep = i, pushed = 0;
+    unsigned i = mark_above(l, weft__deque_bottom(&w->dq)), keep = i, pushed = 0;
     for (; i < l->n; i++) {
         weft_child *c = l->items[i];
         if (weft__is_mark(c)) {
@@ -277,7 +280,7 @@ bool weft__help_one(struct weft__worker *w, struct weft__worker *leap)
      * waiting frame: its descendants. Below the mark lie the children of
      * the frame that runs it inline: its siblings. */
     struct weft__lazy *l = &w->lazy;
-    unsigned start = weft__frame_start(l);
+    unsigned start = mark_above(l, INT64_MAX);
     if (l->n > start)
         t = weft__child_expose(l->items[--l->n]);
     /* Tasks above the frame's deque mark were pushed by the waiting frame:
