@@ -49,8 +49,14 @@ class Variant:
 
 
 class Workload:
-    def __init__(self, name, unit, variants, note=""):
+    """rounds: how many interleaved rounds the default run gives it (at least
+    the default); the short fork/join programs get more, because a process's
+    speed depends on its own address layout (see bench/README.md), so their
+    medians should pool many processes."""
+
+    def __init__(self, name, unit, variants, note="", rounds=0):
         self.name, self.unit, self.variants, self.note = name, unit, variants, note
+        self.rounds = rounds
 
 
 def family(system):
@@ -116,14 +122,14 @@ def workloads(quick, py_iters):
             Variant("weft", c("nqueens_weft", "--n", nq_n, "--reps", 3)),
             Variant("tbb", c("nqueens_tbb", "--n", nq_n, "--reps", 3)),
             Variant("omp", c("nqueens_omp", "--n", nq_n, "--reps", 3)),
-        ], note=f"nqueens({nq_n}), one spawn per valid placement"),
+        ], note=f"nqueens({nq_n}), one spawn per valid placement", rounds=6),
         *[Workload(f"uts-{t}", "node", [
             Variant("serial", c("uts_seq", "--tree", t + tree, "--reps", r),
                     unit_field="nodes", serial=True),
             Variant("weft", c("uts_weft", "--tree", t + tree, "--reps", r), unit_field="nodes"),
             Variant("tbb", c("uts_tbb", "--tree", t + tree, "--reps", r), unit_field="nodes"),
             Variant("omp", c("uts_omp", "--tree", t + tree, "--reps", r), unit_field="nodes"),
-        ], note=f"UTS {t + tree} tree, one spawn per child, ~100 ns per node")
+        ], note=f"UTS {t + tree} tree, one spawn per child, ~100 ns per node", rounds=4)
           for t in ("deep", "wide")],
         Workload("map", "item", [
             Variant("serial", c("map_seq", "--n", map_n, "--reps", 5), unit_field="n",
@@ -134,7 +140,7 @@ def workloads(quick, py_iters):
             Variant("tbb", c("map_tbb", "--n", map_n, "--reps", 5), unit_field="n"),
             Variant("omp", c("map_omp", "--n", map_n, "--reps", 5), unit_field="n"),
         ], note=f"out[i] = splitmix64(in[i]) over {map_n:,} uint64; weft = parallel_for, "
-                "weft-pmap = parallel_map"),
+                "weft-pmap = parallel_map", rounds=4),
         Workload("cpubatch", "run", [
             Variant("serial", c("cpubatch_seq", "--n", cb_n, "--reps", 1), serial=True),
             Variant("weft", c("cpubatch_weft", "--n", cb_n, "--reps", 1)),
@@ -219,9 +225,14 @@ def run_all(args, wls):
     bin_dir = args.bin_dir
     rows, failures = {}, []
     worker_counts = [int(w) for w in args.workers.split(",")]
-    rounds = args.rounds if args.rounds else (1 if args.quick else 2)
+    def rounds_of(wl):
+        return args.rounds if args.rounds else (1 if args.quick else max(2, wl.rounds))
+
+    rounds = max((rounds_of(wl) for wl in wls), default=1)
     for rnd in range(rounds):
         for wl in wls:
+            if rnd >= rounds_of(wl):
+                continue
             for w in worker_counts:
                 vs = [v for v in wl.variants if not (v.serial and w != worker_counts[0])]
                 k = rnd % len(vs) if vs else 0
@@ -240,7 +251,7 @@ def run_all(args, wls):
                                 failures.append(f"{key}: {exe} not built")
                             continue
                         argv[0] = exe
-                    label = f"[{rnd + 1}/{rounds}] {wl.name} {v.system} w={wshown}"
+                    label = f"[{rnd + 1}/{rounds_of(wl)}] {wl.name} {v.system} w={wshown}"
                     print(f"  {label:<46}", end="", flush=True, file=sys.stderr)
                     rc, out, err, _, wall = run_process(argv, v.timeout)
                     problems = []
