@@ -39,13 +39,24 @@ PEERS = os.path.join(HERE, "python", "peers.py")
 # ---- workload table ------------------------------------------------------
 
 class Variant:
-    """One system's program for a workload. argv may contain {w} (workers)."""
+    """One system's program for a workload. argv may contain {w} (workers).
+    copies: run that many instances at once (their samples are pooled);
+    only_w: run at that worker count only."""
 
     def __init__(self, system, argv, unit_field=None, serial=False, timeout=120,
-                 python=False, timeout_is_deadlock=False):
+                 python=False, timeout_is_deadlock=False, copies=1, only_w=None):
         self.system, self.argv, self.unit_field = system, argv, unit_field
         self.serial, self.timeout, self.python = serial, timeout, python
         self.timeout_is_deadlock = timeout_is_deadlock
+        self.copies, self.only_w = copies, only_w
+
+
+def serial_pair(prog, *args, unit_field=None):
+    """Two copies of the serial program at once, one per vCPU: how much a
+    thread slows down when the other vCPU is busy too. 2 Ts / Tpair is the
+    speedup T1/T2 that perfectly parallel code could reach in this run."""
+    return Variant("serial-pair", [prog, "--workers", "1", *[str(a) for a in args]],
+                   unit_field=unit_field, copies=2, only_w=2)
 
 
 class Workload:
@@ -113,12 +124,14 @@ def workloads(quick, py_iters):
                 f"Python: {batch_py:,} no-op tasks, compare per task"),
         Workload("fib", "run", [
             Variant("serial", c("fib_seq", "--n", fib_n, "--reps", 3), serial=True),
+            serial_pair("fib_seq", "--n", fib_n, "--reps", 3),
             Variant("weft", c("fib_weft", "--n", fib_n, "--reps", r)),
             Variant("tbb", c("fib_tbb", "--n", fib_n, "--reps", 1)),
             Variant("omp", c("fib_omp", "--n", fib_n, "--reps", 1)),
         ], note=f"fib({fib_n}), no cutoff, one spawn per internal call"),
         Workload("nqueens", "run", [
             Variant("serial", c("nqueens_seq", "--n", nq_n, "--reps", 5), serial=True),
+            serial_pair("nqueens_seq", "--n", nq_n, "--reps", 5),
             Variant("weft", c("nqueens_weft", "--n", nq_n, "--reps", 3)),
             Variant("tbb", c("nqueens_tbb", "--n", nq_n, "--reps", 3)),
             Variant("omp", c("nqueens_omp", "--n", nq_n, "--reps", 3)),
@@ -126,6 +139,7 @@ def workloads(quick, py_iters):
         *[Workload(f"uts-{t}", "node", [
             Variant("serial", c("uts_seq", "--tree", t + tree, "--reps", r),
                     unit_field="nodes", serial=True),
+            serial_pair("uts_seq", "--tree", t + tree, "--reps", r, unit_field="nodes"),
             Variant("weft", c("uts_weft", "--tree", t + tree, "--reps", r), unit_field="nodes"),
             Variant("tbb", c("uts_tbb", "--tree", t + tree, "--reps", r), unit_field="nodes"),
             Variant("omp", c("uts_omp", "--tree", t + tree, "--reps", r), unit_field="nodes"),
@@ -184,29 +198,39 @@ def parse_line(line):
     return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
 
 
-def run_process(argv, timeout):
-    """Run argv; return (rc, stdout, stderr, maxrss_kb, wall_s). rc None = timeout.
-    (maxrss from wait4 is at least the harness's own size, since Linux keeps the
-    parent's high-water mark across exec: the programs report VmHWM instead.)"""
+def run_process(argv, timeout, copies=1):
+    """Run argv (copies instances at once, sharing stdout); return (rc, stdout,
+    stderr, wall_s). rc None = timeout; otherwise the first nonzero exit status.
+    (Peak memory comes from the programs' own VmHWM: wait4's maxrss keeps the
+    harness's high-water mark across exec.)"""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.monotonic()
-        p = subprocess.Popen(argv, stdout=out, stderr=err, start_new_session=True)
-        rc, ru = None, None
-        while True:
-            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-            if pid == p.pid:
-                rc = os.waitstatus_to_exitcode(status)
-                break
-            if time.monotonic() - t0 > timeout:
-                os.killpg(p.pid, signal.SIGKILL)
-                _, _, ru = os.wait4(p.pid, 0)
-                break
-            time.sleep(0.005)
-        p.returncode = rc if rc is not None else -9  # reaped here: stop Popen from waiting
+        ps = [subprocess.Popen(argv, stdout=out, stderr=err, start_new_session=True)
+              for _ in range(copies)]
+        rcs, timed_out = {}, False
+        while len(rcs) < len(ps):
+            for p in ps:
+                if p.pid in rcs:
+                    continue
+                pid, status, _ = os.wait4(p.pid, os.WNOHANG)
+                if pid == p.pid:
+                    rcs[p.pid] = os.waitstatus_to_exitcode(status)
+            if len(rcs) < len(ps) and time.monotonic() - t0 > timeout:
+                for p in ps:
+                    if p.pid not in rcs:
+                        os.killpg(p.pid, signal.SIGKILL)
+                        os.wait4(p.pid, 0)
+                        rcs[p.pid] = None
+                timed_out = True
+            elif len(rcs) < len(ps):
+                time.sleep(0.005)
+        for p in ps:  # reaped here: stop Popen from waiting
+            p.returncode = rcs[p.pid] if rcs[p.pid] is not None else -9
         wall = time.monotonic() - t0
+        rc = None if timed_out else next((r for r in rcs.values() if r != 0), 0)
         out.seek(0)
         err.seek(0)
-        return rc, out.read(), err.read(), ru.ru_maxrss, wall
+        return rc, out.read(), err.read(), wall
 
 
 class Row:
@@ -234,7 +258,8 @@ def run_all(args, wls):
             if rnd >= rounds_of(wl):
                 continue
             for w in worker_counts:
-                vs = [v for v in wl.variants if not (v.serial and w != worker_counts[0])]
+                vs = [v for v in wl.variants if not (v.serial and w != worker_counts[0])
+                      and v.only_w in (None, w)]
                 k = rnd % len(vs) if vs else 0
                 for v in vs[k:] + vs[:k]:  # rotate the order every round
                     wshown = 1 if v.serial else w
@@ -253,7 +278,7 @@ def run_all(args, wls):
                         argv[0] = exe
                     label = f"[{rnd + 1}/{rounds_of(wl)}] {wl.name} {v.system} w={wshown}"
                     print(f"  {label:<46}", end="", flush=True, file=sys.stderr)
-                    rc, out, err, _, wall = run_process(argv, v.timeout)
+                    rc, out, err, wall = run_process(argv, v.timeout, v.copies)
                     problems = []
                     if rc is None and v.timeout_is_deadlock:
                         row.outcome = f"deadlock (no answer in {v.timeout} s; killed)"
@@ -327,7 +352,8 @@ def summarize(rows):
                   if r.wl is row.wl and r.workers == row.workers and r.unit_median
                   and family(r.system) not in (family(row.system), "serial", "floor")]
         row.vs_best = (min(others) / row.unit_median
-                       if others and row.unit_median and row.system not in ("serial", "floor")
+                       if others and row.unit_median
+                       and family(row.system) not in ("serial", "floor")
                        else None)
         if row.wl.name == "roundtrip" and row.lines:
             idle = sum(int(d["idle_ns"]) for d in row.lines)
@@ -372,7 +398,9 @@ def print_table(wls, rows):
 def fork_join_summary(rows):
     """Per-spawn overhead (T1 - Ts)/spawns, Ts/T1, T1/T2, Ts/T2 per system.
     spawns counts spawn operations (fib: internal calls, F(n+1) - 1); where the
-    program reports calls (fib: 2 F(n+1) - 1), the overhead per call is shown too."""
+    program reports calls (fib: 2 F(n+1) - 1), the overhead per call is shown too.
+    ceiling = 2 Ts / Tpair (serial-pair): the T1/T2 of perfectly parallel code in
+    this run, since a thread runs slower while the other vCPU is busy."""
     out = []
     for wname in ("fib", "nqueens", "uts-deep", "uts-wide"):
         serial = next((r for r in rows.values() if r.wl.name == wname and r.system == "serial"),
@@ -380,9 +408,12 @@ def fork_join_summary(rows):
         if not serial or not serial.median or not serial.lines:
             continue
         ts = serial.median
+        pair = rows.get((wname, "serial-pair", 2))
+        ceiling = 2 * ts / pair.median if pair and pair.median else None
         spawns = int(serial.lines[0].get("spawns", 0))
         calls = int(serial.lines[0].get("calls", 0))
-        for system in sorted({r.system for r in rows.values() if r.wl.name == wname} - {"serial"}):
+        systems = {r.system for r in rows.values() if r.wl.name == wname}
+        for system in sorted(systems - {"serial", "serial-pair"}):
             t1 = rows.get((wname, system, 1))
             t2 = rows.get((wname, system, 2))
             t1 = t1.median if t1 else None
@@ -392,18 +423,19 @@ def fork_join_summary(rows):
                         "ns_per_call": (t1 - ts) / calls if t1 and calls else None,
                         "Ts/T1": ts / t1 if t1 else None,
                         "T1/T2": t1 / t2 if t1 and t2 else None,
-                        "Ts/T2": ts / t2 if t2 else None})
+                        "Ts/T2": ts / t2 if t2 else None, "ceiling": ceiling})
     if not out:
         return out
     print("\nfork/join: overhead (T1-Ts)/spawns and /calls, work efficiency Ts/T1, "
-          "speedup T1/T2, Ts/T2 (Ts = serial, Tn = n workers)")
+          "speedup T1/T2, Ts/T2 (Ts = serial, Tn = n workers);\nceiling = 2 Ts / Tpair, "
+          "Tpair = serial time with two copies running at once: the best T1/T2 this run allows")
     print(f"{'workload':<10} {'system':<8} {'spawns':>10} {'ns/spawn':>9} {'ns/call':>8} "
-          f"{'Ts/T1':>6} {'T1/T2':>6} {'Ts/T2':>6}")
+          f"{'Ts/T1':>6} {'T1/T2':>6} {'Ts/T2':>6} {'ceiling':>7}")
     f = lambda x, p=2: "-" if x is None else f"{x:.{p}f}"
     for o in out:
         print(f"{o['workload']:<10} {o['system']:<8} {o['spawns']:>10} "
               f"{f(o['ns_per_spawn'], 1):>9} {f(o['ns_per_call'], 1):>8} {f(o['Ts/T1']):>6} "
-              f"{f(o['T1/T2']):>6} {f(o['Ts/T2']):>6}")
+              f"{f(o['T1/T2']):>6} {f(o['Ts/T2']):>6} {f(o['ceiling']):>7}")
     return out
 
 
