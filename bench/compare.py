@@ -51,12 +51,13 @@ class Variant:
         self.copies, self.only_w = copies, only_w
 
 
-def serial_pair(prog, *args, unit_field=None):
-    """Two copies of the serial program at once, one per vCPU: how much a
-    thread slows down when the other vCPU is busy too. 2 Ts / Tpair is the
-    speedup T1/T2 that perfectly parallel code could reach in this run."""
-    return Variant("serial-pair", [prog, "--workers", "1", *[str(a) for a in args]],
-                   unit_field=unit_field, copies=2, only_w=2)
+def with_pair(serial):
+    """The serial variant and serial-pair: two copies of the same program at
+    once at w=2, one per vCPU, to see how much a thread slows down when the
+    other vCPU is busy too. 2 Ts / Tpair is the speedup T1/T2 that perfectly
+    parallel code could reach in this run."""
+    return [serial, Variant("serial-pair", serial.argv, unit_field=serial.unit_field,
+                            copies=2, only_w=2)]
 
 
 class Workload:
@@ -123,23 +124,21 @@ def workloads(quick, py_iters):
         ], note=f"{batch_n:,} tasks of ~100 ns from one thread, then all awaited; "
                 f"Python: {batch_py:,} no-op tasks, compare per task"),
         Workload("fib", "run", [
-            Variant("serial", c("fib_seq", "--n", fib_n, "--reps", 3), serial=True),
-            serial_pair("fib_seq", "--n", fib_n, "--reps", 3),
+            *with_pair(Variant("serial", c("fib_seq", "--n", fib_n, "--reps", 3), serial=True)),
             Variant("weft", c("fib_weft", "--n", fib_n, "--reps", r)),
             Variant("tbb", c("fib_tbb", "--n", fib_n, "--reps", 1)),
             Variant("omp", c("fib_omp", "--n", fib_n, "--reps", 1)),
         ], note=f"fib({fib_n}), no cutoff, one spawn per internal call"),
         Workload("nqueens", "run", [
-            Variant("serial", c("nqueens_seq", "--n", nq_n, "--reps", 5), serial=True),
-            serial_pair("nqueens_seq", "--n", nq_n, "--reps", 5),
+            *with_pair(Variant("serial", c("nqueens_seq", "--n", nq_n, "--reps", 5),
+                               serial=True)),
             Variant("weft", c("nqueens_weft", "--n", nq_n, "--reps", 3)),
             Variant("tbb", c("nqueens_tbb", "--n", nq_n, "--reps", 3)),
             Variant("omp", c("nqueens_omp", "--n", nq_n, "--reps", 3)),
         ], note=f"nqueens({nq_n}), one spawn per valid placement", rounds=6),
         *[Workload(f"uts-{t}", "node", [
-            Variant("serial", c("uts_seq", "--tree", t + tree, "--reps", r),
-                    unit_field="nodes", serial=True),
-            serial_pair("uts_seq", "--tree", t + tree, "--reps", r, unit_field="nodes"),
+            *with_pair(Variant("serial", c("uts_seq", "--tree", t + tree, "--reps", r),
+                               unit_field="nodes", serial=True)),
             Variant("weft", c("uts_weft", "--tree", t + tree, "--reps", r), unit_field="nodes"),
             Variant("tbb", c("uts_tbb", "--tree", t + tree, "--reps", r), unit_field="nodes"),
             Variant("omp", c("uts_omp", "--tree", t + tree, "--reps", r), unit_field="nodes"),
@@ -198,6 +197,24 @@ def parse_line(line):
     return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
 
 
+def reap(p, deadline):
+    """Wait for p until the monotonic deadline, then kill its process group.
+    Returns its exit status, or None if it was killed."""
+    rc = None
+    while True:
+        pid, status, _ = os.wait4(p.pid, os.WNOHANG)
+        if pid == p.pid:
+            rc = os.waitstatus_to_exitcode(status)
+            break
+        if time.monotonic() > deadline:
+            os.killpg(p.pid, signal.SIGKILL)
+            os.wait4(p.pid, 0)
+            break
+        time.sleep(0.005)
+    p.returncode = rc if rc is not None else -9  # reaped here: stop Popen from waiting
+    return rc
+
+
 def run_process(argv, timeout, copies=1):
     """Run argv (copies instances at once, sharing stdout); return (rc, stdout,
     stderr, wall_s). rc None = timeout; otherwise the first nonzero exit status.
@@ -207,27 +224,9 @@ def run_process(argv, timeout, copies=1):
         t0 = time.monotonic()
         ps = [subprocess.Popen(argv, stdout=out, stderr=err, start_new_session=True)
               for _ in range(copies)]
-        rcs, timed_out = {}, False
-        while len(rcs) < len(ps):
-            for p in ps:
-                if p.pid in rcs:
-                    continue
-                pid, status, _ = os.wait4(p.pid, os.WNOHANG)
-                if pid == p.pid:
-                    rcs[p.pid] = os.waitstatus_to_exitcode(status)
-            if len(rcs) < len(ps) and time.monotonic() - t0 > timeout:
-                for p in ps:
-                    if p.pid not in rcs:
-                        os.killpg(p.pid, signal.SIGKILL)
-                        os.wait4(p.pid, 0)
-                        rcs[p.pid] = None
-                timed_out = True
-            elif len(rcs) < len(ps):
-                time.sleep(0.005)
-        for p in ps:  # reaped here: stop Popen from waiting
-            p.returncode = rcs[p.pid] if rcs[p.pid] is not None else -9
+        rcs = [reap(p, t0 + timeout) for p in ps]  # the copies run meanwhile
         wall = time.monotonic() - t0
-        rc = None if timed_out else next((r for r in rcs.values() if r != 0), 0)
+        rc = None if None in rcs else next((r for r in rcs if r != 0), 0)
         out.seek(0)
         err.seek(0)
         return rc, out.read(), err.read(), wall
