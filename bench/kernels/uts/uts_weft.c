@@ -1,56 +1,72 @@
-/* UTS with weft: one weft_spawn per child into one group, then weft_sync.
- * Slots and child arguments live in the spawning task's frame (up to
- * UTS_FRAME_KIDS children; the root and wide nodes use the heap). */
+/* UTS with weft: one weft_spawn per child into one group. The parent then
+ * takes back, with weft_sync_take, the children nobody stole and visits them
+ * by a direct, typed call (node in registers, result returned); weft_sync
+ * waits for the stolen ones, which ran through visit_task and left their
+ * result in their record. Slots and child records live in the spawning
+ * task's frame (up to UTS_FRAME_KIDS children; the root and wide nodes use
+ * the heap). */
 #include "bench_weft.h"
 #include "uts.h"
 
-typedef struct uts_arg {
+typedef struct uts_kid {
+    weft_child slot; /* first: a slot weft_sync_take returns is its kid */
     const uts_params *p;
     uts_node nd;
-    uts_result r; /* written by the child's task */
-} uts_arg;
-
-typedef struct uts_kid {
-    weft_child slot;
-    uts_arg arg;
+    uts_result r; /* set by visit_task (children that were not taken back) */
 } uts_kid;
 
+static uts_result visit(weft_ctx *ctx, const uts_params *p, uts_node nd);
+
+/* A child that was not taken back: a thief ran it, or weft_sync did. */
 static int visit_task(weft_ctx *ctx, void *arg, void **result)
 {
-    uts_arg *a = arg;
-    a->r.nodes = 1;
-    a->r.sum = uts_work(a->nd.id);
-    unsigned k = uts_num_children(a->p, &a->nd);
+    (void)result;
+    uts_kid *k = arg;
+    k->r = visit(ctx, k->p, k->nd);
+    return 0;
+}
+
+static uts_result visit(weft_ctx *ctx, const uts_params *p, uts_node nd)
+{
+    uts_result r = {1, uts_work(nd.id)};
+    unsigned k = uts_num_children(p, &nd);
     if (k == 0)
-        return 0;
+        return r;
     uts_kid frame[UTS_FRAME_KIDS];
     uts_kid *kids = uts_kids_alloc(k, frame, sizeof *kids);
     weft_group g;
     weft_group_init(&g, ctx);
-    int rc = WEFT_OK;
-    unsigned spawned = 0;
-    for (; spawned < k && rc == WEFT_OK; spawned++) {
-        uts_arg *c = &kids[spawned].arg;
-        c->p = a->p;
-        c->nd = uts_child(&a->nd, spawned);
-        c->r.nodes = c->r.sum = 0;
-        rc = weft_spawn(&g, &kids[spawned].slot, visit_task, c);
+    for (unsigned i = 0; i < k; i++) {
+        kids[i].p = p;
+        kids[i].nd = uts_child(&nd, i);
+        if (weft_spawn(&g, &kids[i].slot, visit_task, &kids[i]) != WEFT_OK)
+            bench_fail("weft_spawn failed");
     }
-    int rc_sync = weft_sync(&g);
-    for (unsigned i = 0; i < spawned; i++)
-        uts_add(&a->r, kids[i].arg.r);
+    unsigned taken = 0;
+    for (weft_child *c; (c = weft_sync_take(&g)) != NULL; taken++)
+        uts_add(&r, visit(ctx, p, ((uts_kid *)c)->nd));
+    if (weft_sync(&g) != WEFT_OK)
+        bench_fail("weft_sync failed");
+    for (unsigned i = 0; i < k - taken; i++) /* the children weft_sync ran */
+        uts_add(&r, kids[i].r);
     uts_kids_free(kids, frame);
+    return r;
+}
+
+static int root_task(weft_ctx *ctx, void *arg, void **result)
+{
     (void)result;
-    return rc != WEFT_OK ? rc : rc_sync;
+    uts_kid *root = arg;
+    root->r = visit(ctx, root->p, root->nd);
+    return 0;
 }
 
 static uts_result run(weft_pool *pool, const uts_params *p)
 {
-    uts_arg root = {p, uts_root(p), {0, 0}};
-    (void)bench_weft_run(pool, visit_task, &root);
+    uts_kid root = {.p = p, .nd = uts_root(p)};
+    (void)bench_weft_run(pool, root_task, &root);
     return root.r;
 }
-
 int main(int argc, char **argv)
 {
     bench_opts o = bench_parse(argc, argv);
