@@ -54,7 +54,8 @@ extern "C" {
 #define WEFT_ESHUTDOWN (-ESHUTDOWN)      /* the pool is shut down; nothing was accepted */
 #define WEFT_EDEADLK (-EDEADLK)          /* a blocking pool call from one of its own workers */
 #define WEFT_EALREADY (-EALREADY)        /* a promise completed twice (first value kept) */
-#define WEFT_EBROKEN (-ENOTRECOVERABLE)  /* a worker initializer failed: the pool is broken */
+#define WEFT_EBROKEN (-ENOTRECOVERABLE)  /* a worker initializer failed, or the pool
+                                          * came through fork(): the pool is broken */
 #define WEFT_EPERM (-EPERM)              /* call not allowed from this thread or context */
 #define WEFT_EOF (-ENODATA)              /* an iterator is exhausted */
 #define WEFT_EAGAIN (-EAGAIN)            /* resource temporarily unavailable (threads) */
@@ -112,6 +113,15 @@ WEFT_API void weft_pool_options_init(weft_pool_options *o);
 /* Create a pool and start its workers.
  * Threads:   any thread. Topology is loaded once per process.
  * Ownership: *out is a new pool; weft_pool_destroy() it.
+ * fork():    the child of a fork() has none of the workers of the pools
+ *            created before it. In the child those pools are broken: submit,
+ *            map, the parallel calls, shutdown and destroy return
+ *            WEFT_EBROKEN, and a wait that would sleep on one of their
+ *            unfinished futures returns WEFT_EBROKEN instead (a poll with
+ *            timeout 0 still answers WEFT_ETIMEDOUT). Their memory is not
+ *            freed in the child. Futures that were done before the fork
+ *            keep their outcome. Pools created in the child work normally.
+ *            A task that calls fork() should only exec or _exit in the child.
  * Returns:   WEFT_OK; WEFT_EINVAL (out NULL, bad struct_size or pin);
  *            WEFT_ENOMEM; WEFT_EAGAIN if threads could not be started. */
 WEFT_API int weft_pool_create(weft_pool **out, const weft_pool_options *opts);
@@ -129,14 +139,16 @@ enum {
  * Blocking:  with WAIT, until the pool is drained.
  * Returns:   WEFT_OK; WEFT_EINVAL (NULL, unknown flags); WEFT_EDEADLK if WAIT
  *            is asked from one of the pool's own workers, or from a
- *            done-callback that this shutdown is running. */
+ *            done-callback that this shutdown is running; WEFT_EBROKEN in
+ *            the child of a fork() (see weft_pool_create). */
 WEFT_API int weft_pool_shutdown(weft_pool *pool, unsigned flags);
 
 /* Shut down with WAIT, join the workers and free the pool.
  * Futures obtained from the pool stay valid until released. No other thread
  * may use the pool during or after this call.
  * Returns:   WEFT_OK; WEFT_EINVAL (NULL); WEFT_EDEADLK from one of the pool's
- *            own workers (nothing is destroyed). */
+ *            own workers (nothing is destroyed); WEFT_EBROKEN in the child of
+ *            a fork() (nothing is freed; see weft_pool_create). */
 WEFT_API int weft_pool_destroy(weft_pool *pool);
 
 /* Number of workers. 0 for NULL. Any thread. */
@@ -188,7 +200,8 @@ WEFT_API bool weft_future_cancelled(const weft_future *f);
 /* Wait until f is done (finished or cancelled).
  * Blocking:  spins briefly, then futex; on a worker: helps. A done future
  *            costs one load. EINTR and spurious wake-ups never end it early.
- * Returns:   WEFT_OK when done; WEFT_ETIMEDOUT; WEFT_EINVAL. */
+ * Returns:   WEFT_OK when done; WEFT_ETIMEDOUT; WEFT_EINVAL; WEFT_EBROKEN
+ *            when f never can be done: its pool came through fork(). */
 WEFT_API int weft_future_wait(weft_future *f, int64_t timeout_ns);
 WEFT_API int weft_future_wait_until(weft_future *f, const struct timespec *deadline);
 
@@ -264,7 +277,9 @@ typedef enum weft_return_when {
  * they complete; timed waits repeated on futures that never complete grow
  * memory until they do. n == 1 registers nothing.
  * Returns: WEFT_OK when the condition holds; WEFT_ETIMEDOUT; WEFT_EINVAL;
- *          WEFT_ENOMEM. */
+ *          WEFT_ENOMEM; WEFT_EBROKEN (done[] written) when it cannot hold:
+ *          every future still pending belongs to a pool that came through
+ *          fork() (see weft_pool_create). */
 WEFT_API int weft_wait(weft_future *const *fs, size_t n, int64_t timeout_ns,
                        weft_return_when when, bool *done);
 
@@ -280,7 +295,9 @@ WEFT_API int weft_as_completed_begin(weft_as_completed **out, weft_future *const
 /* Next done future: *f borrowed (valid until _end or ref'd), *index (may be
  * NULL) its first position in fs. On a worker: helps. After WEFT_ETIMEDOUT
  * the iterator stays usable: later calls return futures that completed since.
- * Returns WEFT_OK; WEFT_EOF when all were yielded; WEFT_ETIMEDOUT. */
+ * Returns WEFT_OK; WEFT_EOF when all were yielded; WEFT_ETIMEDOUT;
+ * WEFT_EBROKEN when every future left belongs to a pool that came through
+ * fork(). */
 WEFT_API int weft_as_completed_next(weft_as_completed *it, weft_future **f, size_t *index);
 WEFT_API void weft_as_completed_end(weft_as_completed *it);
 

@@ -71,6 +71,11 @@ int weft__deque_init(struct weft__deque *dq, size_t cap)
     atomic_store_explicit(&dq->bottom, 0, memory_order_relaxed);
     atomic_store_explicit(&dq->buf, b, memory_order_relaxed);
     dq->retired = NULL;
+#ifdef WEFT_RECLAIM_RETIRE
+    dq->rcu = false;
+#else
+    dq->rcu = true;
+#endif
     return 0;
 }
 
@@ -86,13 +91,14 @@ static void buf_free_rcu(struct rcu_head *head)
  * the retire list keeps it until fini (at most the size of the live buffer). */
 static void buf_retire(struct weft__deque *dq, struct weft__deque_buf *old)
 {
-#ifdef WEFT_RECLAIM_RETIRE
+#ifndef WEFT_RECLAIM_RETIRE
+    if (dq->rcu) {
+        urcu_memb_call_rcu(&old->rcu, buf_free_rcu);
+        return;
+    }
+#endif
     old->next = dq->retired;
     dq->retired = old;
-#else
-    (void)dq;
-    urcu_memb_call_rcu(&old->rcu, buf_free_rcu);
-#endif
 }
 
 void weft__deque_fini(struct weft__deque *dq)

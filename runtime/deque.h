@@ -11,7 +11,9 @@
  * thread registered with liburcu-memb, inside a read-side critical section
  * (the buffer a thief reads may be retired concurrently by a growing push).
  * In the retire-list build (WEFT_RECLAIM_RETIRE, used for TSan) no read-side
- * section is needed: old buffers live until weft__deque_fini(). */
+ * section is needed: old buffers live until weft__deque_fini(). The rcu
+ * build does the same for a deque whose rcu flag its creator cleared
+ * before sharing it (pools created in a forked child, fork.h). */
 #ifndef WEFT_DEQUE_H
 #define WEFT_DEQUE_H
 
@@ -32,13 +34,15 @@ struct weft__deque {
     /* Written by the owner only. */
     alignas(WEFT_CACHE_LINE) _Atomic int64_t bottom;
     _Atomic(struct weft__deque_buf *) buf;
-    struct weft__deque_buf *retired; /* retire-list build: old buffers, owner only */
+    struct weft__deque_buf *retired; /* old buffers kept until fini, owner only */
+    bool rcu; /* old buffers go through call_rcu (rcu build only; see below) */
     alignas(WEFT_CACHE_LINE) char end_pad[1];
 };
 
 enum weft__steal_result { WEFT_STEAL_OK = 0, WEFT_STEAL_EMPTY = 1, WEFT_STEAL_ABORT = 2 };
 
-/* cap is rounded up to a power of two (at least 2). Returns 0 or -ENOMEM. */
+/* cap is rounded up to a power of two (at least 2). rcu is set in the rcu
+ * build. Returns 0 or -ENOMEM. */
 int weft__deque_init(struct weft__deque *dq, size_t cap);
 /* Free the buffers. No thread may use the deque any more. */
 void weft__deque_fini(struct weft__deque *dq);

@@ -345,8 +345,15 @@ bool weft_future_cancelled(const weft_future *f)
     return f != NULL && (load_state(f) & WEFT_ST_PHASE) == WEFT_CANCELLED;
 }
 
+bool weft__future_stranded(const weft_future *f)
+{
+    return f->pool != NULL && weft__pool_inherited(f->pool) && !weft__phase_done(load_state(f));
+}
+
 int weft__future_wait(weft_future *f, const struct timespec *deadline)
 {
+    if (weft__future_stranded(f))
+        return WEFT_EBROKEN;
     if (f->pool == NULL)
         return weft__word_wait(&f->state, NULL, deadline);
     struct weft__runner runner = {.run = run_awaited, .arg = f};

@@ -57,8 +57,11 @@ void weft__future_task_drop(struct weft__task *t);
  * of later by whoever pops it. Returns true if it ran the task. */
 bool weft__future_try_run(weft_future *f, struct weft__worker *w);
 /* Wait until f is done or the deadline (NULL = none) passes: helps on a
- * worker. Returns WEFT_OK or WEFT_ETIMEDOUT. */
+ * worker. Returns WEFT_OK, WEFT_ETIMEDOUT, or WEFT_EBROKEN if f is stranded. */
 int weft__future_wait(weft_future *f, const struct timespec *deadline);
+/* True if f is not done and never will be: its pool was inherited through
+ * fork() (fork.h), so the worker that would complete it is not here. */
+bool weft__future_stranded(const weft_future *f);
 static inline bool weft__phase_done(uint32_t s)
 {
     return (s & WEFT_ST_PHASE) >= WEFT_FINISHED;

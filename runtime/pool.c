@@ -95,6 +95,7 @@ static int init_workers(struct weft_pool *p)
         w->child_ctx = weft__ctx_make(w, NULL);
         w->lazy.ctx = &w->child_ctx;
         rc = weft__deque_init(&w->dq, DEQUE_INIT_CAP);
+        w->dq.rcu = p->rcu; /* before the workers start: thread creation publishes it */
         /* weft.h reads it with a relaxed __atomic load (owner only): the
          * same object, seen without the _Atomic qualifier it has here. */
         w->lazy.dqb = (const int64_t *)&w->dq.bottom;
@@ -148,9 +149,16 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     snprintf(p->name_prefix, sizeof(p->name_prefix), "%s", o.name_prefix ? o.name_prefix : "weft-");
     p->opts.name_prefix = NULL; /* not owned; the copy above is used */
     __cds_wfcq_init(&p->inj_head, &p->inj_tail);
+    weft__fork_watch();
+    p->forks = weft__fork_count();
 #ifndef WEFT_RECLAIM_RETIRE
+    /* In a forked child, liburcu's call_rcu thread (and maybe a reader
+     * frozen inside a read-side section) stayed in the parent: this pool
+     * keeps its old deque buffers on the retire list instead (fork.h). */
+    p->rcu = p->forks == 0;
     /* Create liburcu's call_rcu thread now, not inside a growing push. */
-    (void)urcu_memb_get_default_call_rcu_data();
+    if (p->rcu)
+        (void)urcu_memb_get_default_call_rcu_data();
 #endif
     int rc = weft__park_init(p) == 0 ? init_workers(p) : WEFT_ENOMEM;
     if (rc == WEFT_OK)
@@ -190,7 +198,8 @@ bool weft__pool_cancelling(const struct weft_pool *p)
 int weft__pool_accept(struct weft_pool *p, struct weft__task *t)
 {
     /* acquire: pairs with the release store of broken in worker_start. */
-    if (weft_unlikely(atomic_load_explicit(&p->broken, memory_order_acquire)))
+    if (weft_unlikely(atomic_load_explicit(&p->broken, memory_order_acquire)) ||
+        weft__pool_inherited(p))
         return WEFT_EBROKEN;
     /* [PL1] relaxed RMW: see the Ordering block. */
     uint64_t old = atomic_fetch_add_explicit(&p->life, WEFT_LIFE_ONE, memory_order_relaxed);
@@ -258,6 +267,8 @@ int weft_pool_shutdown(weft_pool *p, unsigned flags)
 {
     if (p == NULL || (flags & ~(unsigned)(WEFT_SHUTDOWN_WAIT | WEFT_SHUTDOWN_CANCEL)))
         return WEFT_EINVAL;
+    if (weft__pool_inherited(p))
+        return WEFT_EBROKEN; /* no worker here to stop or to wait for */
     if ((flags & WEFT_SHUTDOWN_WAIT) && (on_own_worker(p) || cancelling_here == p))
         return WEFT_EDEADLK;
     uint64_t bits = WEFT_LIFE_STOP | ((flags & WEFT_SHUTDOWN_CANCEL) ? WEFT_LIFE_CANCEL : 0);
@@ -281,6 +292,11 @@ int weft_pool_destroy(weft_pool *p)
 {
     if (p == NULL)
         return WEFT_EINVAL;
+    /* The workers' threads are not in this process: there is nothing to
+     * join, and their tasks' states are unknown. The memory stays, so the
+     * pool's futures keep answering WEFT_EBROKEN. */
+    if (weft__pool_inherited(p))
+        return WEFT_EBROKEN;
     if (on_own_worker(p) || cancelling_here == p)
         return WEFT_EDEADLK;
     weft_pool_shutdown(p, WEFT_SHUTDOWN_WAIT);
@@ -288,7 +304,8 @@ int weft_pool_destroy(weft_pool *p)
         pthread_join(p->workers[i].thread, NULL);
 #ifndef WEFT_RECLAIM_RETIRE
     /* Every retired deque buffer is freed before the pool memory goes. */
-    urcu_memb_barrier();
+    if (p->rcu)
+        urcu_memb_barrier();
 #endif
     pool_free(p);
     return WEFT_OK;

@@ -17,6 +17,7 @@
 
 #include "compiler.h"
 #include "deque.h"
+#include "fork.h"
 #include "task.h"
 #include "weft.h"
 
@@ -77,6 +78,8 @@ struct weft_pool {
     weft_pool_options opts;        /* copy of the creation options */
     char name_prefix[12];
     size_t stack_size;             /* worker stack bytes */
+    uint32_t forks;                /* weft__fork_count() at creation (fork.h) */
+    bool rcu;                      /* old deque buffers go through call_rcu */
 
     /* External submissions: wait-free enqueue (xchg), dequeued in batches by
      * one worker at a time (inj_lock). */
@@ -202,6 +205,12 @@ void weft__pool_set_drained(struct weft_pool *p);
 int weft__pool_accept(struct weft_pool *p, struct weft__task *t);
 /* True if pool p's workers are cancelling unstarted submitted tasks. */
 bool weft__pool_cancelling(const struct weft_pool *p);
+/* True if p was created before a fork() that made this process: its
+ * workers do not exist here, and nothing it holds will ever complete. */
+static inline bool weft__pool_inherited(const struct weft_pool *p)
+{
+    return weft_unlikely(p->forks != weft__fork_count());
+}
 
 /* ---- park.c ---- */
 /* After making work visible (deque push, injection, publication): wake one

@@ -15,7 +15,7 @@
     XX(WEFT_ESHUTDOWN, "pool is shut down")                                   \
     XX(WEFT_EDEADLK, "would deadlock: called from one of the pool's workers") \
     XX(WEFT_EALREADY, "future already completed")                             \
-    XX(WEFT_EBROKEN, "pool is broken: a worker initializer failed")           \
+    XX(WEFT_EBROKEN, "pool broken: initializer failed, or fork()")            \
     XX(WEFT_EPERM, "not allowed in this context")                             \
     XX(WEFT_EOF, "no more items")                                             \
     XX(WEFT_EAGAIN, "resource temporarily unavailable")

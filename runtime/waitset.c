@@ -192,13 +192,29 @@ static bool run_awaited_one(void *arg, struct weft__worker *w)
     return false;
 }
 
+/* True if every future ws still waits for is stranded (future.h): none
+ * will ever complete, so sleeping would be for ever. Only a forked child
+ * can hold such futures; the scan stops at the first live one. */
+static bool all_stranded(const struct waitset *ws)
+{
+    for (size_t i = 0; i < ws->nlinks; i++) {
+        const weft_future *f = ws->links[i].f;
+        if (!weft_future_done(f) && !weft__future_stranded(f))
+            return false;
+    }
+    return true;
+}
+
 /* Wait until a link may have completed since the last ws_pop, which must
- * have returned NULL. Returns WEFT_OK (re-drain) or WEFT_ETIMEDOUT. The word
+ * have returned NULL. Returns WEFT_OK (re-drain), WEFT_ETIMEDOUT or WEFT_EBROKEN. The word
  * uses the completion-word layout [WS2], so the shared wait of wait.c does
  * it: on a worker it helps (and runs awaited tasks through the runner),
- * elsewhere it polls briefly and sleeps on the futex. */
+ * elsewhere it polls briefly and sleeps on the futex. Returns WEFT_EBROKEN
+ * instead of sleeping when nothing it waits for can complete. */
 static int ws_block(struct waitset *ws, const struct timespec *deadline)
 {
+    if (weft_unlikely(weft__fork_count() != 0) && all_stranded(ws))
+        return WEFT_EBROKEN;
     if (deadline != NULL && weft__deadline_passed(deadline))
         return word_done(ws) ? WEFT_OK : WEFT_ETIMEDOUT;
     struct weft__runner runner = {.run = run_awaited_one, .arg = ws};
@@ -373,8 +389,9 @@ static int wait_goal(struct waitset *ws, weft_return_when when, const struct tim
         }
         if (goal_met(when, ndone, ws->nlinks, failed))
             return WEFT_OK;
-        if (ws_block(ws, deadline) == WEFT_ETIMEDOUT)
-            return WEFT_ETIMEDOUT;
+        int rc = ws_block(ws, deadline);
+        if (rc != WEFT_OK)
+            return rc;
     }
 }
 
@@ -400,18 +417,21 @@ int weft_wait(weft_future *const *fs, size_t n, int64_t timeout_ns, weft_return_
     bool has_dl = weft__deadline_in(&dl, timeout_ns);
     if (timeout_ns == 0 || snapshot(fs, n, when, NULL))
         return snapshot(fs, n, when, done) ? WEFT_OK : WEFT_ETIMEDOUT;
+    int rc;
     if (n == 1) {
         /* Every condition means "done" for one future: wait on its own word
          * and register nothing (a polling loop then allocates nothing). */
-        (void)weft__future_wait(fs[0], has_dl ? &dl : NULL);
-        return snapshot(fs, n, when, done) ? WEFT_OK : WEFT_ETIMEDOUT;
+        rc = weft__future_wait(fs[0], has_dl ? &dl : NULL);
+    } else {
+        struct waitset *ws = ws_create(fs, n, false);
+        if (ws == NULL)
+            return WEFT_ENOMEM;
+        rc = wait_goal(ws, when, has_dl ? &dl : NULL);
+        ws_put(ws);
     }
-    struct waitset *ws = ws_create(fs, n, false);
-    if (ws == NULL)
-        return WEFT_ENOMEM;
-    (void)wait_goal(ws, when, has_dl ? &dl : NULL);
-    ws_put(ws);
-    return snapshot(fs, n, when, done) ? WEFT_OK : WEFT_ETIMEDOUT;
+    if (snapshot(fs, n, when, done))
+        return WEFT_OK;
+    return rc == WEFT_EBROKEN ? WEFT_EBROKEN : WEFT_ETIMEDOUT;
 }
 
 /* ---- as_completed ---- */
@@ -460,7 +480,10 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **f, size_t *index
         if (timed_out)
             return WEFT_ETIMEDOUT;
         /* One more drain after a timeout catches a completion at the wire. */
-        timed_out = ws_block(ws, it->has_deadline ? &it->deadline : NULL) == WEFT_ETIMEDOUT;
+        int rc = ws_block(ws, it->has_deadline ? &it->deadline : NULL);
+        if (rc == WEFT_EBROKEN)
+            return rc;
+        timed_out = rc == WEFT_ETIMEDOUT;
     }
 }
 

@@ -8,8 +8,9 @@
  *   [WK2] life: acq_rel subtraction of finished tasks; the release half
  *         publishes the tasks' effects to the thread that sees the pool
  *         drained (acquire load of drained in pool.c).
- *   Stealing runs inside a liburcu-memb read-side section (rcu build): a
- *   victim's old deque buffer is not freed while we may read it. */
+ *   Stealing runs inside a liburcu-memb read-side section when the pool
+ *   retires deque buffers through call_rcu (pool->rcu): a victim's old
+ *   buffer is not freed while we may read it. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,29 @@ _Thread_local struct weft__worker *weft__self __attribute__((tls_model("initial-
 __thread struct weft__lazy *weft__tls_lazy __attribute__((tls_model("initial-exec")));
 _Static_assert(offsetof(struct weft__lazy, steal_req) % 64 == 0,
                "steal_req must start a cache line (weft.h)");
+
+/* Stealing reads victims' deque buffers, which a growing push may retire
+ * concurrently: under call_rcu that needs a read-side section. Pools that
+ * keep old buffers until the end (pool->rcu false) need none. */
+static inline void rcu_read_begin(const struct weft__worker *w)
+{
+#ifndef WEFT_RECLAIM_RETIRE
+    if (w->pool->rcu)
+        urcu_memb_read_lock();
+#else
+    (void)w;
+#endif
+}
+
+static inline void rcu_read_end(const struct weft__worker *w)
+{
+#ifndef WEFT_RECLAIM_RETIRE
+    if (w->pool->rcu)
+        urcu_memb_read_unlock();
+#else
+    (void)w;
+#endif
+}
 
 /* Tasks run between polls of the injection queue while the own deque is
  * busy, so external submissions are not starved (Go uses 61 too). */
@@ -240,13 +264,9 @@ struct weft__task *weft__steal_any(struct weft__worker *w)
 {
     if (w->pool->n < 2)
         return NULL;
-#ifndef WEFT_RECLAIM_RETIRE
-    urcu_memb_read_lock();
-#endif
+    rcu_read_begin(w);
     struct weft__task *t = sweep(w);
-#ifndef WEFT_RECLAIM_RETIRE
-    urcu_memb_read_unlock();
-#endif
+    rcu_read_end(w);
     if (t == NULL)
         stat_inc(&w->st_failed_steals);
     return t;
@@ -254,13 +274,9 @@ struct weft__task *weft__steal_any(struct weft__worker *w)
 
 static struct weft__task *steal_leap(struct weft__worker *w, struct weft__worker *v)
 {
-#ifndef WEFT_RECLAIM_RETIRE
-    urcu_memb_read_lock();
-#endif
+    rcu_read_begin(w);
     struct weft__task *t = steal_from(w, v);
-#ifndef WEFT_RECLAIM_RETIRE
-    urcu_memb_read_unlock();
-#endif
+    rcu_read_end(w);
     return t;
 }
 
@@ -328,7 +344,8 @@ static void worker_start(struct weft__worker *w, char *anchor)
     /* relaxed: a placement hint (topology.c). */
     atomic_store_explicit(&w->busy_cpu, sched_getcpu(), memory_order_relaxed);
 #ifndef WEFT_RECLAIM_RETIRE
-    urcu_memb_register_thread();
+    if (p->rcu)
+        urcu_memb_register_thread();
 #endif
     w->stack_limit = (uintptr_t)anchor - p->stack_size / 2;
     if (p->opts.on_worker_start && p->opts.on_worker_start(w->index, p->opts.hook_ud) != 0) {
@@ -345,7 +362,8 @@ static void worker_stop(struct weft__worker *w)
     if (p->opts.on_worker_stop)
         (void)p->opts.on_worker_stop(w->index, p->opts.hook_ud);
 #ifndef WEFT_RECLAIM_RETIRE
-    urcu_memb_unregister_thread();
+    if (p->rcu)
+        urcu_memb_unregister_thread();
 #endif
     weft__self = NULL;
     weft__tls_lazy = NULL;
