@@ -35,7 +35,7 @@ struct weft__deque {
     alignas(WEFT_CACHE_LINE) _Atomic int64_t bottom;
     _Atomic(struct weft__deque_buf *) buf;
     struct weft__deque_buf *retired; /* old buffers kept until fini, owner only */
-    bool rcu; /* old buffers go through call_rcu (rcu build only; see below) */
+    bool rcu; /* old buffers go through call_rcu (rcu build only; see above) */
     alignas(WEFT_CACHE_LINE) char end_pad[1];
 };
 
