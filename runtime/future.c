@@ -347,7 +347,8 @@ bool weft_future_cancelled(const weft_future *f)
 
 bool weft__future_stranded(const weft_future *f)
 {
-    return f->pool != NULL && weft__pool_inherited(f->pool) && !weft__phase_done(load_state(f));
+    /* Done first: a wait on a done future then costs only that load. */
+    return !weft__phase_done(load_state(f)) && f->pool != NULL && weft__pool_inherited(f->pool);
 }
 
 int weft__future_wait(weft_future *f, const struct timespec *deadline)

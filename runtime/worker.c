@@ -28,29 +28,6 @@ __thread struct weft__lazy *weft__tls_lazy __attribute__((tls_model("initial-exe
 _Static_assert(offsetof(struct weft__lazy, steal_req) % 64 == 0,
                "steal_req must start a cache line (weft.h)");
 
-/* Stealing reads victims' deque buffers, which a growing push may retire
- * concurrently: under call_rcu that needs a read-side section. Pools that
- * keep old buffers until the end (pool->rcu false) need none. */
-static inline void rcu_read_begin(const struct weft__worker *w)
-{
-#ifndef WEFT_RECLAIM_RETIRE
-    if (w->pool->rcu)
-        urcu_memb_read_lock();
-#else
-    (void)w;
-#endif
-}
-
-static inline void rcu_read_end(const struct weft__worker *w)
-{
-#ifndef WEFT_RECLAIM_RETIRE
-    if (w->pool->rcu)
-        urcu_memb_read_unlock();
-#else
-    (void)w;
-#endif
-}
-
 /* Tasks run between polls of the injection queue while the own deque is
  * busy, so external submissions are not starved (Go uses 61 too). */
 #define INJECT_POLL_TICKS 61
@@ -260,23 +237,32 @@ static struct weft__task *sweep(struct weft__worker *w)
     return NULL;
 }
 
+/* Steal from v, or from any victim when v is NULL. Stealing reads victims'
+ * deque buffers, which a growing push may retire concurrently: under
+ * call_rcu that needs a read-side section. Pools that keep old buffers
+ * until the end (pool->rcu false) need none. */
+static struct weft__task *steal_guarded(struct weft__worker *w, struct weft__worker *v)
+{
+#ifndef WEFT_RECLAIM_RETIRE
+    bool rcu = w->pool->rcu;
+    if (rcu)
+        urcu_memb_read_lock();
+#endif
+    struct weft__task *t = v != NULL ? steal_from(w, v) : sweep(w);
+#ifndef WEFT_RECLAIM_RETIRE
+    if (rcu)
+        urcu_memb_read_unlock();
+#endif
+    return t;
+}
+
 struct weft__task *weft__steal_any(struct weft__worker *w)
 {
     if (w->pool->n < 2)
         return NULL;
-    rcu_read_begin(w);
-    struct weft__task *t = sweep(w);
-    rcu_read_end(w);
+    struct weft__task *t = steal_guarded(w, NULL);
     if (t == NULL)
         stat_inc(&w->st_failed_steals);
-    return t;
-}
-
-static struct weft__task *steal_leap(struct weft__worker *w, struct weft__worker *v)
-{
-    rcu_read_begin(w);
-    struct weft__task *t = steal_from(w, v);
-    rcu_read_end(w);
     return t;
 }
 
@@ -311,7 +297,7 @@ bool weft__help_one(struct weft__worker *w, struct weft__worker *leap)
      * holds that child's descendants. Bounded by the stack threshold. */
     if (t == NULL && leap != NULL && leap != w &&
         (uintptr_t)__builtin_frame_address(0) > w->stack_limit)
-        t = steal_leap(w, leap);
+        t = steal_guarded(w, leap);
     if (t == NULL)
         return false;
     weft__run(w, t);

@@ -14,7 +14,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "weft.h"
@@ -70,21 +69,7 @@ static void in_child(int (*check)(void *), void *arg)
             return __LINE__;                                                               \
     } while (0)
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- a pool from before the fork ---------------------------------------------- */
-
-static int value_task(weft_ctx *ctx, void *arg, void **result)
-{
-    (void)ctx;
-    *result = arg;
-    return 0;
-}
 
 /* Runs until the gate (a promise) is done. */
 static int gate_task(weft_ctx *ctx, void *arg, void **result)
@@ -114,8 +99,7 @@ struct inherited {
 /* Completes the promise after a short delay (a thread of the child). */
 static void *set_later(void *promise)
 {
-    struct timespec d = {0, 50 * 1000 * 1000};
-    nanosleep(&d, NULL);
+    wt_sleep_ns(50 * 1000 * 1000);
     weft_promise_set_result(promise, (void *)7, NULL);
     return NULL;
 }
@@ -125,9 +109,9 @@ static int inherited_waits(struct inherited *s)
     void *v = NULL;
     CHECK(weft_future_result(s->done, WEFT_FOREVER, &v) == WEFT_OK && v == (void *)42);
     CHECK(weft_future_result(s->running, WEFT_FOREVER, &v) == WEFT_EBROKEN);
-    int64_t t0 = now_ns();
+    int64_t t0 = wt_now_ns();
     CHECK(weft_future_wait(s->queued, 5ll * 1000000000) == WEFT_EBROKEN);
-    CHECK(now_ns() - t0 < 2ll * 1000000000); /* at once, not at the deadline */
+    CHECK(wt_now_ns() - t0 < 2ll * 1000000000); /* at once, not at the deadline */
     CHECK(weft_future_wait(s->queued, 0) == WEFT_ETIMEDOUT); /* a poll is a poll */
 
     weft_future *pair[2] = {s->running, s->queued};
@@ -164,8 +148,8 @@ static int inherited_waits(struct inherited *s)
 static int inherited_calls(struct inherited *s)
 {
     weft_future *f = NULL;
-    CHECK(weft_submit(s->pool, value_task, NULL, NULL, &f) == WEFT_EBROKEN && f == NULL);
-    CHECK(weft_submit(s->pool, value_task, NULL, NULL, NULL) == WEFT_EBROKEN);
+    CHECK(weft_submit(s->pool, wt_value_task, NULL, NULL, &f) == WEFT_EBROKEN && f == NULL);
+    CHECK(weft_submit(s->pool, wt_value_task, NULL, NULL, NULL) == WEFT_EBROKEN);
     CHECK(weft_parallel_for(s->pool, 0, 100, 0, body_noop, NULL) == WEFT_EBROKEN);
     CHECK(weft_pool_shutdown(s->pool, WEFT_SHUTDOWN_WAIT) == WEFT_EBROKEN);
     CHECK(weft_pool_destroy(s->pool) == WEFT_EBROKEN);
@@ -188,16 +172,16 @@ Test(fork, a_pool_created_before_fork_answers_broken_in_the_child)
     s.pool = wtc_pool_new(2);
     weft_future *gate = NULL;
     cr_assert(eq(int, weft_promise_create(&gate), WEFT_OK));
-    cr_assert(eq(int, weft_submit(s.pool, value_task, (void *)42, NULL, &s.done), WEFT_OK));
+    cr_assert(eq(int, weft_submit(s.pool, wt_value_task, (void *)42, NULL, &s.done), WEFT_OK));
     cr_assert(eq(int, weft_future_wait(s.done, WEFT_FOREVER), WEFT_OK));
     cr_assert(eq(int, weft_submit(s.pool, gate_task, gate, NULL, &s.running), WEFT_OK));
     cr_assert(eq(int, weft_submit(s.pool, gate_task, gate, NULL, &s.running2), WEFT_OK));
-    int64_t until = now_ns() + 10ll * 1000000000;
+    int64_t until = wt_now_ns() + 10ll * 1000000000;
     while (!(weft_future_running(s.running) && weft_future_running(s.running2)) &&
-           now_ns() < until)
+           wt_now_ns() < until)
         sched_yield();
     cr_assert(weft_future_running(s.running) && weft_future_running(s.running2));
-    cr_assert(eq(int, weft_submit(s.pool, value_task, (void *)1, NULL, &s.queued), WEFT_OK));
+    cr_assert(eq(int, weft_submit(s.pool, wt_value_task, (void *)1, NULL, &s.queued), WEFT_OK));
 
     in_child(inherited_child, &s);
 
@@ -225,7 +209,7 @@ static int spawn_many(weft_ctx *ctx, void *arg, void **result)
     weft_pool *p = weft_ctx_pool(ctx);
     static weft_future *fs[SPAWNED];
     for (uintptr_t i = 0; i < SPAWNED; i++)
-        if (weft_submit(p, value_task, (void *)i, NULL, &fs[i]) != WEFT_OK)
+        if (weft_submit(p, wt_value_task, (void *)i, NULL, &fs[i]) != WEFT_OK)
             return WEFT_ENOMEM;
     uintptr_t sum = 0;
     int rc = WEFT_OK;

@@ -525,13 +525,6 @@ Test(group, a_deep_failure_propagates_to_the_root)
 
 /* ---- weft_child_result ------------------------------------------------------ */
 
-static int ptr_child(weft_ctx *ctx, void *arg, void **result)
-{
-    (void)ctx;
-    *result = arg;
-    return 0;
-}
-
 static int no_result_child(weft_ctx *ctx, void *arg, void **result)
 {
     (void)ctx;
@@ -554,7 +547,7 @@ static int results_parent(weft_ctx *ctx, void *arg, void **result)
     weft_child slots[9];
     weft_group_init(&g, ctx);
     for (int i = 0; i < 8; i++)
-        if (weft_spawn(&g, &slots[i], ptr_child, &r->objs[i]) != WEFT_OK)
+        if (weft_spawn(&g, &slots[i], wt_value_task, &r->objs[i]) != WEFT_OK)
             return -1000;
     if (weft_spawn(&g, &slots[8], no_result_child, r) != WEFT_OK)
         return -1000;

@@ -23,6 +23,7 @@
 
 #include "weft.h"
 #include "weft_criterion.h"
+#include "weft_tasks.h"
 
 TestSuite(pool, .timeout = 30);
 
@@ -89,17 +90,11 @@ static weft_pool *make_pool(unsigned workers)
     return p;
 }
 
-static int value_task(weft_ctx *ctx, void *arg, void **result)
-{
-    *result = arg;
-    return 0;
-}
-
 /* Submit one task and check it runs and returns its value. */
 static void check_pool_works(weft_pool *p)
 {
     weft_future *f = NULL;
-    cr_assert(eq(int, weft_submit(p, value_task, (void *)(uintptr_t)42, NULL, &f), WEFT_OK));
+    cr_assert(eq(int, weft_submit(p, wt_value_task, (void *)(uintptr_t)42, NULL, &f), WEFT_OK));
     void *v = NULL;
     cr_assert(eq(int, weft_future_result(f, DEADLINE_NS, &v), WEFT_OK));
     cr_assert(eq(ptr, v, (void *)(uintptr_t)42));
@@ -553,7 +548,7 @@ static size_t worker_stack_size(size_t requested, bool big)
     cr_assert(eq(int, weft_pool_create(&p, &o), WEFT_OK));
     struct stack_seen s = {0};
     weft_future *f;
-    cr_assert(eq(int, weft_submit(p, big ? stack_task : value_task, &s, NULL, &f), WEFT_OK));
+    cr_assert(eq(int, weft_submit(p, big ? stack_task : wt_value_task, &s, NULL, &f), WEFT_OK));
     cr_assert(eq(int, weft_future_result(f, DEADLINE_NS, NULL), WEFT_OK));
     weft_future_release(f);
     cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
@@ -1055,7 +1050,7 @@ Test(pool, stats_count_tasks_run)
 
     enum { N = 500 };
     for (int i = 0; i < N; i++)
-        cr_assert(eq(int, weft_submit(p, value_task, NULL, NULL, NULL), WEFT_OK));
+        cr_assert(eq(int, weft_submit(p, wt_value_task, NULL, NULL, NULL), WEFT_OK));
     /* 2^13 leaves: 2^14 - 1 tasks in the tree. */
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, tree_task, (void *)(uintptr_t)13, NULL, &f), WEFT_OK));

@@ -1,5 +1,6 @@
-/* Tasks and oracles shared by several test files (unit and stress): fib by
- * nested futures with its serial oracle, and the order-checking reduction.
+/* Tasks and oracles shared by several test files (unit and stress): a task
+ * that returns its argument, fib by nested futures with its serial oracle,
+ * and the order-checking reduction.
  * Header-only and free of Criterion, like weft_test.h. */
 #ifndef WEFT_TASKS_H
 #define WEFT_TASKS_H
@@ -8,6 +9,14 @@
 #include <stdint.h>
 
 #include "weft.h"
+
+/* Returns its argument as its result. */
+static inline int wt_value_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    *result = arg;
+    return 0;
+}
 
 /* fib(n) by a loop: the oracle. */
 static inline uint64_t wt_fib(unsigned n)
