@@ -9,6 +9,7 @@
  * thread asserts. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -1262,4 +1263,60 @@ Test(group, sync_after_a_wait_that_ran_a_child_stays_within_the_tree_depth)
                       mode ? "weft_wait" : "weft_future_wait", h.max, h.depth);
         wtc_pool_drop(p);
     }
+}
+
+/* ---- strict fork/join (debug builds) ------------------------------------------ */
+
+/* A task that returns without weft_sync leaves its children's records in a
+ * dead frame. Debug builds (no NDEBUG, as the asan preset) stop the process
+ * at the task's end; release builds do not check, so these tests are
+ * disabled there. unsynced_task's arg selects where the child is when the
+ * task returns: 0, still private; 1, exposed and run by a helping wait. */
+static int unsynced_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    static weft_child c; /* outlives the frame: only the check may fire */
+    weft_group g;
+    weft_group_init(&g, ctx);
+    if (weft_spawn(&g, &c, wt_value_task, NULL) != WEFT_OK)
+        return -1;
+    if (arg != NULL) {
+        weft_future *never = NULL;
+        if (weft_promise_create(&never) != WEFT_OK)
+            return -2;
+        /* Helps first: runs the private child as an exposed task. */
+        int rc = weft_future_wait(never, 20 * 1000000ll);
+        weft_future_release(never);
+        if (rc != WEFT_ETIMEDOUT)
+            return -3;
+    }
+    return 0; /* no weft_sync(&g) */
+}
+
+#ifdef NDEBUG
+#define STRICT_CHECKED .disabled = true /* release: not checked */
+#else
+#define STRICT_CHECKED .signal = SIGABRT
+#endif
+
+static void run_unsynced(void *mode)
+{
+    weft_pool *p = wtc_pool_new(1);
+    wtc_run_task(p, unsynced_task, mode, NULL);
+    /* The check runs after the task's future completed: joining the worker
+     * waits for it. */
+    weft_pool_destroy(p);
+    cr_assert_fail("a task returned with an unsynced child and the process lived");
+}
+
+Test(group, a_task_returning_with_a_private_unsynced_child_aborts_in_debug_builds,
+     STRICT_CHECKED)
+{
+    run_unsynced(NULL);
+}
+
+Test(group, a_task_returning_with_an_exposed_unsynced_child_aborts_in_debug_builds,
+     STRICT_CHECKED)
+{
+    run_unsynced((void *)1);
 }
