@@ -417,16 +417,14 @@ WEFT_API int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *a
  * to the library's slow paths. The layout below is internal to this
  * version of weft, not API. */
 /* steal_req, which thieves write, has a cache line of its own (the runtime
- * aligns the struct). n and open are not adjacent: compilers would merge
- * their updates into one 64-bit access, whose load cannot be forwarded from
- * the two 32-bit stores of the sync before it (fib's spawn-after-sync
- * pattern ran 1.5x slower). items grows (doubling) in the library's slow
- * path, so deep recursion never runs out of private slots. */
+ * aligns the struct). The inline paths touch only n, ctx, cap, items and
+ * steal_req; open is the library's. items grows (doubling) in the
+ * library's slow path, so deep recursion never runs out of private slots. */
 struct weft__lazy {
     unsigned n;          /* children in items[] */
     unsigned base;       /* n when the running task started */
     weft_ctx *ctx;       /* the context children run with */
-    unsigned open;       /* spawned, not yet synced children (strict fork/join) */
+    unsigned open;       /* exposed, not yet synced children (strict fork/join) */
     unsigned cap;        /* slots in items */
     int64_t bottom;      /* the deque's bottom when the running task started */
     weft_child **items;  /* oldest first; also frame marks (WEFT__MARK) */
@@ -514,7 +512,6 @@ static inline int weft__spawn_inline(weft_group *g, weft_child *c, weft_fn fn, v
         c->prev_ = g->last_;
         g->last_ = c;
         l->items[l->n++] = c;
-        l->open++;
         return WEFT_OK;
     }
     return weft__spawn_slow(g, c, fn, arg);
@@ -534,7 +531,6 @@ static inline int weft__sync_inline(weft_group *g)
         if (__builtin_expect(!weft__private_top(l, n, c), 0))
             return weft__sync_slow(g, status);
         l->items[n - 1] = weft__mark_here(l);
-        l->open--;
         g->last_ = c->prev_;
         c->result_ = WEFT__NULL;
         int s = c->fn_(l->ctx, c->arg_, &c->result_);
@@ -556,7 +552,6 @@ static inline weft_child *weft__sync_take_inline(weft_group *g)
                              weft__private_top(l, n = l->n, c),
                          1)) {
         l->n = n - 1;
-        l->open--;
         g->last_ = c->prev_;
         return c;
     }

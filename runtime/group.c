@@ -131,9 +131,10 @@ static void child_exec(struct weft__task *t, struct weft__worker *w)
     weft__word_complete(&rt->word, WEFT_FINISHED);
 }
 
-struct weft__task *weft__child_expose(weft_child *c)
+struct weft__task *weft__child_expose(struct weft__worker *w, weft_child *c)
 {
     struct child_rt *rt = rt_of(c);
+    w->lazy.open++; /* until sync_one meets it exposed */
     rt->task.exec = child_exec;
     /* relaxed: published with the record by the deque push [GR1]. */
     atomic_store_explicit(&rt->word, WEFT_PENDING, memory_order_relaxed);
@@ -175,7 +176,7 @@ static void spawn_private(struct weft__worker *w, weft_child *c)
     if (weft_unlikely(l->n == l->cap) && !lazy_grow(l)) {
         weft__publish(w);
         if (l->n == l->cap) {
-            weft__push_local(w, weft__child_expose(c));
+            weft__push_local(w, weft__child_expose(w, c));
             return;
         }
     }
@@ -196,9 +197,8 @@ int weft__spawn_slow(weft_group *g, weft_child *c, weft_fn fn, void *arg)
     c->arg_ = arg;
     c->prev_ = g->last_;
     g->last_ = c;
-    w->lazy.open++;
     if (g->flags_ & GROUP_EAGER)
-        weft__push_local(w, weft__child_expose(c));
+        weft__push_local(w, weft__child_expose(w, c));
     else
         spawn_private(w, c);
     return WEFT_OK;
@@ -255,6 +255,7 @@ static int sync_one(struct weft__worker *w, weft_child *c, bool eager)
 {
     if (!eager && take_private(w, c))
         return run_inline(w, c);
+    w->lazy.open--; /* exposed (weft__child_expose); synced below */
     struct child_rt *rt = rt_of(c);
     for (;;) {
         /* A helping wait earlier in this task may have run c already (it
@@ -288,7 +289,6 @@ int weft__sync_slow(weft_group *g, int status)
     while ((c = g->last_) != NULL) {
         g->last_ = c->prev_;
         int s = sync_one(w, c, eager);
-        w->lazy.open--;
         if (status == WEFT_OK)
             status = s;
     }
@@ -310,7 +310,6 @@ weft_child *weft__sync_take_slow(weft_group *g)
     if (l->n <= l->base || l->items[l->n - 1] != c || !take_private(w, c))
         return NULL;
     g->last_ = c->prev_;
-    l->open--;
     return c;
 }
 

@@ -192,9 +192,10 @@ void weft__worker_flush(struct weft__worker *w);
  * publication): for loops whose leaves run long. */
 void weft__group_init_eager(weft_group *g, weft_ctx *ctx);
 /* Make a private child stealable: fill in its task header and completion
- * word (spawn leaves them unset while the child is private) and return the
- * header to push. Owner only, before the push publishes it. */
-struct weft__task *weft__child_expose(weft_child *c);
+ * word (spawn leaves them unset while the child is private), count it in
+ * w->lazy.open until its sync, and return the header to push. Owner (w)
+ * only, before the push publishes it. */
+struct weft__task *weft__child_expose(struct weft__worker *w, weft_child *c);
 
 /* ---- pool.c ---- */
 /* Mark the pool drained (STOP set, nothing accepted left): wakes the

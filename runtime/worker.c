@@ -64,12 +64,14 @@ void weft__frame_enter(struct weft__worker *w, struct weft__frame *saved)
 
 void weft__frame_leave(struct weft__worker *w, const struct weft__frame *saved)
 {
+    /* Strict fork/join: a task that returns with unsynced children leaves
+     * records in a dead stack frame. Debug builds stop right here. Private
+     * children of the task lie above its base; exposed ones are counted in
+     * open from weft__child_expose to their sync. */
+    if (w->lazy.n != w->lazy.base || w->lazy.open != saved->open)
+        WEFT_DEBUG_FAIL("a task returned without weft_sync() of its spawned children");
     w->lazy.bottom = saved->bottom;
     w->lazy.base = saved->priv;
-    /* Strict fork/join: a task that returns with unsynced children leaves
-     * records in a dead stack frame. Debug builds stop right here. */
-    if (w->lazy.open != saved->open)
-        WEFT_DEBUG_FAIL("a task returned without weft_sync() of its spawned children");
     stat_inc(&w->st_tasks);
 }
 
@@ -125,7 +127,7 @@ void weft__publish(struct weft__worker *w)
             l->items[keep++] = weft__mark_here(l);
             continue;
         }
-        struct weft__task *t = weft__child_expose(c);
+        struct weft__task *t = weft__child_expose(w, c);
         if (weft__deque_push(&w->dq, t) != 0)
             weft__inject_push(&p->inj_head, &p->inj_tail, t);
         pushed++;
@@ -284,7 +286,7 @@ bool weft__help_one(struct weft__worker *w, struct weft__worker *leap)
     struct weft__lazy *l = &w->lazy;
     unsigned start = mark_above(l, INT64_MAX);
     if (l->n > start)
-        t = weft__child_expose(l->items[--l->n]);
+        t = weft__child_expose(w, l->items[--l->n]);
     /* Tasks above the frame's deque mark were pushed by the waiting frame:
      * its descendants. Below it lies its ancestors' and siblings' work. */
     int64_t mark = l->bottom;

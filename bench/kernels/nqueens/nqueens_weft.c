@@ -2,12 +2,13 @@
  * parent then takes back, with weft_sync_take, the children nobody stole and
  * counts them by a direct, typed call (board in registers, count returned);
  * weft_sync waits for the stolen ones, which ran through solve_task and left
- * their count in their record. Slots and child boards live in the spawning
- * task's frame. */
+ * their count in their record. Child records (slot first, as in the UTS
+ * program) live in the spawning task's frame. */
 #include "bench_weft.h"
 #include "nqueens.h"
 
 typedef struct nq_kid {
+    weft_child slot; /* first: a slot weft_sync_take returns is its kid */
     unsigned n;
     nq_node s;
     uint64_t count; /* set by solve_task (children that were not taken back) */
@@ -34,20 +35,19 @@ static uint64_t solve(weft_ctx *ctx, unsigned n, nq_node s)
     if (s.row == n)
         return 1;
     weft_group g;
-    weft_child slots[NQ_MAX];
     nq_kid kids[NQ_MAX];
     unsigned k = 0;
     weft_group_init(&g, ctx);
     for (uint32_t f = nq_free(n, &s); f != 0; f &= f - 1, k++) {
         kids[k].n = n;
         kids[k].s = nq_child(&s, f & -f);
-        if (weft_spawn(&g, &slots[k], solve_task, &kids[k]) != WEFT_OK)
+        if (weft_spawn(&g, &kids[k].slot, solve_task, &kids[k]) != WEFT_OK)
             bench_fail("weft_spawn failed");
     }
     uint64_t total = 0;
     unsigned taken = 0;
     for (weft_child *c; (c = weft_sync_take(&g)) != NULL; taken++)
-        total += solve(ctx, n, kids[c - slots].s);
+        total += solve(ctx, n, ((nq_kid *)c)->s);
     if (weft_sync(&g) != WEFT_OK)
         bench_fail("weft_sync failed");
     for (unsigned i = 0; i < k - taken; i++) /* the children weft_sync ran */
