@@ -12,12 +12,13 @@ typedef struct uts_kid {
     weft_child slot; /* first: a slot weft_sync_take returns is its kid */
     const uts_params *p;
     uts_node nd;
-    uts_result r; /* set by visit_task (children that were not taken back) */
+    uts_result r; /* set by visit_task (children not taken back, and the root) */
 } uts_kid;
 
 static uts_result visit(weft_ctx *ctx, const uts_params *p, uts_node nd);
 
-/* A child that was not taken back: a thief ran it, or weft_sync did. */
+/* A child that was not taken back (a thief ran it, or weft_sync did), and
+ * the root. */
 static int visit_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
@@ -53,20 +54,13 @@ static uts_result visit(weft_ctx *ctx, const uts_params *p, uts_node nd)
     return r;
 }
 
-static int root_task(weft_ctx *ctx, void *arg, void **result)
-{
-    (void)result;
-    uts_kid *root = arg;
-    root->r = visit(ctx, root->p, root->nd);
-    return 0;
-}
-
 static uts_result run(weft_pool *pool, const uts_params *p)
 {
     uts_kid root = {.p = p, .nd = uts_root(p)};
-    (void)bench_weft_run(pool, root_task, &root);
+    (void)bench_weft_run(pool, visit_task, &root);
     return root.r;
 }
+
 int main(int argc, char **argv)
 {
     bench_opts o = bench_parse(argc, argv);
