@@ -58,7 +58,7 @@ static inline void slot_put(struct weft__deque_buf *b, int64_t i, struct weft__t
     atomic_store_explicit(&b->slots[i & b->mask], t, memory_order_relaxed);
 }
 
-int weft__deque_init(struct weft__deque *dq, size_t cap)
+int weft__deque_init(struct weft__deque *dq, size_t cap, bool rcu)
 {
     int64_t c = 2;
     while ((size_t)c < cap)
@@ -72,9 +72,10 @@ int weft__deque_init(struct weft__deque *dq, size_t cap)
     atomic_store_explicit(&dq->buf, b, memory_order_relaxed);
     dq->retired = NULL;
 #ifdef WEFT_RECLAIM_RETIRE
+    (void)rcu;
     dq->rcu = false;
 #else
-    dq->rcu = true;
+    dq->rcu = rcu;
 #endif
     return 0;
 }

@@ -12,8 +12,8 @@
  * (the buffer a thief reads may be retired concurrently by a growing push).
  * In the retire-list build (WEFT_RECLAIM_RETIRE, used for TSan) no read-side
  * section is needed: old buffers live until weft__deque_fini(). The rcu
- * build does the same for a deque whose rcu flag its creator cleared
- * before sharing it (pools created in a forked child, fork.h). */
+ * build does the same for a deque created with rcu false (pools created in
+ * a forked child, fork.h). */
 #ifndef WEFT_DEQUE_H
 #define WEFT_DEQUE_H
 
@@ -41,9 +41,11 @@ struct weft__deque {
 
 enum weft__steal_result { WEFT_STEAL_OK = 0, WEFT_STEAL_EMPTY = 1, WEFT_STEAL_ABORT = 2 };
 
-/* cap is rounded up to a power of two (at least 2). rcu is set in the rcu
- * build. Returns 0 or -ENOMEM. */
-int weft__deque_init(struct weft__deque *dq, size_t cap);
+/* cap is rounded up to a power of two (at least 2). rcu: old buffers go
+ * through call_rcu, so thieves must steal inside read-side sections; false
+ * keeps them until fini (always so in the retire-list build). Returns 0 or
+ * -ENOMEM. */
+int weft__deque_init(struct weft__deque *dq, size_t cap, bool rcu);
 /* Free the buffers. No thread may use the deque any more. */
 void weft__deque_fini(struct weft__deque *dq);
 

@@ -94,8 +94,7 @@ static int init_workers(struct weft_pool *p)
         w->rng = 0x9E3779B97F4A7C15ull * (i + 1) ^ (uint64_t)(uintptr_t)p;
         w->child_ctx = weft__ctx_make(w, NULL);
         w->lazy.ctx = &w->child_ctx;
-        rc = weft__deque_init(&w->dq, DEQUE_INIT_CAP);
-        w->dq.rcu = p->rcu; /* before the workers start: thread creation publishes it */
+        rc = weft__deque_init(&w->dq, DEQUE_INIT_CAP, p->rcu);
         /* weft.h reads it with a relaxed __atomic load (owner only): the
          * same object, seen without the _Atomic qualifier it has here. */
         w->lazy.dqb = (const int64_t *)&w->dq.bottom;

@@ -52,7 +52,7 @@ static int steal(struct weft__task **out)
 
 static void init(size_t cap)
 {
-    cr_assert_eq(weft__deque_init(&dq, cap), 0);
+    cr_assert_eq(weft__deque_init(&dq, cap, true), 0);
 }
 
 static void push(size_t i)

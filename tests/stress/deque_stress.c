@@ -278,7 +278,7 @@ static void round_switch(bool last)
     if (last) {
         /* relaxed: published to the thieves by the barrier below. */
         atomic_store_explicit(&S.done, 1, memory_order_relaxed);
-    } else if (weft__deque_init(&S.dq, 2) != 0) {
+    } else if (weft__deque_init(&S.dq, 2, true) != 0) {
         fail_fatal("weft__deque_init: out of memory");
     }
     /* relaxed: published to the thieves by the barrier below. */
@@ -409,7 +409,7 @@ static void setup(uint64_t nitems)
     S.nitems = nitems;
     S.ring = calloc(RING_SIZE, sizeof(*S.ring));
     S.seen = calloc(nitems, sizeof(*S.seen));
-    if (S.ring == NULL || S.seen == NULL || weft__deque_init(&S.dq, 2) != 0 ||
+    if (S.ring == NULL || S.seen == NULL || weft__deque_init(&S.dq, 2, true) != 0 ||
         pthread_barrier_init(&S.barrier, NULL, NTHIEVES + 1) != 0)
         fail_fatal("setup: out of memory");
 }
