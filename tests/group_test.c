@@ -2,7 +2,8 @@
  * weft_sync_take, weft_child_result and weft_join, checked against serial or closed-form
  * values on pools of 1, 2 and 3 workers; error propagation; the EPERM and
  * EINVAL paths; futures submitted and waited on inside tasks (nested waits
- * help instead of deadlocking); and a deep spawn chain.
+ * help instead of deadlocking); a sync that must leapfrog onto the thief of
+ * its child; and a deep spawn chain.
  *
  * Tasks never call cr_assert: they run on worker threads, so they report
  * what they saw through their status, their result or a struct, and the test
@@ -1090,6 +1091,105 @@ Test(group, a_tree_of_sibling_dependencies_completes_on_1_and_2_workers)
     }
 }
 
+/* ---- leapfrogging, made deterministic ---------------------------------------- */
+
+/* Worker A runs the root, which spawns C and keeps spawning trivial
+ * children (each spawn answers a thief's request by publishing) until C
+ * has started on worker B. C spawns G1 then G2 and syncs: G2 runs inline on
+ * B and waits for a promise that only G1 completes. B may not run G1 (a
+ * sibling below G2's frame), and A's own deque holds nothing. So G1 can only
+ * run if A, waiting for C, leapfrogs onto C's thief B and steals G1: without
+ * leapfrogging G2's wait times out and the test fails instead of passing. */
+#define LEAP_TIMEOUT_NS (5 * 1000000000ll)
+
+struct leap {
+    _Atomic int c_started;
+    weft_future *promise;
+    unsigned root_worker, c_worker, g1_worker;
+    int g2_rc;
+};
+
+static int trivial(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)arg;
+    (void)result;
+    return 0;
+}
+
+static int leap_g1(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct leap *s = arg;
+    s->g1_worker = weft_ctx_worker(ctx);
+    return weft_promise_set_result(s->promise, NULL, NULL);
+}
+
+static int leap_g2(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    struct leap *s = arg;
+    s->g2_rc = weft_future_result(s->promise, LEAP_TIMEOUT_NS, NULL);
+    return s->g2_rc;
+}
+
+static int leap_c(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct leap *s = arg;
+    s->c_worker = weft_ctx_worker(ctx);
+    atomic_store(&s->c_started, 1);
+    weft_group g;
+    weft_child g1, g2;
+    weft_group_init(&g, ctx);
+    int rc = weft_spawn(&g, &g1, leap_g1, s);
+    if (rc == WEFT_OK)
+        rc = weft_spawn(&g, &g2, leap_g2, s);
+    int rs = weft_sync(&g);
+    return rc != WEFT_OK ? rc : rs;
+}
+
+static int leap_root(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct leap *s = arg;
+    s->root_worker = weft_ctx_worker(ctx);
+    weft_group g;
+    weft_child c;
+    weft_group_init(&g, ctx);
+    int rc = weft_spawn(&g, &c, leap_c, s);
+    /* Until B has C (at most 5 s): each spawn publishes if B asked. */
+    for (int ms = 0; rc == WEFT_OK && !atomic_load(&s->c_started) && ms < 5000; ms++) {
+        wt_sleep_us(1000);
+        weft_group t;
+        weft_child d;
+        weft_group_init(&t, ctx);
+        rc = weft_spawn(&t, &d, trivial, NULL);
+        int rt = weft_sync(&t);
+        if (rc == WEFT_OK)
+            rc = rt;
+    }
+    int rs = weft_sync(&g);
+    return rc != WEFT_OK ? rc : rs;
+}
+
+Test(group, a_sync_on_a_stolen_child_leapfrogs_onto_its_thief)
+{
+    weft_pool *p = wtc_pool_new(2);
+    for (int round = 0; round < 5; round++) {
+        struct leap s = {.c_started = 0};
+        cr_assert_eq(weft_promise_create(&s.promise), WEFT_OK);
+        cr_assert_eq(wtc_run_task(p, leap_root, &s, NULL), WEFT_OK,
+                     "round %d: G2's wait gave %d (%s)", round, s.g2_rc, weft_strerror(s.g2_rc));
+        cr_assert(atomic_load(&s.c_started));
+        cr_assert_neq(s.c_worker, s.root_worker, "C must be stolen");
+        cr_assert_eq(s.g1_worker, s.root_worker, "G1 ran on the leapfrogging worker");
+        weft_future_release(s.promise);
+    }
+    wtc_pool_drop(p);
+}
+
 /* ---- futures inside groups ----------------------------------------------- */
 
 struct submit_in_group {
@@ -1212,14 +1312,6 @@ struct helped {
 };
 
 static struct helped *helped_cur;
-
-static int trivial(weft_ctx *ctx, void *arg, void **result)
-{
-    (void)ctx;
-    (void)arg;
-    (void)result;
-    return 0;
-}
 
 static int helped_node(weft_ctx *ctx, void *arg, void **result)
 {
