@@ -55,6 +55,7 @@ static weft_future *future_new(struct weft_pool *pool, uint32_t refs)
     atomic_store_explicit(&f->state, WEFT_PENDING, memory_order_relaxed);
     atomic_store_explicit(&f->refs, refs, memory_order_relaxed);
     atomic_store_explicit(&f->listeners, 0, memory_order_relaxed);
+    atomic_store_explicit(&f->thief, NULL, memory_order_relaxed);
     return f;
 }
 
@@ -244,6 +245,10 @@ static void future_exec(struct weft__task *t, struct weft__worker *w)
         if (claim(f, ALLOW(WEFT_PENDING)))
             cancel_claimed(f);
     } else {
+        /* Waiters on other workers leapfrog onto w (wait.h); with one
+         * worker there are none, and the hint's two deque loads are saved. */
+        if (p->n > 1)
+            weft__leap_hint_set(&f->thief, w);
         start_and_run(f, w);
     }
     /* A canceller that claimed f may still be completing it (CLAIMED while
@@ -358,7 +363,7 @@ int weft__future_wait(weft_future *f, const struct timespec *deadline)
     if (f->pool == NULL)
         return weft__word_wait(&f->state, NULL, deadline);
     struct weft__runner runner = {.run = run_awaited, .arg = f};
-    return weft__word_wait_run(&f->state, NULL, deadline, &runner);
+    return weft__word_wait_run(&f->state, &f->thief, deadline, &runner);
 }
 
 int weft_future_wait(weft_future *f, int64_t timeout_ns)

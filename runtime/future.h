@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "task.h"
+#include "wait.h"
 #include "weft.h"
 
 /* State word layout. The phase only moves PENDING -> RUNNING -> FINISHED or
@@ -34,6 +35,7 @@ struct weft_future {
     _Atomic uint32_t refs;       /* handles + the runtime's reference */
     _Atomic uintptr_t listeners; /* closable stack; 1 = closed */
     struct weft_pool *pool;      /* NULL for promises */
+    weft__leap_hint thief;       /* the worker running the task, for waits */
     weft_fn fn;
     void *arg;
     weft_dtor arg_dtor;

@@ -41,8 +41,9 @@
  *   [GR2] A stolen child's outcome (status, result) is written before
  *         weft__word_complete (acq_rel, wait.c [WT1]) and read after the
  *         syncing worker's acquire load of the word sees it done.
- *   [GR3] thief: relaxed store by the thief before running the child, relaxed
- *         load by the syncing worker; only a hint for leapfrogging.
+ *   [GR3] thief: relaxed store by the thief before running the child
+ *         (weft__leap_hint_set), relaxed loads by the syncing worker's
+ *         helping wait; only a hint for leapfrogging.
  *   A child's word is meaningful only once the child left the private stack
  *   (exposed): sync looks for it on the private stack first.
  *   Strict fork/join: children are synced in reverse spawn order; a child not
@@ -65,7 +66,7 @@ struct child_rt {
     struct weft__task task;               /* deque entry once exposed */
     _Atomic uint32_t word;                /* completion word (wait.h) once exposed */
     int status;                           /* a stolen child's status */
-    _Atomic(struct weft__worker *) thief; /* who ran it when stolen */
+    weft__leap_hint thief;                /* who ran it when stolen [GR3] */
 };
 _Static_assert(sizeof(struct child_rt) <= sizeof(((weft_child *)0)->rt_),
                "weft_child.rt_ too small");
@@ -118,14 +119,7 @@ static void child_exec(struct weft__task *t, struct weft__worker *w)
 {
     weft_child *c = child_of(t);
     struct child_rt *rt = rt_of(c);
-    /* [GR3] relaxed: a hint for the syncing worker, which leapfrogs onto w
-     * only if w's deque is empty as c starts: then everything on it while c
-     * runs descends from c. A worker that took c inside a helping wait may
-     * hold its outer frames' work there (only the owner pushes, so a
-     * nonempty snapshot is the safe answer); a leapfrogger stealing that
-     * would run a sibling or an uncle of c on top of its wait. */
-    struct weft__worker *leap = weft__deque_nonempty(&w->dq) ? NULL : w;
-    atomic_store_explicit(&rt->thief, leap, memory_order_relaxed);
+    weft__leap_hint_set(&rt->thief, w); /* [GR3] */
     rt->status = run_child(w, c);
     /* [GR2] publishes status and result; c may vanish right after. */
     weft__word_complete(&rt->word, WEFT_FINISHED);
@@ -271,7 +265,7 @@ static int sync_one(struct weft__worker *w, weft_child *c, bool eager)
         weft__run(w, t);
     }
     /* Stolen: help, leapfrogging onto the thief first [GR3]. */
-    weft__word_wait(&rt->word, atomic_load_explicit(&rt->thief, memory_order_relaxed), NULL);
+    weft__word_wait(&rt->word, &rt->thief, NULL);
     return rt->status;
 }
 

@@ -19,6 +19,7 @@
 #include "deque.h"
 #include "fork.h"
 #include "task.h"
+#include "wait.h"
 #include "weft.h"
 
 struct weft_ctx {
@@ -172,8 +173,20 @@ void weft__push_local(struct weft__worker *w, struct weft__task *t);
  * so thieves can take them, clear steal_req, and wake a sleeper if needed. */
 void weft__publish(struct weft__worker *w);
 /* Help while waiting: find and run one task. leap (may be NULL) is stolen
- * from first (leapfrogging). Returns true if a task ran. */
+ * from right after w's own work (leapfrogging). Returns true if a task ran. */
 bool weft__help_one(struct weft__worker *w, struct weft__worker *leap);
+
+/* Name w as the worker to leapfrog onto for the work it is about to run,
+ * if w's deque is empty now: everything on it while that work runs then
+ * descends from it (only the owner pushes). A worker that took the work
+ * inside a helping wait may hold its outer frames' work there (a nonempty
+ * snapshot is the safe answer): it is named NULL, since a leapfrogger
+ * stealing that would run a sibling or an uncle of the awaited work on top
+ * of its wait. relaxed: a hint read by helping waits (wait.c). */
+static inline void weft__leap_hint_set(weft__leap_hint *hint, struct weft__worker *w)
+{
+    atomic_store_explicit(hint, weft__deque_nonempty(&w->dq) ? NULL : w, memory_order_relaxed);
+}
 /* Count a finished accepted task (batched into pool->life). */
 void weft__task_finished(struct weft__worker *w);
 /* Subtract finished tasks from life; detects the drained pool. */

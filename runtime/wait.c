@@ -106,8 +106,18 @@ static void slice_deadline(struct timespec *out, const struct timespec *deadline
         *out = *deadline;
 }
 
+/* The worker to leapfrog onto, if the hint names one of w's own pool (a
+ * future of another pool runs on that pool's workers). relaxed: a hint
+ * (worker.c, weft__help_one). */
+static struct weft__worker *leap_target(const struct weft__worker *w, weft__leap_hint *leap)
+{
+    struct weft__worker *v = leap != NULL ? atomic_load_explicit(leap, memory_order_relaxed)
+                                          : NULL;
+    return v != NULL && v->pool == w->pool ? v : NULL;
+}
+
 static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,
-                        struct weft__worker *leap, const struct timespec *deadline,
+                        weft__leap_hint *leap, const struct timespec *deadline,
                         const struct weft__runner *runner)
 {
     int64_t slice = HELP_SLICE_MIN_NS;
@@ -119,7 +129,7 @@ static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,
          * other work must not stretch a timed wait. */
         if (deadline != NULL && weft__deadline_passed(deadline))
             return weft__phase_done(load_acquire(word)) ? WEFT_OK : WEFT_ETIMEDOUT;
-        if (weft__help_one(w, leap)) {
+        if (weft__help_one(w, leap_target(w, leap))) {
             slice = HELP_SLICE_MIN_NS;
             retries = 0;
             continue;
@@ -143,7 +153,7 @@ static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,
     }
 }
 
-int weft__word_wait_run(_Atomic uint32_t *word, struct weft__worker *leap,
+int weft__word_wait_run(_Atomic uint32_t *word, weft__leap_hint *leap,
                         const struct timespec *deadline, const struct weft__runner *runner)
 {
     if (weft__phase_done(load_acquire(word)))
@@ -154,7 +164,7 @@ int weft__word_wait_run(_Atomic uint32_t *word, struct weft__worker *leap,
     return wait_external(word, deadline);
 }
 
-int weft__word_wait(_Atomic uint32_t *word, struct weft__worker *leap,
+int weft__word_wait(_Atomic uint32_t *word, weft__leap_hint *leap,
                     const struct timespec *deadline)
 {
     return weft__word_wait_run(word, leap, deadline, NULL);

@@ -14,13 +14,20 @@
 
 struct weft__worker;
 
+/* Where the awaited work records the worker to leapfrog onto: the thief
+ * that runs it, set by weft__leap_hint_set (pool.h) before it starts, NULL
+ * until then or when leapfrogging onto it would not be safe. A helping wait
+ * reads it at every step (relaxed: a hint; see worker.c, weft__help_one). */
+typedef _Atomic(struct weft__worker *) weft__leap_hint;
+
 /* Wait until the word's phase is done or the absolute deadline (NULL: none)
- * passes. On a worker thread it runs other tasks meanwhile (leap's deque
- * first), never blocking while it may run work; off-worker it spins briefly
- * then sleeps on the futex. EINTR and spurious wakes never end it early.
+ * passes. On a worker thread it runs other tasks meanwhile (the deque of the
+ * worker in *leap, if any, right after its own), never blocking while it may
+ * run work; off-worker it spins briefly then sleeps on the futex. EINTR and
+ * spurious wakes never end it early. leap may be NULL.
  * Returns WEFT_OK or WEFT_ETIMEDOUT. On WEFT_OK the caller has acquired
  * everything the completer wrote before weft__word_complete. */
-int weft__word_wait(_Atomic uint32_t *word, struct weft__worker *leap,
+int weft__word_wait(_Atomic uint32_t *word, weft__leap_hint *leap,
                     const struct timespec *deadline);
 
 /* Optional hook for a helping wait: run(arg, w) runs the awaited work on
@@ -29,7 +36,7 @@ struct weft__runner {
     bool (*run)(void *arg, struct weft__worker *w);
     void *arg;
 };
-int weft__word_wait_run(_Atomic uint32_t *word, struct weft__worker *leap,
+int weft__word_wait_run(_Atomic uint32_t *word, weft__leap_hint *leap,
                         const struct timespec *deadline, const struct weft__runner *runner);
 
 /* Store final (a done phase plus flag bits) and wake sleepers if any.

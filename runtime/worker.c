@@ -294,9 +294,16 @@ bool weft__help_one(struct weft__worker *w, struct weft__worker *leap)
         mark = weft__mark_bottom(l->items[start - 1]);
     if (t == NULL && weft__deque_bottom(&w->dq) > mark)
         t = weft__deque_take(&w->dq);
-    /* Leapfrogging: the thief of the child we wait for stole it with an
-     * empty deque (thieves steal only from the top-level loop), so its deque
-     * holds that child's descendants. Bounded by the stack threshold. */
+    /* Leapfrogging: the thief of the work we wait for started it with an
+     * empty deque (weft__leap_hint_set), so while that work runs its deque
+     * holds only the work's descendants. Bounded by the stack threshold.
+     * The one exception: the work ends after our caller's check of its word
+     * and the thief, back in its loop, pushes unrelated work that this
+     * steal takes. That needs this thread to stall between the check and
+     * the steal while the thief finishes the work and starts another; and
+     * it deadlocks only if the stolen task then waits for what the waiting
+     * task does after its wait. Handing such a task back is no cure: its
+     * owner may be syncing it, and a helping wait polls no queue. */
     if (t == NULL && leap != NULL && leap != w &&
         (uintptr_t)__builtin_frame_address(0) > w->stack_limit)
         t = steal_guarded(w, leap);

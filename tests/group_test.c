@@ -1174,20 +1174,49 @@ static int leap_root(weft_ctx *ctx, void *arg, void **result)
     return rc != WEFT_OK ? rc : rs;
 }
 
-Test(group, a_sync_on_a_stolen_child_leapfrogs_onto_its_thief)
+/* The same with C submitted as a future (from a worker it goes on that
+ * worker's deque, where B steals it) and awaited with weft_future_result. */
+static int leap_root_future(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct leap *s = arg;
+    s->root_worker = weft_ctx_worker(ctx);
+    weft_future *f = NULL;
+    int rc = weft_submit(weft_ctx_pool(ctx), leap_c, s, NULL, &f);
+    if (rc != WEFT_OK)
+        return rc;
+    for (int ms = 0; !atomic_load(&s->c_started) && ms < 5000; ms++)
+        wt_sleep_us(1000);
+    rc = weft_future_result(f, WEFT_FOREVER, NULL);
+    weft_future_release(f);
+    return rc;
+}
+
+static void check_leapfrog(weft_fn root, const char *what)
 {
     weft_pool *p = wtc_pool_new(2);
     for (int round = 0; round < 5; round++) {
         struct leap s = {.c_started = 0};
         cr_assert_eq(weft_promise_create(&s.promise), WEFT_OK);
-        cr_assert_eq(wtc_run_task(p, leap_root, &s, NULL), WEFT_OK,
-                     "round %d: G2's wait gave %d (%s)", round, s.g2_rc, weft_strerror(s.g2_rc));
+        cr_assert_eq(wtc_run_task(p, root, &s, NULL), WEFT_OK,
+                     "%s, round %d: G2's wait gave %d (%s)", what, round, s.g2_rc,
+                     weft_strerror(s.g2_rc));
         cr_assert(atomic_load(&s.c_started));
-        cr_assert_neq(s.c_worker, s.root_worker, "C must be stolen");
-        cr_assert_eq(s.g1_worker, s.root_worker, "G1 ran on the leapfrogging worker");
+        cr_assert_neq(s.c_worker, s.root_worker, "%s: C must be stolen", what);
+        cr_assert_eq(s.g1_worker, s.root_worker, "%s: G1 ran on the leapfrogging worker", what);
         weft_future_release(s.promise);
     }
     wtc_pool_drop(p);
+}
+
+Test(group, a_sync_on_a_stolen_child_leapfrogs_onto_its_thief)
+{
+    check_leapfrog(leap_root, "spawned child");
+}
+
+Test(group, a_wait_on_a_stolen_future_leapfrogs_onto_its_thief)
+{
+    check_leapfrog(leap_root_future, "future");
 }
 
 /* ---- futures inside groups ----------------------------------------------- */
