@@ -8,9 +8,10 @@
  *    0 polls without blocking. Deadlines are absolute CLOCK_MONOTONIC times.
  *  - "On a worker: helps" means that a call made from inside a task running on
  *    a weft worker, instead of blocking the thread, runs the tasks that the
- *    waiting task itself spawned or submitted (its descendants), the tasks of
- *    the worker that stole one of its children, and, when nothing else can
- *    run, the awaited task itself if it has not started. It never runs
+ *    waiting task itself spawned or submitted (its descendants), then, when
+ *    it waits for one child or one future that another worker runs, that
+ *    worker's tasks (the awaited work's descendants: leapfrogging), and, when
+ *    nothing else can run, the awaited task itself if it has not started. It never runs
  *    unrelated tasks on top of a waiting one, so waits whose dependencies
  *    form no cycle never deadlock the pool, however deeply they nest (a
  *    worker whose awaited work runs elsewhere sleeps until it is done).
