@@ -11,10 +11,11 @@
  *    waiting task itself spawned or submitted (its descendants), then, when
  *    it waits for one child or one future that another worker runs, that
  *    worker's tasks (the awaited work's descendants: leapfrogging), and, when
- *    nothing else can run, the awaited task itself if it has not started. It never runs
- *    unrelated tasks on top of a waiting one, so waits whose dependencies
- *    form no cycle never deadlock the pool, however deeply they nest (a
- *    worker whose awaited work runs elsewhere sleeps until it is done).
+ *    nothing else can run, the awaited task itself if it has not started.
+ *    It never runs unrelated tasks on top of a waiting one, so waits whose
+ *    dependencies form no cycle never deadlock the pool, however deeply they
+ *    nest (a worker whose awaited work runs elsewhere sleeps until it is
+ *    done).
  *    A child that weft_sync runs inline is a frame of its own: a wait in it
  *    never runs its siblings. A child that weft_sync_take hands back is
  *    the caller's own work, like any direct call: a wait in it may run the

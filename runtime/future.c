@@ -245,10 +245,7 @@ static void future_exec(struct weft__task *t, struct weft__worker *w)
         if (claim(f, ALLOW(WEFT_PENDING)))
             cancel_claimed(f);
     } else {
-        /* Waiters on other workers leapfrog onto w (wait.h); with one
-         * worker there are none, and the hint's two deque loads are saved. */
-        if (p->n > 1)
-            weft__leap_hint_set(&f->thief, w);
+        weft__leap_hint_set(&f->thief, w); /* waiters leapfrog onto w (wait.h) */
         start_and_run(f, w);
     }
     /* A canceller that claimed f may still be completing it (CLAIMED while

@@ -182,10 +182,14 @@ bool weft__help_one(struct weft__worker *w, struct weft__worker *leap);
  * inside a helping wait may hold its outer frames' work there (a nonempty
  * snapshot is the safe answer): it is named NULL, since a leapfrogger
  * stealing that would run a sibling or an uncle of the awaited work on top
- * of its wait. relaxed: a hint read by helping waits (wait.c). */
+ * of its wait. A pool of one worker has no one to leapfrog: the hint stays
+ * NULL, as the record's creator set it, and the deque loads are saved.
+ * relaxed: a hint read by helping waits (wait.c). */
 static inline void weft__leap_hint_set(weft__leap_hint *hint, struct weft__worker *w)
 {
-    atomic_store_explicit(hint, weft__deque_nonempty(&w->dq) ? NULL : w, memory_order_relaxed);
+    if (w->pool->n > 1)
+        atomic_store_explicit(hint, weft__deque_nonempty(&w->dq) ? NULL : w,
+                              memory_order_relaxed);
 }
 /* Count a finished accepted task (batched into pool->life). */
 void weft__task_finished(struct weft__worker *w);

@@ -1185,8 +1185,7 @@ static int leap_root_future(weft_ctx *ctx, void *arg, void **result)
     int rc = weft_submit(weft_ctx_pool(ctx), leap_c, s, NULL, &f);
     if (rc != WEFT_OK)
         return rc;
-    for (int ms = 0; !atomic_load(&s->c_started) && ms < 5000; ms++)
-        wt_sleep_us(1000);
+    wt_await_set(&s->c_started, LEAP_TIMEOUT_NS, 1000); /* B has C, or 5 s passed */
     rc = weft_future_result(f, WEFT_FOREVER, NULL);
     weft_future_release(f);
     return rc;
