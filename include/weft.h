@@ -581,9 +581,14 @@ static inline void *weft__child_result_inline(const weft_child *c)
 typedef int (*weft_range_fn)(weft_ctx *ctx, size_t begin, size_t end, void *ud);
 
 /* body(ctx, lo, hi, ud) over disjoint chunks covering [begin, end), split
- * recursively down to `grain` items (0 = automatic). From a non-worker thread
- * it blocks; on a worker it helps. The first failing chunk's status is
- * returned and chunks not yet started are skipped.
+ * recursively down to `grain` items (0 = automatic). On a worker it helps.
+ * From a thread that is no worker it blocks, and takes part: if a worker
+ * is parked, the calling thread runs the loop in its place (as oneTBB's
+ * calling thread does), so bodies also run on the caller, where
+ * weft_worker_index() names that worker; the pool's worker start hook has
+ * not run there. With every worker busy the workers run it all. The first
+ * failing chunk's status is returned and chunks not yet started are
+ * skipped.
  * Returns WEFT_OK; a body status; WEFT_EINVAL; WEFT_ESHUTDOWN; WEFT_EBROKEN. */
 WEFT_API int weft_parallel_for(weft_pool *pool, size_t begin, size_t end, size_t grain,
                                weft_range_fn body, void *ud);

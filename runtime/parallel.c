@@ -6,10 +6,11 @@
  *         (acq_rel on success: the winner's status is what callers return);
  *         other chunks poll it relaxed and skip work once it is set - a
  *         stale read only runs one more chunk.
- *   [PF2] From a thread that is not a worker of the pool, the root job is
- *         accepted like a submitted task and the caller sleeps on its
- *         completion word (wait.c [WT1] publishes the status and every
- *         write the loop made). */
+ *   [PF2] From a thread that is not a worker of the pool, the loop runs on
+ *         that thread in a parked worker's place (borrow.c); with none
+ *         parked, the root job is accepted like a submitted task and the
+ *         caller sleeps on its completion word (wait.c [WT1] publishes the
+ *         status and every write the loop made). */
 #include <stdalign.h>
 #include <stddef.h>
 #include <string.h>
@@ -104,7 +105,8 @@ static int split(weft_ctx *ctx, void *arg, void **result)
     return split_two(ctx, r);
 }
 
-/* Root job for calls from threads that are not workers of the pool. */
+/* Root job for calls from threads that are not workers of the pool, when
+ * no worker is parked for them to run in the place of. */
 struct root {
     struct weft__task task;
     _Atomic uint32_t word;
@@ -121,6 +123,29 @@ static void root_exec(struct weft__task *t, struct weft__worker *w)
     weft__task_finished(w);
 }
 
+/* From a thread that is no worker of p: run the loop in a parked worker's
+ * place if one is parked (borrow.c), else as a queued root job [PF2]. */
+static int run_external(struct weft_pool *p, struct range *r)
+{
+    struct weft__borrow b;
+    int rc = weft__borrow_begin(p, &b);
+    if (rc == WEFT_OK) {
+        struct weft_ctx ctx = weft__ctx_make(b.w, NULL);
+        split(&ctx, r, NULL);
+        weft__borrow_end(&b);
+        return WEFT_OK;
+    }
+    if (rc != WEFT_EAGAIN)
+        return rc;
+    struct root root = {.task = {.exec = root_exec}, .r = *r};
+    atomic_init(&root.word, WEFT_PENDING);
+    rc = weft__pool_accept(p, &root.task);
+    if (rc != WEFT_OK)
+        return rc;
+    weft__word_wait(&root.word, NULL, NULL);
+    return WEFT_OK;
+}
+
 static int run_loop(struct weft_pool *p, struct loop *lp, size_t begin, size_t end, void *acc)
 {
     size_t n = end - begin;
@@ -135,12 +160,9 @@ static int run_loop(struct weft_pool *p, struct loop *lp, size_t begin, size_t e
         struct weft_ctx ctx = weft__ctx_make(w, NULL);
         split(&ctx, &r, NULL);
     } else {
-        struct root root = {.task = {.exec = root_exec}, .r = r};
-        atomic_init(&root.word, WEFT_PENDING);
-        int rc = weft__pool_accept(p, &root.task);
+        int rc = run_external(p, &r);
         if (rc != WEFT_OK)
             return rc;
-        weft__word_wait(&root.word, NULL, NULL);
     }
     /* [PF1] acquire: pairs with the winning CAS (also ordered by the sync
      * and [PF2] edges; stated for clarity). */

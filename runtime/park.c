@@ -116,8 +116,9 @@ static void notify(struct weft__worker *w)
     }
 }
 
-/* Claim one parked worker and wake it as a searcher. */
-static bool wake_one(struct weft_pool *p)
+/* Claim one parked worker: clear its bit, so it is claimed once, and move
+ * it out of the sleepers by adding idle_delta. Returns it, or NULL. */
+static struct weft__worker *claim_parked(struct weft_pool *p, uint64_t idle_delta)
 {
     for (unsigned i = 0; i < p->mask_words; i++) {
         /* relaxed: the CAS below decides; a stale value only costs a retry. */
@@ -125,21 +126,35 @@ static bool wake_one(struct weft_pool *p)
         while (m) {
             uint64_t bit = m & -m;
             /* acq_rel: claims the sleeper; acquire pairs with the parker's
-             * seq_cst bit set, so its park = PARKED store is visible. */
+             * seq_cst bit set (or weft__park_return's), so its park =
+             * PARKED store, and all it did before, are visible. */
             if (atomic_compare_exchange_weak_explicit(&p->parked_mask[i], &m, m & ~bit,
                                                       memory_order_acq_rel,
                                                       memory_order_relaxed)) {
-                struct weft__worker *w = &p->workers[i * 64 + (unsigned)__builtin_ctzll(bit)];
                 /* [PK3] acq_rel: the claimed worker stops counting as a
-                 * sleeper and counts as a searcher before it runs, so
-                 * submitters stop waking others for this work. */
-                atomic_fetch_add_explicit(&p->idle, SEARCHER - SLEEPER, memory_order_acq_rel);
-                notify(w);
-                return true;
+                 * sleeper (and, when woken, counts as a searcher before it
+                 * runs), so submitters stop waking others for this work. */
+                atomic_fetch_add_explicit(&p->idle, idle_delta, memory_order_acq_rel);
+                return &p->workers[i * 64 + (unsigned)__builtin_ctzll(bit)];
             }
         }
     }
-    return false;
+    return NULL;
+}
+
+/* Claim one parked worker and wake it as a searcher. */
+static bool wake_one(struct weft_pool *p)
+{
+    struct weft__worker *w = claim_parked(p, SEARCHER - SLEEPER);
+    if (w == NULL)
+        return false;
+    notify(w);
+    return true;
+}
+
+struct weft__worker *weft__park_claim(struct weft_pool *p)
+{
+    return claim_parked(p, -SLEEPER);
 }
 
 void weft__wake_all(struct weft_pool *p)
@@ -166,6 +181,26 @@ static bool work_visible(struct weft_pool *p)
         if (weft__deque_nonempty(&p->workers[i].dq))
             return true;
     return false;
+}
+
+void weft__park_return(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    /* seq_cst: part of [PK1], as in park(): a sleeper again before the bit. */
+    atomic_fetch_add_explicit(&p->idle, SLEEPER, memory_order_seq_cst);
+    /* seq_cst: part of [PK1]; its release half hands everything the
+     * borrower did with w's state to the next claimer (claim_parked). */
+    atomic_fetch_or_explicit(&p->parked_mask[w->index / 64], 1ull << (w->index % 64),
+                             memory_order_seq_cst);
+    /* [PK1] the bit before the final check, made here on the sleeper's
+     * behalf: work the borrower left (a future it submitted) or an exit
+     * that wake_all may have missed while the bit was clear wakes someone. */
+    weft__fence_seq_cst(p);
+    /* acquire: pairs with weft__pool_set_drained's release store. */
+    if (atomic_load_explicit(&p->exiting, memory_order_acquire))
+        weft__wake_all(p);
+    else if (work_visible(p))
+        wake_one(p);
 }
 
 void weft__search_end(struct weft__worker *w)
@@ -310,7 +345,6 @@ static void park(struct weft__worker *w)
 struct weft__task *weft__idle(struct weft__worker *w)
 {
     struct weft_pool *p = w->pool;
-    bool woken = false;
     for (;;) {
         /* acquire: pairs with weft__pool_set_drained's release store. */
         if (atomic_load_explicit(&p->exiting, memory_order_acquire)) {
@@ -321,12 +355,14 @@ struct weft__task *weft__idle(struct weft__worker *w)
             return NULL;
         }
         struct weft__task *t = search(w);
-        if (t != NULL) {
-            if (woken)
-                weft__topology_spread(w);
+        if (t != NULL)
             return t;
-        }
         park(w);
-        woken = true;
+        /* Move off a busy worker's CPU before stealing, not after: a thief
+         * that holds stolen work while the kernel migrates it (to a vCPU
+         * the host must first wake) makes its victim wait at the sync. A
+         * borrowing caller's loop of a few microseconds waited 40 us more
+         * for its stolen half that way (borrow.c). */
+        weft__topology_spread(w);
     }
 }

@@ -194,7 +194,7 @@ bool weft__pool_cancelling(const struct weft_pool *p)
            WEFT_LIFE_CANCEL;
 }
 
-int weft__pool_accept(struct weft_pool *p, struct weft__task *t)
+int weft__pool_admit(struct weft_pool *p)
 {
     /* acquire: pairs with the release store of broken in worker_start. */
     if (weft_unlikely(atomic_load_explicit(&p->broken, memory_order_acquire)) ||
@@ -206,6 +206,14 @@ int weft__pool_accept(struct weft_pool *p, struct weft__task *t)
         weft__life_sub(p, 1);
         return WEFT_ESHUTDOWN;
     }
+    return WEFT_OK;
+}
+
+int weft__pool_accept(struct weft_pool *p, struct weft__task *t)
+{
+    int rc = weft__pool_admit(p);
+    if (rc != WEFT_OK)
+        return rc;
     struct weft__worker *w = weft__self;
     if (w != NULL && w->pool == p) {
         weft__push_local(w, t);

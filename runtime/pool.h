@@ -214,10 +214,33 @@ void weft__group_init_eager(weft_group *g, weft_ctx *ctx);
  * only, before the push publishes it. */
 struct weft__task *weft__child_expose(struct weft__worker *w, weft_child *c);
 
+/* ---- borrow.c ---- */
+/* A thread that is no worker taking a parked worker's place for one
+ * blocking call (borrow.c). */
+struct weft__borrow {
+    struct weft__worker *w; /* the worker borrowed, or NULL */
+    uintptr_t stack_limit;  /* the worker's own, restored at the end */
+    struct weft__frame frame;
+    bool rcu_registered;    /* registered with liburcu for this call */
+};
+/* Become a parked worker of p until weft__borrow_end: b->w is then the
+ * worker to run the call's work on, on this thread, and the call is
+ * counted in p's life. Returns WEFT_OK; WEFT_EAGAIN if this thread is a
+ * worker or no worker is parked (queue the work instead); WEFT_ESHUTDOWN
+ * or WEFT_EBROKEN as weft__pool_admit. */
+int weft__borrow_begin(struct weft_pool *p, struct weft__borrow *b);
+/* Give the worker back once the work is done and synced (its deque and
+ * private stack hold nothing of the call); p may be freed right after. */
+void weft__borrow_end(struct weft__borrow *b);
+
 /* ---- pool.c ---- */
 /* Mark the pool drained (STOP set, nothing accepted left): wakes the
  * shutdown waiters and tells the workers to exit. Idempotent. */
 void weft__pool_set_drained(struct weft_pool *p);
+/* Count one unit of work in life, unless the pool is stopped or broken:
+ * shutdown then waits for its weft__life_sub. Returns WEFT_OK,
+ * WEFT_ESHUTDOWN, WEFT_EBROKEN. */
+int weft__pool_admit(struct weft_pool *p);
 /* Accept a task: counts it in life and queues it (worker: own deque;
  * otherwise: injection queue). Returns WEFT_OK, WEFT_ESHUTDOWN, WEFT_EBROKEN. */
 int weft__pool_accept(struct weft_pool *p, struct weft__task *t);
@@ -239,6 +262,13 @@ void weft__wake_all(struct weft_pool *p);
 /* Worker w found nothing: search (bounded spin) and park. Returns a task if
  * it found one, NULL after waking up (the caller loops). */
 struct weft__task *weft__idle(struct weft__worker *w);
+/* Claim a parked worker for a thread that takes its place (borrow.c): the
+ * worker's own thread sleeps on, no waker can claim it, and it no longer
+ * counts as a sleeper. Returns the worker, or NULL if none is parked. */
+struct weft__worker *weft__park_claim(struct weft_pool *p);
+/* Give back a claimed worker: parked and claimable again, with the final
+ * check of the parking protocol made on its behalf ([PK1] in park.c). */
+void weft__park_return(struct weft__worker *w);
 /* Set up the idle-protocol state of a new pool. Returns 0 or -ENOMEM. */
 int weft__park_init(struct weft_pool *p);
 void weft__park_fini(struct weft_pool *p);

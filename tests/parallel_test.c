@@ -10,6 +10,7 @@
  * Bodies never call cr_assert (they run on worker threads): they count what
  * they see in atomics and the test thread asserts afterwards. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -134,6 +135,111 @@ Test(parallel, for_covers_every_index_once_from_an_external_thread)
             cover_case(p, &cases[i], "external");
         wtc_pool_drop(p);
     }
+}
+
+/* ---- the external caller in a parked worker's place (runtime/borrow.c) ---- */
+
+/* Wait until p's workers sleep: each has parked at least once and none
+ * has run, stolen, tried to steal or parked for a while. */
+static void await_all_parked(weft_pool *p)
+{
+    unsigned n = weft_pool_size(p);
+    weft_worker_stats a[8], b[8];
+    cr_assert_leq(n, 8u);
+    int64_t until = wt_now_ns() + 5 * 1000000000ll;
+    for (;;) {
+        cr_assert_eq(weft_pool_stats(p, a, n), (int)n);
+        wt_sleep_us(3000);
+        cr_assert_eq(weft_pool_stats(p, b, n), (int)n);
+        bool quiet = memcmp(a, b, n * sizeof(a[0])) == 0;
+        for (unsigned i = 0; i < n; i++)
+            quiet = quiet && b[i].parks > 0;
+        if (quiet)
+            return;
+        cr_assert_lt(wt_now_ns(), until, "workers never parked");
+    }
+}
+
+struct where {
+    pthread_t caller;
+    atomic_int on_caller, elsewhere, bad_index;
+    bool submit;         /* the first chunk submits a future, not awaited in the loop */
+    weft_future *queued;
+    struct ledger lg;
+};
+
+static int where_body(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
+{
+    struct where *wh = ud;
+    bool here = pthread_equal(pthread_self(), wh->caller);
+    atomic_fetch_add(here ? &wh->on_caller : &wh->elsewhere, 1);
+    if (weft_worker_index() != (int)weft_ctx_worker(ctx))
+        atomic_fetch_add(&wh->bad_index, 1);
+    if (wh->submit && lo == wh->lg.begin)
+        (void)weft_submit(weft_ctx_pool(ctx), wt_value_task, (void *)(uintptr_t)42, NULL,
+                          &wh->queued);
+    wt_spin_ns(20000); /* 20 us a chunk: long enough for a woken worker to join */
+    return cover_body(ctx, lo, hi, &wh->lg);
+}
+
+Test(parallel, for_from_an_external_thread_runs_on_the_caller_in_a_parked_workers_place)
+{
+    weft_pool *p = wtc_pool_new(1);
+    await_all_parked(p);
+    struct where wh = {.caller = pthread_self()};
+    ledger_init(&wh.lg, 0, 1000, 10);
+    cr_assert_eq(weft_parallel_for(p, 0, 1000, 10, where_body, &wh), WEFT_OK);
+    ledger_check(&wh.lg, "borrowed");
+    cr_assert_eq((uint64_t)atomic_load(&wh.on_caller), atomic_load(&wh.lg.chunks),
+                 "every chunk ran on the calling thread");
+    ledger_free(&wh.lg);
+    cr_assert_eq(atomic_load(&wh.elsewhere), 0);
+    cr_assert_eq(atomic_load(&wh.bad_index), 0, "the caller ran as worker 0");
+    cr_assert_eq(weft_worker_index(), -1, "and is no worker after the call");
+    /* The worker was given back parked: new work still wakes it. */
+    void *v = NULL;
+    cr_assert_eq(wtc_run_task(p, wt_value_task, (void *)(uintptr_t)7, &v), WEFT_OK);
+    cr_assert_eq((uintptr_t)v, 7u);
+    wtc_pool_drop(p);
+}
+
+Test(parallel, work_a_borrowing_caller_leaves_on_its_worker_is_run_after_the_call)
+{
+    for (int round = 0; round < 5; round++) {
+        weft_pool *p = wtc_pool_new(1);
+        await_all_parked(p);
+        struct where wh = {.caller = pthread_self(), .submit = true};
+        ledger_init(&wh.lg, 0, 10, 100);
+        cr_assert_eq(weft_parallel_for(p, 0, 10, 100, where_body, &wh), WEFT_OK);
+        ledger_free(&wh.lg);
+        cr_assert_eq(atomic_load(&wh.on_caller), 1);
+        /* The future went on the borrowed worker's deque while its thread
+         * slept; giving the worker back must wake someone for it. */
+        cr_assert_not_null(wh.queued);
+        void *v = NULL;
+        cr_assert_eq(weft_future_result(wh.queued, 5 * 1000000000ll, &v), WEFT_OK,
+                     "round %d: the queued future never ran", round);
+        cr_assert_eq((uintptr_t)v, 42u);
+        weft_future_release(wh.queued);
+        wtc_pool_drop(p);
+    }
+}
+
+Test(parallel, a_borrowing_caller_shares_its_loop_with_the_other_workers)
+{
+    weft_pool *p = wtc_pool_new(2);
+    for (int round = 0; round < 3; round++) {
+        await_all_parked(p);
+        struct where wh = {.caller = pthread_self()};
+        ledger_init(&wh.lg, 0, 64, 1);
+        cr_assert_eq(weft_parallel_for(p, 0, 64, 1, where_body, &wh), WEFT_OK);
+        ledger_check(&wh.lg, "shared");
+        ledger_free(&wh.lg);
+        cr_assert_gt(atomic_load(&wh.on_caller), 0, "round %d: the caller took part", round);
+        cr_assert_gt(atomic_load(&wh.elsewhere), 0, "round %d: a worker took part", round);
+        cr_assert_eq(atomic_load(&wh.bad_index), 0);
+    }
+    wtc_pool_drop(p);
 }
 
 Test(parallel, for_on_an_empty_range_runs_nothing)

@@ -16,7 +16,10 @@
  *   3. Loops: two external threads issue weft_parallel_for and
  *      weft_parallel_reduce calls on one 2-worker pool at the same time
  *      (some loop bodies run nested loops), while the main thread runs
- *      trees on the same pool.
+ *      trees on the same pool. Some calls come after a pause, so that
+ *      workers park and the caller runs the loop in a parked worker's
+ *      place (runtime/borrow.c); some first chunks submit a future that
+ *      the caller awaits only after the loop.
  *
  * Oracles (exact)
  *   - Trees: node count, an order-sensitive checksum and the root status
@@ -25,7 +28,8 @@
  *     every weft_child_result / future value is the child's own record.
  *   - Loops: every index is covered exactly once (a counter per index),
  *     reductions equal closed forms, and an index-order concatenation
- *     reduce is in order.
+ *     reduce is in order; a future submitted from a chunk runs (its wait
+ *     has a timeout); some chunks ran on their calling threads.
  *   - No hang: an alarm() watchdog fails the run.
  *
  * Usage: forkjoin_stress [rounds]; env WEFT_STRESS_ITERS (rounds per
@@ -641,7 +645,7 @@ static void tree_phase(struct tally *t, const struct shape *const *shapes, size_
 /* ---- phase 3: concurrent loops from two external threads ---------------------- */
 
 struct loop_thread {
-    pthread_t thread;
+    pthread_t thread, self; /* self: set by the thread itself */
     weft_pool *pool;
     uint64_t seed;
     unsigned rounds;
@@ -649,6 +653,9 @@ struct loop_thread {
     _Atomic uint64_t bad;   /* chunks outside the range */
     size_t begin, end;      /* the loop in flight */
     bool nested;            /* bodies run an inner loop per chunk */
+    bool submit;            /* the first chunk submits a future (queued) */
+    weft_future *queued;
+    _Atomic uint64_t on_caller; /* chunks run on the calling thread */
     uint64_t passed, failed;
 };
 
@@ -679,6 +686,12 @@ static int outer_body(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
         atomic_fetch_add_explicit(&lt->bad, 1, memory_order_relaxed);
         return 0;
     }
+    if (pthread_equal(pthread_self(), lt->self))
+        atomic_fetch_add_explicit(&lt->on_caller, 1, memory_order_relaxed);
+    if (lt->submit && lo == lt->begin &&
+        weft_submit(weft_ctx_pool(ctx), wt_value_task, (void *)(uintptr_t)lo, NULL,
+                    &lt->queued) != WEFT_OK)
+        atomic_fetch_add_explicit(&lt->bad, 1, memory_order_relaxed);
     if (lt->nested && hi - lo > 1) {
         struct inner in = {.lt = lt, .lo = lo, .hi = hi};
         return weft_parallel_for(weft_ctx_pool(ctx), lo, hi, 1 + (hi - lo) / 5, inner_body,
@@ -725,6 +738,10 @@ static bool loop_round(struct loop_thread *lt, uint64_t r)
     lt->begin = begin;
     lt->end = begin + n;
     lt->nested = ((r >> 6) & 3) == 0;
+    lt->submit = n > 0 && ((r >> 12) & 7) == 0;
+    lt->queued = NULL;
+    if (((r >> 15) & 3) == 0) /* let the workers park: the caller borrows one */
+        wt_sleep_us(100 + (long)((r >> 20) % 400));
     for (size_t i = 0; i < n; i++)
         atomic_store_explicit(&lt->hits[i], 0, memory_order_relaxed);
     atomic_store_explicit(&lt->bad, 0, memory_order_relaxed);
@@ -745,6 +762,19 @@ static bool loop_round(struct loop_thread *lt, uint64_t r)
     if (atomic_load_explicit(&lt->bad, memory_order_relaxed) != 0) {
         fail("parallel_for [%zu, %zu) grain %zu: chunks outside the range", begin, begin + n,
              grain);
+        ok = false;
+    }
+    if (lt->queued != NULL) {
+        void *v = NULL;
+        rc = weft_future_result(lt->queued, 10 * 1000000000ll, &v);
+        if (rc != WEFT_OK || (uintptr_t)v != begin) {
+            fail("parallel_for [%zu, %zu): the future its first chunk submitted: %s",
+                 begin, begin + n, weft_strerror(rc));
+            ok = false;
+        }
+        weft_future_release(lt->queued);
+    } else if (lt->submit) {
+        fail("parallel_for [%zu, %zu): its first chunk submitted no future", begin, begin + n);
         ok = false;
     }
     uint64_t sum = 0;
@@ -772,6 +802,7 @@ static bool loop_round(struct loop_thread *lt, uint64_t r)
 static void *loop_thread_main(void *arg)
 {
     struct loop_thread *lt = arg;
+    lt->self = pthread_self();
     for (unsigned i = 0; i < lt->rounds; i++) {
         if (loop_round(lt, mix64(lt->seed + i)))
             lt->passed++;
@@ -806,15 +837,22 @@ static void loop_phase(struct tally *t, uint64_t seed, unsigned rounds)
         record(t, tree_round(p, sh, key, 1 + (uint32_t)(mix64(key) % (MAX_BUDGET / 4)), true));
         trees++;
     }
+    uint64_t on_caller = 0;
     for (unsigned i = 0; i < 2; i++) {
         pthread_join(lts[i].thread, NULL);
         t->passed += lts[i].passed;
         t->failed += lts[i].failed;
+        on_caller += atomic_load_explicit(&lts[i].on_caller, memory_order_relaxed);
         free(lts[i].hits);
     }
     weft_pool_destroy(p);
-    printf("  loops from 2 threads: %u rounds each, plus %u trees, %.2f s\n", rounds * 8, trees,
-           (double)(wt_now_ns() - t0) / 1e9);
+    if (on_caller == 0) {
+        fail("loops: no chunk ran on its calling thread (no parked worker borrowed)");
+        t->failed++;
+    }
+    printf("  loops from 2 threads: %u rounds each, plus %u trees, %" PRIu64
+           " chunks on the calling threads, %.2f s\n",
+           rounds * 8, trees, on_caller, (double)(wt_now_ns() - t0) / 1e9);
     fflush(stdout);
 }
 
