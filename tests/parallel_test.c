@@ -164,6 +164,7 @@ struct where {
     pthread_t caller;
     atomic_int on_caller, elsewhere, bad_index;
     bool submit;         /* the first chunk submits a future, not awaited in the loop */
+    bool await_other;    /* chunks on the caller wait (5 s at most) for one elsewhere */
     weft_future *queued;
     struct ledger lg;
 };
@@ -178,7 +179,9 @@ static int where_body(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
     if (wh->submit && lo == wh->lg.begin)
         (void)weft_submit(weft_ctx_pool(ctx), wt_value_task, (void *)(uintptr_t)42, NULL,
                           &wh->queued);
-    wt_spin_ns(20000); /* 20 us a chunk: long enough for a woken worker to join */
+    if (here && wh->await_other)
+        (void)wt_await_at_least(&wh->elsewhere, 1, 5 * 1000000000ll, 50);
+    wt_spin_ns(20000);
     return cover_body(ctx, lo, hi, &wh->lg);
 }
 
@@ -230,7 +233,7 @@ Test(parallel, a_borrowing_caller_shares_its_loop_with_the_other_workers)
     weft_pool *p = wtc_pool_new(2);
     for (int round = 0; round < 3; round++) {
         await_all_parked(p);
-        struct where wh = {.caller = pthread_self()};
+        struct where wh = {.caller = pthread_self(), .await_other = true};
         ledger_init(&wh.lg, 0, 64, 1);
         cr_assert_eq(weft_parallel_for(p, 0, 64, 1, where_body, &wh), WEFT_OK);
         ledger_check(&wh.lg, "shared");
