@@ -12,6 +12,7 @@
  *         acquire load by shutdown waiters. exiting: the same for workers.
  *   Every accepted task either runs or is cancelled, and only then is it
  *   subtracted from life; workers exit only once life shows STOP and 0. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
@@ -34,6 +35,22 @@
 #define DEQUE_INIT_CAP 256
 /* Initial private spawn stack slots per worker (it doubles when full). */
 #define LAZY_INIT_CAP 256
+
+#ifndef WEFT_RECLAIM_RETIRE
+/* liburcu's call_rcu thread, which the first pool starts, lives on after
+ * the pools. If liburcu is unloaded (a plugin that links weft statically
+ * is dlclosed), its exit handler stops that thread but does not join it,
+ * and the thread can still be returning through liburcu's code when it is
+ * unmapped: tests/dlopen crashed so in about 1 run of 200. So the first
+ * pool marks liburcu RTLD_NODELETE, as libweft.so itself is linked (glibc
+ * has dlopen in libc since 2.34). */
+static void keep_urcu_loaded(void)
+{
+    Dl_info info;
+    if (dladdr((void *)(uintptr_t)urcu_memb_call_rcu, &info) != 0 && info.dli_fname != NULL)
+        (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+#endif
 
 void weft_pool_options_init(weft_pool_options *o)
 {
@@ -156,8 +173,11 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
      * keeps its old deque buffers on the retire list instead (fork.h). */
     p->rcu = p->forks == 0;
     /* Create liburcu's call_rcu thread now, not inside a growing push. */
-    if (p->rcu)
+    if (p->rcu) {
+        static pthread_once_t urcu_kept = PTHREAD_ONCE_INIT;
+        (void)pthread_once(&urcu_kept, keep_urcu_loaded);
         (void)urcu_memb_get_default_call_rcu_data();
+    }
 #endif
     int rc = weft__park_init(p) == 0 ? init_workers(p) : WEFT_ENOMEM;
     if (rc == WEFT_OK)
