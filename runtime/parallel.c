@@ -105,6 +105,13 @@ static int split(weft_ctx *ctx, void *arg, void **result)
     return split_two(ctx, r);
 }
 
+/* The whole loop from the calling thread, as (or in the place of) w. */
+static void run_on(struct weft__worker *w, struct range *r)
+{
+    struct weft_ctx ctx = weft__ctx_make(w, NULL);
+    split(&ctx, r, NULL);
+}
+
 /* Root job for calls from threads that are not workers of the pool, when
  * no worker is parked for them to run in the place of. */
 struct root {
@@ -116,8 +123,7 @@ struct root {
 static void root_exec(struct weft__task *t, struct weft__worker *w)
 {
     struct root *root = weft_container_of(t, struct root, task);
-    struct weft_ctx ctx = weft__ctx_make(w, NULL);
-    split(&ctx, &root->r, NULL);
+    run_on(w, &root->r);
     /* [PF2] publishes the loop's writes; root may vanish right after. */
     weft__word_complete(&root->word, WEFT_FINISHED);
     weft__task_finished(w);
@@ -130,8 +136,7 @@ static int run_external(struct weft_pool *p, struct range *r)
     struct weft__borrow b;
     int rc = weft__borrow_begin(p, &b);
     if (rc == WEFT_OK) {
-        struct weft_ctx ctx = weft__ctx_make(b.w, NULL);
-        split(&ctx, r, NULL);
+        run_on(b.w, r);
         weft__borrow_end(&b);
         return WEFT_OK;
     }
@@ -157,8 +162,7 @@ static int run_loop(struct weft_pool *p, struct loop *lp, size_t begin, size_t e
     struct range r = {.lp = lp, .lo = begin, .hi = end, .acc = acc};
     struct weft__worker *w = weft__self;
     if (w != NULL && w->pool == p) {
-        struct weft_ctx ctx = weft__ctx_make(w, NULL);
-        split(&ctx, &r, NULL);
+        run_on(w, &r);
     } else {
         int rc = run_external(p, &r);
         if (rc != WEFT_OK)

@@ -154,6 +154,7 @@ static bool wake_one(struct weft_pool *p)
 
 struct weft__worker *weft__park_claim(struct weft_pool *p)
 {
+    /* -SLEEPER wraps: one sleeper less; the borrower is no searcher. */
     return claim_parked(p, -SLEEPER);
 }
 
