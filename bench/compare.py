@@ -41,34 +41,55 @@ PEERS = os.path.join(HERE, "python", "peers.py")
 class Variant:
     """One system's program for a workload. argv may contain {w} (workers).
     copies: run that many instances at once (their samples are pooled);
-    only_w: run at that worker count only."""
+    only_w: run at that worker count only; cpu: pin the process (all its
+    threads) to that CPU."""
 
     def __init__(self, system, argv, unit_field=None, serial=False, timeout=120,
-                 python=False, timeout_is_deadlock=False, copies=1, only_w=None):
+                 python=False, timeout_is_deadlock=False, copies=1, only_w=None, cpu=None):
         self.system, self.argv, self.unit_field = system, argv, unit_field
         self.serial, self.timeout, self.python = serial, timeout, python
         self.timeout_is_deadlock = timeout_is_deadlock
-        self.copies, self.only_w = copies, only_w
+        self.copies, self.only_w, self.cpu = copies, only_w, cpu
 
 
-def with_pair(serial):
-    """The serial variant and serial-pair: two copies of the same program at
-    once at w=2, one per vCPU, to see how much a thread slows down when the
-    other vCPU is busy too. 2 Ts / Tpair is the speedup T1/T2 that perfectly
-    parallel code could reach in this run."""
-    return [serial, Variant("serial-pair", serial.argv, unit_field=serial.unit_field,
-                            copies=2, only_w=2)]
+def with_pair(v):
+    """v and "<system>-pair": two copies of v's program at 1 worker running at
+    once (shown at w=2), one per vCPU, to see how much a thread slows down
+    when the other vCPU is busy too. 2 T1 / Tpair is the speedup T1/T2 that
+    perfectly parallel code like v's could reach in this run: for the serial
+    program, code with no runtime; for weft's, weft's own code with no
+    sharing between its workers (fork_join_summary)."""
+    argv = [a.replace("{w}", "1") for a in v.argv]
+    return [v, Variant(f"{v.system}-pair", argv, unit_field=v.unit_field, copies=2, only_w=2)]
 
 
 class Workload:
     """rounds: how many interleaved rounds the default run gives it (at least
     the default); the short fork/join programs get more, because a process's
     speed depends on its own address layout (see bench/README.md), so their
-    medians should pool many processes."""
+    medians should pool many processes. chart: draw a panel in the PNG."""
 
-    def __init__(self, name, unit, variants, note="", rounds=0):
+    def __init__(self, name, unit, variants, note="", rounds=0, chart=True):
         self.name, self.unit, self.variants, self.note = name, unit, variants, note
-        self.rounds = rounds
+        self.rounds, self.chart = rounds, chart
+
+
+def vcpu_probe(c, nq_n):
+    """nqueens' serial and 1-worker weft programs pinned to each allowed CPU
+    in turn, in the same rounds: Ts/T1 per vCPU. On a shared host one vCPU
+    can be slowed by work outside the VM (another guest on its core) while
+    the other is not, and weft's code (about twice the serial program's
+    instructions per node) loses more there than the serial code does; an
+    unpinned run lands on either vCPU."""
+    vs = []
+    for cpu in sorted(os.sched_getaffinity(0)):
+        vs += [Variant(f"serial@cpu{cpu}", c("nqueens_seq", "--n", nq_n, "--reps", 3),
+                       only_w=1, cpu=cpu),
+               Variant(f"weft@cpu{cpu}", c("nqueens_weft", "--n", nq_n, "--reps", 3),
+                       only_w=1, cpu=cpu)]
+    return Workload("nq-vcpu", "run", vs, rounds=6, chart=False,
+                    note=f"nqueens({nq_n}) pinned to one vCPU at a time: serial and weft "
+                         "at 1 worker; see the vCPU probe below the fork/join summary")
 
 
 def family(system):
@@ -125,21 +146,23 @@ def workloads(quick, py_iters):
                 f"Python: {batch_py:,} no-op tasks, compare per task"),
         Workload("fib", "run", [
             *with_pair(Variant("serial", c("fib_seq", "--n", fib_n, "--reps", 3), serial=True)),
-            Variant("weft", c("fib_weft", "--n", fib_n, "--reps", r)),
+            *with_pair(Variant("weft", c("fib_weft", "--n", fib_n, "--reps", r))),
             Variant("tbb", c("fib_tbb", "--n", fib_n, "--reps", 1)),
             Variant("omp", c("fib_omp", "--n", fib_n, "--reps", 1)),
         ], note=f"fib({fib_n}), no cutoff, one spawn per internal call"),
         Workload("nqueens", "run", [
             *with_pair(Variant("serial", c("nqueens_seq", "--n", nq_n, "--reps", 5),
                                serial=True)),
-            Variant("weft", c("nqueens_weft", "--n", nq_n, "--reps", 3)),
+            *with_pair(Variant("weft", c("nqueens_weft", "--n", nq_n, "--reps", 3))),
             Variant("tbb", c("nqueens_tbb", "--n", nq_n, "--reps", 3)),
             Variant("omp", c("nqueens_omp", "--n", nq_n, "--reps", 3)),
         ], note=f"nqueens({nq_n}), one spawn per valid placement", rounds=6),
+        vcpu_probe(c, nq_n),
         *[Workload(f"uts-{t}", "node", [
             *with_pair(Variant("serial", c("uts_seq", "--tree", t + tree, "--reps", r),
                                unit_field="nodes", serial=True)),
-            Variant("weft", c("uts_weft", "--tree", t + tree, "--reps", r), unit_field="nodes"),
+            *with_pair(Variant("weft", c("uts_weft", "--tree", t + tree, "--reps", r),
+                               unit_field="nodes")),
             Variant("tbb", c("uts_tbb", "--tree", t + tree, "--reps", r), unit_field="nodes"),
             Variant("omp", c("uts_omp", "--tree", t + tree, "--reps", r), unit_field="nodes"),
         ], note=f"UTS {t + tree} tree, one spawn per child, ~100 ns per node", rounds=4)
@@ -215,14 +238,17 @@ def reap(p, deadline):
     return rc
 
 
-def run_process(argv, timeout, copies=1):
-    """Run argv (copies instances at once, sharing stdout); return (rc, stdout,
-    stderr, wall_s). rc None = timeout; otherwise the first nonzero exit status.
+def run_process(argv, timeout, copies=1, cpu=None):
+    """Run argv (copies instances at once, sharing stdout; pinned to cpu if
+    given); return (rc, stdout, stderr, wall_s). rc None = timeout; otherwise
+    the first nonzero exit status.
     (Peak memory comes from the programs' own VmHWM: wait4's maxrss keeps the
     harness's high-water mark across exec.)"""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.monotonic()
-        ps = [subprocess.Popen(argv, stdout=out, stderr=err, start_new_session=True)
+        pin = None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
+        ps = [subprocess.Popen(argv, stdout=out, stderr=err, start_new_session=True,
+                               preexec_fn=pin)
               for _ in range(copies)]
         rcs = [reap(p, t0 + timeout) for p in ps]  # the copies run meanwhile
         wall = time.monotonic() - t0
@@ -277,7 +303,7 @@ def run_all(args, wls):
                         argv[0] = exe
                     label = f"[{rnd + 1}/{rounds_of(wl)}] {wl.name} {v.system} w={wshown}"
                     print(f"  {label:<46}", end="", flush=True, file=sys.stderr)
-                    rc, out, err, wall = run_process(argv, v.timeout, v.copies)
+                    rc, out, err, wall = run_process(argv, v.timeout, v.copies, v.cpu)
                     problems = []
                     if rc is None and v.timeout_is_deadlock:
                         row.outcome = f"deadlock (no answer in {v.timeout} s; killed)"
@@ -399,7 +425,10 @@ def fork_join_summary(rows):
     spawns counts spawn operations (fib: internal calls, F(n+1) - 1); where the
     program reports calls (fib: 2 F(n+1) - 1), the overhead per call is shown too.
     ceiling = 2 Ts / Tpair (serial-pair): the T1/T2 of perfectly parallel code in
-    this run, since a thread runs slower while the other vCPU is busy."""
+    this run, since a thread runs slower while the other vCPU is busy. own =
+    2 T1 / T1pair (<system>-pair, where measured): the same for the system's
+    own code, two 1-worker processes at once; T1/T2 below it is what the
+    system's scheduling and sharing between workers cost."""
     out = []
     for wname in ("fib", "nqueens", "uts-deep", "uts-wide"):
         serial = next((r for r in rows.values() if r.wl.name == wname and r.system == "serial"),
@@ -412,29 +441,50 @@ def fork_join_summary(rows):
         spawns = int(serial.lines[0].get("spawns", 0))
         calls = int(serial.lines[0].get("calls", 0))
         systems = {r.system for r in rows.values() if r.wl.name == wname}
-        for system in sorted(systems - {"serial", "serial-pair"}):
+        for system in sorted(s for s in systems if s != "serial" and not s.endswith("-pair")):
             t1 = rows.get((wname, system, 1))
             t2 = rows.get((wname, system, 2))
+            own = rows.get((wname, system + "-pair", 2))
             t1 = t1.median if t1 else None
             t2 = t2.median if t2 else None
+            own = 2 * t1 / own.median if t1 and own and own.median else None
             out.append({"workload": wname, "system": system, "spawns": spawns,
                         "ns_per_spawn": (t1 - ts) / spawns if t1 and spawns else None,
                         "ns_per_call": (t1 - ts) / calls if t1 and calls else None,
                         "Ts/T1": ts / t1 if t1 else None,
                         "T1/T2": t1 / t2 if t1 and t2 else None,
-                        "Ts/T2": ts / t2 if t2 else None, "ceiling": ceiling})
+                        "Ts/T2": ts / t2 if t2 else None, "ceiling": ceiling, "own": own})
     if not out:
         return out
     print("\nfork/join: overhead (T1-Ts)/spawns and /calls, work efficiency Ts/T1, "
           "speedup T1/T2, Ts/T2 (Ts = serial, Tn = n workers);\nceiling = 2 Ts / Tpair, "
-          "Tpair = serial time with two copies running at once: the best T1/T2 this run allows")
+          "Tpair = serial time with two copies running at once: the best T1/T2 this run allows;\n"
+          "own = 2 T1 / T1pair, the same with two copies of the system's 1-worker program")
     print(f"{'workload':<10} {'system':<8} {'spawns':>10} {'ns/spawn':>9} {'ns/call':>8} "
-          f"{'Ts/T1':>6} {'T1/T2':>6} {'Ts/T2':>6} {'ceiling':>7}")
+          f"{'Ts/T1':>6} {'T1/T2':>6} {'Ts/T2':>6} {'ceiling':>7} {'own':>5}")
     f = lambda x, p=2: "-" if x is None else f"{x:.{p}f}"
     for o in out:
         print(f"{o['workload']:<10} {o['system']:<8} {o['spawns']:>10} "
               f"{f(o['ns_per_spawn'], 1):>9} {f(o['ns_per_call'], 1):>8} {f(o['Ts/T1']):>6} "
-              f"{f(o['T1/T2']):>6} {f(o['Ts/T2']):>6} {f(o['ceiling']):>7}")
+              f"{f(o['T1/T2']):>6} {f(o['Ts/T2']):>6} {f(o['ceiling']):>7} {f(o['own']):>5}")
+    return out
+
+
+def vcpu_summary(rows):
+    """Ts/T1 of nqueens on each vCPU (the nq-vcpu workload)."""
+    cpus = sorted({r.v.cpu for r in rows.values() if r.wl.name == "nq-vcpu"})
+    out = []
+    for cpu in cpus:
+        ts, t1 = (rows.get(("nq-vcpu", f"{s}@cpu{cpu}", 1)) for s in ("serial", "weft"))
+        if ts and t1 and ts.median and t1.median:
+            out.append({"cpu": cpu, "Ts": ts.median, "T1": t1.median,
+                        "Ts/T1": ts.median / t1.median})
+    if out:
+        print("\nvCPU probe: nqueens pinned to one vCPU, serial (Ts) and weft at 1 worker "
+              "(T1) in the same rounds")
+        for o in out:
+            print(f"  cpu{o['cpu']}: Ts {fmt_time(o['Ts'])}, T1 {fmt_time(o['T1'])}, "
+                  f"Ts/T1 {o['Ts/T1']:.2f}")
     return out
 
 
@@ -531,7 +581,7 @@ def write_png(path, header, wls, rows):
         return False
     tmp = tempfile.mkdtemp(prefix="weft-bench-")
     panels = []
-    for i, wl in enumerate(wls):
+    for i, wl in enumerate(w for w in wls if w.chart):
         mine = [r for r in rows.values() if r.wl is wl]
         systems = list(dict.fromkeys(v.system for v in wl.variants))
         unit, div = scale_for([r.unit_median for r in mine if r.unit_median])
@@ -633,6 +683,7 @@ def main():
     print()
     print_table(wls, rows)
     fork_join_summary(rows)
+    vcpu_summary(rows)
 
     os.makedirs(args.out_dir, exist_ok=True)
     # --quick (the CI smoke run) must not overwrite the published results.
