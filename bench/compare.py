@@ -74,6 +74,9 @@ class Workload:
         self.rounds, self.chart = rounds, chart
 
 
+NQ_VCPU = "nq-vcpu"  # the vCPU probe's workload (vcpu_summary reads its rows)
+
+
 def vcpu_probe(c, nq_n):
     """nqueens' serial and 1-worker weft programs pinned to each allowed CPU
     in turn, in the same rounds: Ts/T1 per vCPU. On a shared host one vCPU
@@ -87,7 +90,7 @@ def vcpu_probe(c, nq_n):
                        only_w=1, cpu=cpu),
                Variant(f"weft@cpu{cpu}", c("nqueens_weft", "--n", nq_n, "--reps", 3),
                        only_w=1, cpu=cpu)]
-    return Workload("nq-vcpu", "run", vs, rounds=6, chart=False,
+    return Workload(NQ_VCPU, "run", vs, rounds=6, chart=False,
                     note=f"nqueens({nq_n}) pinned to one vCPU at a time: serial and weft "
                          "at 1 worker; see the vCPU probe below the fork/join summary")
 
@@ -361,6 +364,12 @@ def med(xs):
     return statistics.median(xs) if xs else None
 
 
+def competes(row):
+    """A system's own run, compared with the others in "vs best": not a
+    baseline (serial, floor) and not a ceiling probe (two copies at once)."""
+    return family(row.system) not in ("serial", "floor") and row.v.copies == 1
+
+
 def summarize(rows):
     """Medians per row, then ratios within each (workload, workers)."""
     for row in rows.values():
@@ -375,11 +384,9 @@ def summarize(rows):
                          if serial and serial.unit_median and row.unit_median else None)
         others = [r.unit_median for r in rows.values()
                   if r.wl is row.wl and r.workers == row.workers and r.unit_median
-                  and family(r.system) not in (family(row.system), "serial", "floor")]
+                  and competes(r) and family(r.system) != family(row.system)]
         row.vs_best = (min(others) / row.unit_median
-                       if others and row.unit_median
-                       and family(row.system) not in ("serial", "floor")
-                       else None)
+                       if others and row.unit_median and competes(row) else None)
         if row.wl.name == "roundtrip" and row.lines:
             idle = sum(int(d["idle_ns"]) for d in row.lines)
             cpu = sum(int(d["idle_cpu_ns"]) for d in row.lines)
@@ -472,10 +479,10 @@ def fork_join_summary(rows):
 
 def vcpu_summary(rows):
     """Ts/T1 of nqueens on each vCPU (the nq-vcpu workload)."""
-    cpus = sorted({r.v.cpu for r in rows.values() if r.wl.name == "nq-vcpu"})
+    cpus = sorted({r.v.cpu for r in rows.values() if r.wl.name == NQ_VCPU})
     out = []
     for cpu in cpus:
-        ts, t1 = (rows.get(("nq-vcpu", f"{s}@cpu{cpu}", 1)) for s in ("serial", "weft"))
+        ts, t1 = (rows.get((NQ_VCPU, f"{s}@cpu{cpu}", 1)) for s in ("serial", "weft"))
         if ts and t1 and ts.median and t1.median:
             out.append({"cpu": cpu, "Ts": ts.median, "T1": t1.median,
                         "Ts/T1": ts.median / t1.median})
