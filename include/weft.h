@@ -274,10 +274,12 @@ typedef enum weft_return_when {
 /* Wait on fs[0..n) until the condition holds. Cancelled futures count as
  * done. done[i] (optional, n entries) tells which are done; it is written on
  * WEFT_OK and on WEFT_ETIMEDOUT. Duplicates are allowed. On a worker: helps.
- * Memory: with n > 1, a call that returns while some futures are pending
- * leaves a small link on each of them (and the call's waiter object) until
- * they complete; timed waits repeated on futures that never complete grow
- * memory until they do. n == 1 registers nothing.
+ * Memory: with n > 1 the call registers a small link on each future and
+ * removes the links of those still pending before it returns (lock-free),
+ * so timed waits repeated on futures that stay pending do not grow memory.
+ * A link outlives the call only when another thread removes links from the
+ * same future at the same moment; the next wait on that future, or its
+ * completion, frees it. n == 1 registers nothing.
  * Returns: WEFT_OK when the condition holds; WEFT_ETIMEDOUT; WEFT_EINVAL;
  *          WEFT_ENOMEM; WEFT_EBROKEN (done[] written) when it cannot hold:
  *          every future still pending belongs to a pool that came through
@@ -289,8 +291,8 @@ typedef struct weft_as_completed weft_as_completed; /* opaque iterator */
 
 /* Start iterating fs[0..n) in completion order (already-done ones first,
  * duplicates once). The timeout is measured from this call. The iterator
- * holds its own references and is used by one thread at a time. After _end,
- * links stay on futures still pending until they complete (see weft_wait).
+ * holds its own references and is used by one thread at a time. _end
+ * removes its links from futures still pending (see weft_wait).
  * Returns WEFT_OK; WEFT_EINVAL; WEFT_ENOMEM. */
 WEFT_API int weft_as_completed_begin(weft_as_completed **out, weft_future *const *fs,
                                      size_t n, int64_t timeout_ns);

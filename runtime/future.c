@@ -7,10 +7,27 @@
  *         status / error with plain stores, then completes the word with
  *         weft__word_complete (acq_rel exchange, wait.c [WT1]). Readers load
  *         the state with acquire before touching the outcome.
- *   [FU2] Listeners: push is a release CAS on the head; closing is an
+ *   [FU2] Listeners (callbacks) and watchers (wait-set links) are two
+ *         closable stacks. Push is a release CAS on the head; closing is an
  *         acq_rel exchange with CLOSED that acquires every pushed node.
  *         Once closed, pushes fail and the caller fires its listener itself,
  *         so every listener fires exactly once.
+ *   [FU4] Pruning the watchers (never the callbacks, whose order matters).
+ *         A pruner owns what it detaches: it swaps a non-empty, open head
+ *         for empty with an acquire CAS (which pairs with the pushers'
+ *         release CAS, so the nodes' fields are visible), discards the stale
+ *         links and pushes the rest back on top of whatever was pushed
+ *         meanwhile with a release CAS (the next closer acquires the links
+ *         it rewired). If the stack was closed meanwhile, the closer fired
+ *         only what it found, and the pruner fires the rest itself; it saw
+ *         CLOSED with an acquire load that pairs with the closer's exchange,
+ *         which follows the completion of the state word, so those fires
+ *         come after the completion as every fire does. Each link is owned
+ *         by exactly one of: the stack, one pruner, the closer, so each fires
+ *         or is discarded exactly once. Pushers only link to the head their
+ *         CAS validates, so a head that leaves and comes back (ABA) is
+ *         harmless. The pruner's caller holds a reference, so the future is
+ *         not freed (discard_listeners) under it.
  *   [FU3] References: release decrement; the last one fences acquire before
  *         freeing, so all uses by other holders happen before the free.
  *   The runtime holds one reference until after completion and the wake,
@@ -55,25 +72,54 @@ static weft_future *future_new(struct weft_pool *pool, uint32_t refs)
     atomic_store_explicit(&f->state, WEFT_PENDING, memory_order_relaxed);
     atomic_store_explicit(&f->refs, refs, memory_order_relaxed);
     atomic_store_explicit(&f->listeners, 0, memory_order_relaxed);
+    atomic_store_explicit(&f->watchers, 0, memory_order_relaxed);
     atomic_store_explicit(&f->thief, NULL, memory_order_relaxed);
     return f;
 }
 
-/* ---- listeners ---- */
+/* ---- listeners and watchers ---- */
 
-bool weft__future_listen(weft_future *f, struct weft__listener *l)
+/* Push l on a closable stack [FU2]; false (l not taken) if it is closed. */
+static bool stack_push(_Atomic uintptr_t *head, struct weft__listener *l)
 {
     /* relaxed: the CAS below re-validates the head. */
-    uintptr_t h = atomic_load_explicit(&f->listeners, memory_order_relaxed);
+    uintptr_t h = atomic_load_explicit(head, memory_order_relaxed);
     do {
         if (h == LISTENERS_CLOSED)
             return false;
         l->next = (struct weft__listener *)h;
-        /* [FU2] release: publishes *l to the closer. */
-    } while (!atomic_compare_exchange_weak_explicit(&f->listeners, &h, (uintptr_t)l,
-                                                    memory_order_release,
+        /* [FU2] release: publishes *l to the closer (and to a pruner [FU4]). */
+    } while (!atomic_compare_exchange_weak_explicit(head, &h, (uintptr_t)l, memory_order_release,
                                                     memory_order_relaxed));
     return true;
+}
+
+/* Close a stack [FU2] and return what was on it (newest first). */
+static struct weft__listener *stack_close(_Atomic uintptr_t *head)
+{
+    /* [FU2] acq_rel: acquires every pushed node; closes the stack. */
+    return (struct weft__listener *)atomic_exchange_explicit(head, LISTENERS_CLOSED,
+                                                             memory_order_acq_rel);
+}
+
+/* Fire (f != NULL) or discard (f == NULL) every listener of a chain. */
+static void fire_chain(struct weft__listener *l, weft_future *f)
+{
+    while (l != NULL) {
+        struct weft__listener *n = l->next;
+        l->fire(l, f);
+        l = n;
+    }
+}
+
+bool weft__future_listen(weft_future *f, struct weft__listener *l)
+{
+    return stack_push(&f->listeners, l);
+}
+
+bool weft__future_watch(weft_future *f, struct weft__listener *l)
+{
+    return stack_push(&f->watchers, l);
 }
 
 static struct weft__listener *reverse(struct weft__listener *l)
@@ -88,16 +134,56 @@ static struct weft__listener *reverse(struct weft__listener *l)
     return out;
 }
 
+/* Watchers first (they only wake waiters), then callbacks in FIFO order. */
 static void fire_listeners(weft_future *f)
 {
-    /* [FU2] acq_rel: acquires every pushed node; closes the stack. */
-    uintptr_t h = atomic_exchange_explicit(&f->listeners, LISTENERS_CLOSED, memory_order_acq_rel);
-    struct weft__listener *l = reverse((struct weft__listener *)h); /* FIFO order */
-    while (l) {
-        struct weft__listener *n = l->next;
-        l->fire(l, f);
-        l = n;
+    fire_chain(stack_close(&f->watchers), f);
+    fire_chain(reverse(stack_close(&f->listeners)), f);
+}
+
+/* Put the chain first..*tail back on top of f's watchers [FU4], or fire it
+ * if f completed since it was detached. */
+static void watchers_put_back(weft_future *f, struct weft__listener *first,
+                              struct weft__listener **tail)
+{
+    /* [FU4] acquire: seeing CLOSED must order the completion before our
+     * fires; pairs with stack_close's exchange. */
+    uintptr_t h = atomic_load_explicit(&f->watchers, memory_order_acquire);
+    do {
+        if (h == LISTENERS_CLOSED) {
+            *tail = NULL;
+            fire_chain(first, f);
+            return;
+        }
+        *tail = (struct weft__listener *)h;
+        /* [FU4] release: publishes the rewired links to the closer or the
+         * next pruner; acquire on failure as for the load above. */
+    } while (!atomic_compare_exchange_weak_explicit(&f->watchers, &h, (uintptr_t)first,
+                                                    memory_order_release, memory_order_acquire));
+}
+
+void weft__future_prune(weft_future *f, bool (*stale)(const struct weft__listener *l))
+{
+    /* relaxed: the CAS below validates. */
+    uintptr_t h = atomic_load_explicit(&f->watchers, memory_order_relaxed);
+    do {
+        if (h == 0 || h == LISTENERS_CLOSED)
+            return;
+        /* [FU4] acquire: pairs with the pushers' release CAS. */
+    } while (!atomic_compare_exchange_weak_explicit(&f->watchers, &h, 0, memory_order_acquire,
+                                                    memory_order_relaxed));
+    struct weft__listener *keep = NULL, **tail = &keep;
+    for (struct weft__listener *l = (struct weft__listener *)h, *n; l != NULL; l = n) {
+        n = l->next;
+        if (stale(l)) {
+            l->fire(l, NULL);
+        } else {
+            *tail = l;
+            tail = &l->next;
+        }
     }
+    if (keep != NULL)
+        watchers_put_back(f, keep, tail);
 }
 
 /* Publish the final phase, wake waiters, run listeners. The caller owns the
@@ -132,16 +218,17 @@ static void cancel_claimed(weft_future *f)
 
 /* ---- references ---- */
 
-static void discard_listeners(weft_future *f)
+static struct weft__listener *stack_peek(_Atomic uintptr_t *head)
 {
     /* relaxed: the last reference is gone; [FU3]'s fence ordered all pushes. */
-    uintptr_t h = atomic_load_explicit(&f->listeners, memory_order_relaxed);
-    struct weft__listener *l = h == LISTENERS_CLOSED ? NULL : (struct weft__listener *)h;
-    while (l) {
-        struct weft__listener *n = l->next;
-        l->fire(l, NULL);
-        l = n;
-    }
+    uintptr_t h = atomic_load_explicit(head, memory_order_relaxed);
+    return h == LISTENERS_CLOSED ? NULL : (struct weft__listener *)h;
+}
+
+static void discard_listeners(weft_future *f)
+{
+    fire_chain(stack_peek(&f->watchers), NULL);
+    fire_chain(stack_peek(&f->listeners), NULL);
 }
 
 static void future_free(weft_future *f)

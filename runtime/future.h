@@ -1,5 +1,6 @@
-/* Futures: a 32-bit state word (the futex word), a reference count, and a
- * closable Treiber stack of listeners (done-callbacks and wait-set links). */
+/* Futures: a 32-bit state word (the futex word), a reference count, and two
+ * closable Treiber stacks of listeners: done-callbacks, and the wait-set
+ * links ("watchers"), which can also be pruned. */
 #ifndef WEFT_FUTURE_H
 #define WEFT_FUTURE_H
 
@@ -33,7 +34,8 @@ struct weft_future {
     struct weft__slab *slab;     /* where the record's memory came from (slab.h) */
     _Atomic uint32_t state;      /* futex word, see WEFT_ST_* */
     _Atomic uint32_t refs;       /* handles + the runtime's reference */
-    _Atomic uintptr_t listeners; /* closable stack; 1 = closed */
+    _Atomic uintptr_t listeners; /* callbacks: closable stack; 1 = closed */
+    _Atomic uintptr_t watchers;  /* wait-set links: same, prunable */
     struct weft_pool *pool;      /* NULL for promises */
     weft__leap_hint thief;       /* the worker running the task, for waits */
     weft_fn fn;
@@ -47,8 +49,19 @@ struct weft_future {
     int status;
 };
 
-/* Register l. Returns false (and does not take l) if f is already done. */
+/* Register l. Returns false (and does not take l) if f is already done.
+ * Listeners fire in registration order, after every watcher. */
 bool weft__future_listen(weft_future *f, struct weft__listener *l);
+/* Register l as a watcher: as weft__future_listen, but watchers fire in no
+ * set order, and can be removed again with weft__future_prune. */
+bool weft__future_watch(weft_future *f, struct weft__listener *l);
+/* Discard (fire with NULL) every watcher of f for which stale(l) holds,
+ * on this thread; watchers that are not stale stay. If f completes during
+ * the call, the watchers kept may fire on this thread instead of the
+ * completer's. A watcher that another thread is pruning at the same moment
+ * is not seen, and stays until the next prune or f's completion. Lock-free;
+ * the caller holds a reference on f. */
+void weft__future_prune(weft_future *f, bool (*stale)(const struct weft__listener *l));
 /* True if t is a submitted future task. */
 bool weft__task_is_future(const struct weft__task *t);
 /* Cancel and dispose of a queued future task that no worker will run

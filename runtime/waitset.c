@@ -12,10 +12,15 @@
  * (their listener stack is closed) go straight to the consumer's ready queue,
  * so they come first.
  *
- * Deregistration is lazy: links stay on futures that never complete during
- * the call and hold a reference on the waiter; the waiter is freed when the
- * last of them fires (on completion, or with f == NULL when the future is
- * freed without completing).
+ * Links are the futures' watchers (future.h), which can be pruned. When the
+ * consumer is done (weft_wait returns, the iterator ends) it marks the
+ * waiter gone and prunes the futures it did not see complete: each prune
+ * discards every link of a gone waiter on that future, its own and any a
+ * concurrent prune left behind. So a polling loop of timed waits on futures
+ * that stay pending keeps no memory, and a link outlives its call only if
+ * it raced with another thread's prune of the same future (until the next
+ * prune of it, or its completion). Each link holds a reference on the
+ * waiter; the waiter is freed when the last link is fired or discarded.
  *
  * Ordering and invariants
  *   [WS1] Completed list: a completer pushes its link with a release CAS on
@@ -46,6 +51,11 @@
  *         decrement is acq_rel: release publishes our accesses, acquire gives
  *         the freeing thread everyone else's (an RMW rather than a separate
  *         fence, which ThreadSanitizer does not model).
+ *   [WS4] ws->gone is a hint for pruners (relaxed): it only ever goes
+ *         from false to true, once the consumer needs no more wakes, so a
+ *         pruner that reads true may discard the link whatever it reads
+ *         next, and one that reads false keeps it (harmless). Freeing is
+ *         ordered by [WS3] alone.
  *   Links hold no reference on their futures: weft_wait's caller holds its
  *   own for the duration of the call; the iterator takes one per distinct
  *   future and keeps it until weft_as_completed_end.
@@ -75,6 +85,7 @@ struct waitset {
     alignas(WEFT_CACHE_LINE) _Atomic uint32_t word; /* [WS2] */
     _Atomic uintptr_t done;                         /* [WS1] struct ws_link * */
     _Atomic size_t refs;                            /* [WS3] */
+    _Atomic bool gone;                              /* [WS4] consumer done */
 
     /* Consumer-private. */
     alignas(WEFT_CACHE_LINE) struct ws_link *ready; /* FIFO of links to report */
@@ -124,6 +135,14 @@ static void link_fire(struct weft__listener *l, weft_future *f)
         weft__word_complete(&ws->word, WEFT_FINISHED);
     }
     ws_put(ws);
+}
+
+/* Prune predicate (future.c [FU4]): links of waiters whose consumer left. */
+static bool link_stale(const struct weft__listener *l)
+{
+    const struct ws_link *k = weft_container_of(l, const struct ws_link, l);
+    /* [WS4] relaxed: a hint; the link's own reference keeps k->ws alive. */
+    return atomic_load_explicit(&k->ws->gone, memory_order_relaxed);
 }
 
 /* ---- the consumer's side ---- */
@@ -285,6 +304,7 @@ static struct waitset *ws_alloc(size_t n)
     atomic_store_explicit(&ws->word, WEFT_PENDING, memory_order_relaxed);
     atomic_store_explicit(&ws->done, 0, memory_order_relaxed);
     atomic_store_explicit(&ws->refs, 1, memory_order_relaxed);
+    atomic_store_explicit(&ws->gone, false, memory_order_relaxed);
     ws->ready = NULL;
     ws->ready_tail = &ws->ready;
     ws->nlinks = 0;
@@ -302,7 +322,7 @@ static void ws_register(struct waitset *ws)
     size_t unused = 0;
     for (size_t j = 0; j < ws->nlinks; j++) {
         struct ws_link *k = &ws->links[j];
-        if (!weft__future_listen(k->f, &k->l)) {
+        if (!weft__future_watch(k->f, &k->l)) {
             ready_append(ws, k);
             unused++;
         }
@@ -330,6 +350,20 @@ static struct waitset *ws_create(weft_future *const *fs, size_t n, bool take_ref
             weft_future_ref(ws->links[j].f);
     ws_register(ws);
     return ws;
+}
+
+/* The consumer is done with ws: take its links off the futures that have
+ * not completed [WS4]. The caller still holds its waiter reference and a
+ * reference on every future. */
+static void ws_leave(struct waitset *ws)
+{
+    /* [WS4] relaxed: see the Ordering block. */
+    atomic_store_explicit(&ws->gone, true, memory_order_relaxed);
+    if (ws->left == 0) /* every link fired and was popped */
+        return;
+    for (size_t j = 0; j < ws->nlinks; j++)
+        if (!weft_future_done(ws->links[j].f))
+            weft__future_prune(ws->links[j].f, link_stale);
 }
 
 /* ---- weft_wait ---- */
@@ -427,6 +461,7 @@ int weft_wait(weft_future *const *fs, size_t n, int64_t timeout_ns, weft_return_
         if (ws == NULL)
             return WEFT_ENOMEM;
         rc = wait_goal(ws, when, has_dl ? &dl : NULL);
+        ws_leave(ws);
         ws_put(ws);
     }
     if (snapshot(fs, n, when, done))
@@ -492,8 +527,10 @@ void weft_as_completed_end(weft_as_completed *it)
     if (it == NULL)
         return;
     struct waitset *ws = it->ws;
-    /* Releasing a future may free it, which fires its link with NULL; our
-     * own waiter reference keeps ws alive until the ws_put below. */
+    ws_leave(ws);
+    /* Releasing a future may free it, which discards a link of ours that a
+     * concurrent prune kept; our own waiter reference keeps ws alive until
+     * the ws_put below. */
     for (size_t j = 0; j < ws->nlinks; j++)
         weft_future_release(ws->links[j].f);
     ws_put(ws);

@@ -5,6 +5,9 @@
  * measured from begin, EOF, references), both also from inside a task on a
  * 1-worker pool (they must help, not deadlock).
  *
+ * Waits remove their links from the futures still pending when they return
+ * (counted with weft_watchers.h), so repeated timed waits keep no memory.
+ *
  * Completion order is controlled with promises completed by the test thread
  * or by a helper thread. Sleeps only delay a completion so that the waiter
  * is really blocked; no assertion depends on winning a race. Timeouts are
@@ -20,6 +23,7 @@
 
 #include "weft.h"
 #include "weft_criterion.h"
+#include "weft_watchers.h"
 
 TestSuite(cf_wait, .timeout = 30);
 
@@ -689,5 +693,62 @@ Test(cf_wait, end_early_then_complete_or_drop_the_rest)
     promises(fs, 2);
     cr_assert(eq(int, weft_wait(fs, 2, 10 * MS, WEFT_ALL_COMPLETED, NULL), WEFT_ETIMEDOUT));
     complete(fs[0], CANCEL);
+    release_all(fs, 2);
+}
+
+static void assert_no_links(weft_future **fs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert(eq(sz, wt_watchers(fs[i]), 0), "future %zu keeps links", i);
+}
+
+Test(cf_wait, timed_waits_on_pending_futures_leave_no_links)
+{
+    weft_future *fs[4];
+    promises(fs, 4);
+    bool done[4];
+    for (int round = 0; round < 2000; round++) {
+        weft_return_when when = (weft_return_when)(round % 3);
+        cr_assert(eq(int, weft_wait(fs, 3, 1000, when, done), WEFT_ETIMEDOUT));
+        cr_assert(flags_are(done, "000"));
+        assert_no_links(fs, 3);
+    }
+    /* A wait that succeeds while others stay pending removes those too. */
+    complete(fs[3], SET_RESULT);
+    cr_assert(eq(int, weft_wait(fs, 4, WEFT_FOREVER, WEFT_FIRST_COMPLETED, done), WEFT_OK));
+    cr_assert(flags_are(done, "0001"));
+    assert_no_links(fs, 3);
+    /* Waiting still works afterwards. */
+    struct later l = {0};
+    later_add(&l, fs[0], SET_RESULT);
+    later_add(&l, fs[1], SET_ERROR);
+    later_add(&l, fs[2], CANCEL);
+    later_start(&l, 5 * MS);
+    cr_assert(eq(int, weft_wait(fs, 4, WEFT_FOREVER, WEFT_ALL_COMPLETED, done), WEFT_OK));
+    cr_assert(flags_are(done, "1111"));
+    pthread_join(l.t, NULL);
+    release_all(fs, 4);
+}
+
+Test(cf_wait, ending_an_iterator_removes_only_its_own_links)
+{
+    weft_future *fs[2];
+    promises(fs, 2);
+    weft_as_completed *keep, *it;
+    cr_assert(eq(int, weft_as_completed_begin(&keep, fs, 2, WEFT_FOREVER), WEFT_OK));
+    for (int round = 0; round < 100; round++) {
+        cr_assert(eq(int, weft_as_completed_begin(&it, fs, 2, 1000), WEFT_OK));
+        weft_future *f;
+        cr_assert(eq(int, weft_as_completed_next(it, &f, NULL), WEFT_ETIMEDOUT));
+        weft_as_completed_end(it);
+        cr_assert(eq(int, weft_wait(fs, 2, 1000, WEFT_FIRST_COMPLETED, NULL), WEFT_ETIMEDOUT));
+        cr_assert(eq(sz, wt_watchers(fs[0]), 1)); /* keep's */
+        cr_assert(eq(sz, wt_watchers(fs[1]), 1));
+    }
+    /* keep's links were left alone and still report completions. */
+    complete(fs[1], SET_RESULT);
+    cr_assert(eq(int, next_index(keep, fs), 1));
+    weft_as_completed_end(keep);
+    assert_no_links(fs, 2);
     release_all(fs, 2);
 }

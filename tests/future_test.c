@@ -1,7 +1,8 @@
 /* Unit tests for futures and promises (runtime/future.c, wait.c): results and
  * statuses, detached submits, reference counting, argument and result
  * destructors, polling and timed waits, EINTR, cancellation, done-callbacks,
- * promises, and nested submit + wait inside tasks (recursive fib).
+ * promises, nested submit + wait inside tasks (recursive fib), and the
+ * internal watcher stack behind wait sets (registration and pruning).
  *
  * Criterion asserts only on the test's own thread: tasks, callbacks and
  * helper threads record what they saw in atomics, checked afterwards. */
@@ -19,9 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compiler.h"
 #include "weft.h"
 #include "weft_criterion.h"
 #include "weft_tasks.h"
+#include "weft_watchers.h"
 
 TestSuite(future, .timeout = 30);
 
@@ -806,6 +809,78 @@ Test(future, a_callback_may_release_the_last_handle)
     cr_assert(eq(int, weft_promise_set_result(pr, NULL, NULL), WEFT_OK));
     cr_assert(eq(int, atomic_load(&n), N + 1));
     cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
+}
+
+/* ---- watchers (the wait-set links' stack, future.h) ------------------------------ */
+
+struct probe {
+    struct weft__listener l;
+    bool stale;
+    int fired;     /* fire(l, f) with f != NULL */
+    int discarded; /* fire(l, NULL) */
+    weft_future *seen;
+};
+
+static void probe_fire(struct weft__listener *l, weft_future *f)
+{
+    struct probe *p = weft_container_of(l, struct probe, l);
+    if (f != NULL) {
+        p->fired++;
+        p->seen = f;
+    } else {
+        p->discarded++;
+    }
+}
+
+static bool probe_stale(const struct weft__listener *l)
+{
+    return weft_container_of(l, const struct probe, l)->stale;
+}
+
+/* A new promise watched by n probes (the even ones stale), pruned once. */
+static weft_future *pruned_promise(struct probe *ps, int n)
+{
+    weft_future *f;
+    cr_assert(eq(int, weft_promise_create(&f), WEFT_OK));
+    for (int i = 0; i < n; i++) {
+        ps[i] = (struct probe){.l.fire = probe_fire, .stale = i % 2 == 0};
+        cr_assert(weft__future_watch(f, &ps[i].l));
+    }
+    cr_assert(eq(sz, wt_watchers(f), (size_t)n));
+    weft__future_prune(f, probe_stale);
+    cr_assert(eq(sz, wt_watchers(f), (size_t)n / 2));
+    return f;
+}
+
+Test(future, prune_discards_stale_watchers_once_and_keeps_the_rest)
+{
+    enum { N = 5 };
+    struct probe ps[N];
+    weft_future *f = pruned_promise(ps, N);
+    weft__future_prune(f, probe_stale); /* nothing stale left */
+    cr_assert(eq(sz, wt_watchers(f), (size_t)N / 2));
+    cr_assert(eq(int, weft_promise_set_result(f, NULL, NULL), WEFT_OK));
+    for (int i = 0; i < N; i++) {
+        cr_assert(eq(int, ps[i].fired, ps[i].stale ? 0 : 1), "probe %d", i);
+        cr_assert(eq(int, ps[i].discarded, ps[i].stale ? 1 : 0), "probe %d", i);
+        cr_assert(ps[i].stale || ps[i].seen == f);
+    }
+    weft__future_prune(f, probe_stale); /* closed: a no-op */
+    struct probe late = {.l.fire = probe_fire};
+    cr_assert(not(weft__future_watch(f, &late.l)));
+    weft_future_release(f);
+}
+
+Test(future, watchers_kept_by_a_prune_are_discarded_when_the_future_is_freed)
+{
+    enum { N = 4 };
+    struct probe ps[N];
+    weft_future *f = pruned_promise(ps, N);
+    weft_future_release(f); /* never completed */
+    for (int i = 0; i < N; i++) {
+        cr_assert(eq(int, ps[i].fired, 0), "probe %d", i);
+        cr_assert(eq(int, ps[i].discarded, 1), "probe %d", i);
+    }
 }
 
 /* ---- promises ------------------------------------------------------------------- */

@@ -1,0 +1,26 @@
+/* Test-only view of a future's wait-set links (its watchers, runtime/future.h).
+ * Used by the unit and stress tests that check that waits remove their links. */
+#ifndef WEFT_WATCHERS_H
+#define WEFT_WATCHERS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "future.h"
+
+/* Watchers registered on f; 0 once f completed (the stack is closed). Exact
+ * only while no thread registers, prunes or completes on f. */
+static inline size_t wt_watchers(weft_future *f)
+{
+    /* acquire: pairs with the registering push's release CAS. */
+    uintptr_t h = atomic_load_explicit(&f->watchers, memory_order_acquire);
+    size_t n = 0;
+    if (h == 1) /* closed */
+        return 0;
+    for (const struct weft__listener *l = (const struct weft__listener *)h; l != NULL; l = l->next)
+        n++;
+    return n;
+}
+
+#endif /* WEFT_WATCHERS_H */
