@@ -67,6 +67,7 @@ static weft_future *future_new(struct weft_pool *pool, uint32_t refs)
     f->slab = slab;
     f->task.exec = pool ? future_exec : NULL;
     f->pool = pool;
+    f->forks = pool ? pool->forks : 0;
     /* relaxed: f is not shared yet; queue insertion or the returned
      * handle publishes it. */
     atomic_store_explicit(&f->state, WEFT_PENDING, memory_order_relaxed);
@@ -436,8 +437,10 @@ bool weft_future_cancelled(const weft_future *f)
 
 bool weft__future_stranded(const weft_future *f)
 {
-    /* Done first: a wait on a done future then costs only that load. */
-    return !weft__phase_done(load_state(f)) && f->pool != NULL && weft__pool_inherited(f->pool);
+    /* Done first: a wait on a done future then costs only that load. The
+     * pool is never read: a waiter may get here just as the task completes
+     * and another thread destroys the pool. */
+    return !weft__phase_done(load_state(f)) && f->pool != NULL && f->forks != weft__fork_count();
 }
 
 int weft__future_wait(weft_future *f, const struct timespec *deadline)

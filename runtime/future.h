@@ -47,6 +47,8 @@ struct weft_future {
     void *error;
     weft_dtor error_dtor;
     int status;
+    uint32_t forks; /* the pool's fork count (fork.h), kept so that waits
+                     * never read the pool, which may be gone by then */
 };
 
 /* Register l. Returns false (and does not take l) if f is already done.
