@@ -277,9 +277,11 @@ typedef enum weft_return_when {
  * Memory: with n > 1 the call registers a small link on each future and
  * removes the links of those still pending before it returns (lock-free),
  * so timed waits repeated on futures that stay pending do not grow memory.
- * A link outlives the call only when another thread removes links from the
- * same future at the same moment; the next wait on that future, or its
- * completion, frees it. n == 1 registers nothing.
+ * A link (and with it the call's waiter object) outlives the call only when
+ * another thread is removing links from the same future at that moment; it
+ * goes when a later call with n > 1 (or weft_as_completed_end) returns
+ * while that future is pending, or when the future completes or is freed.
+ * n == 1 registers nothing.
  * Returns: WEFT_OK when the condition holds; WEFT_ETIMEDOUT; WEFT_EINVAL;
  *          WEFT_ENOMEM; WEFT_EBROKEN (done[] written) when it cannot hold:
  *          every future still pending belongs to a pool that came through

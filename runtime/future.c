@@ -17,17 +17,27 @@
  *         for empty with an acquire CAS (which pairs with the pushers'
  *         release CAS, so the nodes' fields are visible), discards the stale
  *         links and pushes the rest back on top of whatever was pushed
- *         meanwhile with a release CAS (the next closer acquires the links
- *         it rewired). If the stack was closed meanwhile, the closer fired
+ *         meanwhile with a release CAS (the next closer or pruner acquires
+ *         the links it rewired; being an RMW, the put-back also continues
+ *         the release sequences of the pushes it splices under, so their
+ *         nodes stay acquired too: every write to the head after creation
+ *         is an RMW). If the stack was closed meanwhile, the closer fired
  *         only what it found, and the pruner fires the rest itself; it saw
  *         CLOSED with an acquire load that pairs with the closer's exchange,
  *         which follows the completion of the state word, so those fires
  *         come after the completion as every fire does. Each link is owned
  *         by exactly one of: the stack, one pruner, the closer, so each fires
- *         or is discarded exactly once. Pushers only link to the head their
- *         CAS validates, so a head that leaves and comes back (ABA) is
+ *         or is discarded exactly once. Pushers and put-backs only link to
+ *         the head their CAS validates, and a detach reads no node before
+ *         it owns it, so a head that leaves and comes back (ABA) is
  *         harmless. The pruner's caller holds a reference, so the future is
  *         not freed (discard_listeners) under it.
+ *         The prune is lock-free, but while a pruner holds a detached chain
+ *         the waiters in it are woken by its put-back, not by the
+ *         completer: a pruner preempted in that short window (a walk over
+ *         the links, no allocation) delays their wake-up. Each prune walks
+ *         every link on the future, so W waits polling one future cost
+ *         O(W^2) per round of polls.
  *   [FU3] References: release decrement; the last one fences acquire before
  *         freeing, so all uses by other holders happen before the free.
  *   The runtime holds one reference until after completion and the wake,
@@ -83,22 +93,26 @@ static weft_future *future_new(struct weft_pool *pool, uint32_t refs)
 /* Push l on a closable stack [FU2]; false (l not taken) if it is closed. */
 static bool stack_push(_Atomic uintptr_t *head, struct weft__listener *l)
 {
-    /* relaxed: the CAS below re-validates the head. */
-    uintptr_t h = atomic_load_explicit(head, memory_order_relaxed);
+    /* acquire (here and on CAS failure): reading CLOSED must order the
+     * completion before the caller acts on "done" (fires l itself, reads
+     * the outcome); pairs with stack_close's release. */
+    uintptr_t h = atomic_load_explicit(head, memory_order_acquire);
     do {
         if (h == LISTENERS_CLOSED)
             return false;
         l->next = (struct weft__listener *)h;
         /* [FU2] release: publishes *l to the closer (and to a pruner [FU4]). */
     } while (!atomic_compare_exchange_weak_explicit(head, &h, (uintptr_t)l, memory_order_release,
-                                                    memory_order_relaxed));
+                                                    memory_order_acquire));
     return true;
 }
 
 /* Close a stack [FU2] and return what was on it (newest first). */
 static struct weft__listener *stack_close(_Atomic uintptr_t *head)
 {
-    /* [FU2] acq_rel: acquires every pushed node; closes the stack. */
+    /* [FU2] acq_rel: acquire takes every pushed node; release makes the
+     * completion (sequenced before) visible to whoever reads CLOSED: a
+     * failed push (stack_push) or a pruner's put-back [FU4]. */
     return (struct weft__listener *)atomic_exchange_explicit(head, LISTENERS_CLOSED,
                                                              memory_order_acq_rel);
 }
@@ -170,7 +184,8 @@ void weft__future_prune(weft_future *f, bool (*stale)(const struct weft__listene
     do {
         if (h == 0 || h == LISTENERS_CLOSED)
             return;
-        /* [FU4] acquire: pairs with the pushers' release CAS. */
+        /* [FU4] acquire: pairs with the pushers' and earlier put-backs'
+         * release CAS, so the chain's fields are ours to read. */
     } while (!atomic_compare_exchange_weak_explicit(&f->watchers, &h, 0, memory_order_acquire,
                                                     memory_order_relaxed));
     struct weft__listener *keep = NULL, **tail = &keep;
@@ -221,7 +236,8 @@ static void cancel_claimed(weft_future *f)
 
 static struct weft__listener *stack_peek(_Atomic uintptr_t *head)
 {
-    /* relaxed: the last reference is gone; [FU3]'s fence ordered all pushes. */
+    /* relaxed: the last reference is gone; [FU3]'s fence ordered all pushes
+     * and put-backs (a pruner releases its reference after its prune). */
     uintptr_t h = atomic_load_explicit(head, memory_order_relaxed);
     return h == LISTENERS_CLOSED ? NULL : (struct weft__listener *)h;
 }

@@ -52,7 +52,8 @@ struct weft_future {
 };
 
 /* Register l. Returns false (and does not take l) if f is already done.
- * Listeners fire in registration order, after every watcher. */
+ * Listeners fire in registration order; the completer fires the watchers
+ * it finds before them. */
 bool weft__future_listen(weft_future *f, struct weft__listener *l);
 /* Register l as a watcher: as weft__future_listen, but watchers fire in no
  * set order, and can be removed again with weft__future_prune. */
@@ -61,7 +62,8 @@ bool weft__future_watch(weft_future *f, struct weft__listener *l);
  * on this thread; watchers that are not stale stay. If f completes during
  * the call, the watchers kept may fire on this thread instead of the
  * completer's. A watcher that another thread is pruning at the same moment
- * is not seen, and stays until the next prune or f's completion. Lock-free;
+ * is not seen, and stays until the next prune, f's completion or f's free
+ * (discarded). Lock-free;
  * the caller holds a reference on f. */
 void weft__future_prune(weft_future *f, bool (*stale)(const struct weft__listener *l));
 /* True if t is a submitted future task. */

@@ -3,13 +3,13 @@
  *
  * Design (concurrency-design-notes.md 3.4). Each call builds one waiter
  * object, a `struct waitset`: a 32-bit futex word, an MPSC list of completed
- * links, and one link per distinct future, registered as a listener on that
+ * links, and one link per distinct future, registered as a watcher on that
  * future (future.h). A completing future fires its link on the completing
  * thread: the link pushes itself on the waiter's list and completes the word,
  * so each completion costs O(1) and the consumer never rescans the futures.
  * Links come out of the list in completion order, which is the order
  * as_completed yields them in. Futures that are done when the call starts
- * (their listener stack is closed) go straight to the consumer's ready queue,
+ * (their watcher stack is closed) go straight to the consumer's ready queue,
  * so they come first.
  *
  * Links are the futures' watchers (future.h), which can be pruned. When the
@@ -19,7 +19,7 @@
  * concurrent prune left behind. So a polling loop of timed waits on futures
  * that stay pending keeps no memory, and a link outlives its call only if
  * it raced with another thread's prune of the same future (until the next
- * prune of it, or its completion). Each link holds a reference on the
+ * prune of it, its completion or its free). Each link holds a reference on the
  * waiter; the waiter is freed when the last link is fired or discarded.
  *
  * Ordering and invariants
@@ -27,7 +27,8 @@
  *         ws->done; the consumer takes the whole list with an acquire
  *         exchange and reverses it (push order = completion order). There is
  *         no ABA: the consumer never pops single nodes, and a link is pushed
- *         at most once (a listener fires once, future.c [FU2]).
+ *         at most once (a watcher fires or is discarded once, future.c
+ *         [FU2], [FU4]).
  *   [WS2] Wake-up word: ws->word uses the completion-word layout of wait.h.
  *         A completer pushes [WS1] and then completes the word with
  *         WEFT_FINISHED (wait.c [WT1]: acq_rel exchange, wake if WAITERS).
@@ -73,7 +74,7 @@
 
 
 struct ws_link {
-    struct weft__listener l; /* on the future's listener stack */
+    struct weft__listener l; /* on the future's watcher stack */
     struct ws_link *next;    /* completed list [WS1], then the ready queue */
     struct waitset *ws;      /* the waiter this link reports to */
     weft_future *f;          /* its future (see the Ordering block) */
@@ -123,8 +124,9 @@ static void push_done(struct waitset *ws, struct ws_link *k)
                                                     memory_order_relaxed));
 }
 
-/* Listener callback: f != NULL on the completing thread, NULL when a future
- * that never completed is freed. */
+/* Watcher callback: f != NULL once the future is done (on the completing
+ * thread, or on a pruner's, future.c [FU4]); NULL when a prune discards the
+ * link (its waiter is gone) or a future that never completed is freed. */
 static void link_fire(struct weft__listener *l, weft_future *f)
 {
     struct ws_link *k = weft_container_of(l, struct ws_link, l);
@@ -312,7 +314,7 @@ static struct waitset *ws_alloc(size_t n)
     return ws;
 }
 
-/* Register every link. Links of futures already done (closed listener
+/* Register every link. Links of futures already done (closed watcher
  * stacks) go to the ready queue at once, in fs order. */
 static void ws_register(struct waitset *ws)
 {

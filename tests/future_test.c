@@ -883,6 +883,70 @@ Test(future, watchers_kept_by_a_prune_are_discarded_when_the_future_is_freed)
     }
 }
 
+/* Interleavings made deterministic: the predicate runs while the pruner owns
+ * the detached chain, so an action taken from it lands in that window. */
+enum hook_action { HOOK_NONE, HOOK_WATCH, HOOK_COMPLETE, HOOK_PRUNE };
+struct hook {
+    weft_future *f;
+    struct probe *extra;
+    enum hook_action action; /* done once, at the first call */
+};
+static struct hook hook;
+
+static bool hooked_stale(const struct weft__listener *l)
+{
+    enum hook_action a = hook.action;
+    hook.action = HOOK_NONE;
+    if (a == HOOK_WATCH)
+        cr_assert(weft__future_watch(hook.f, &hook.extra->l));
+    else if (a == HOOK_COMPLETE)
+        cr_assert(eq(int, weft_promise_set_result(hook.f, NULL, NULL), WEFT_OK));
+    else if (a == HOOK_PRUNE)
+        weft__future_prune(hook.f, probe_stale); /* finds the stack empty */
+    return probe_stale(l);
+}
+
+Test(future, prune_keeps_a_watcher_registered_while_it_runs)
+{
+    struct probe ps[4], extra = {.l.fire = probe_fire};
+    weft_future *f = pruned_promise(ps, 4); /* ps[1], ps[3] kept */
+    ps[1].stale = true;
+    hook = (struct hook){.f = f, .extra = &extra, .action = HOOK_WATCH};
+    weft__future_prune(f, hooked_stale);
+    cr_assert(eq(sz, wt_watchers(f), 2)); /* ps[3] on top of extra */
+    cr_assert(eq(int, weft_promise_set_result(f, NULL, NULL), WEFT_OK));
+    cr_assert(eq(int, extra.fired, 1));
+    cr_assert(eq(int, ps[3].fired, 1));
+    cr_assert(eq(int, ps[1].discarded, 1));
+    cr_assert(eq(int, ps[1].fired, 0));
+    weft_future_release(f);
+}
+
+Test(future, prune_fires_what_it_kept_when_the_future_completes_meanwhile)
+{
+    struct probe ps[4];
+    weft_future *f = pruned_promise(ps, 4);
+    ps[1].stale = true;
+    hook = (struct hook){.f = f, .action = HOOK_COMPLETE};
+    weft__future_prune(f, hooked_stale);
+    cr_assert(eq(int, ps[1].discarded, 1));
+    cr_assert(eq(int, ps[3].fired, 1));
+    cr_assert(eq(int, ps[3].discarded, 0));
+    cr_assert(eq(ptr, ps[3].seen, f));
+    weft_future_release(f);
+}
+
+Test(future, a_second_pruner_never_sees_a_detached_chain)
+{
+    struct probe ps[4];
+    weft_future *f = pruned_promise(ps, 4);
+    hook = (struct hook){.f = f, .action = HOOK_PRUNE};
+    weft__future_prune(f, hooked_stale);
+    cr_assert(eq(sz, wt_watchers(f), 2));
+    weft_future_release(f); /* never completed: both discarded */
+    cr_assert(eq(int, ps[1].discarded + ps[3].discarded, 2));
+}
+
 /* ---- promises ------------------------------------------------------------------- */
 
 static void count_dtor(void *p)

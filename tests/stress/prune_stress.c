@@ -3,14 +3,16 @@
  * links while other waits block on the same futures and the futures
  * complete.
  *
- * Shape: rounds. Each round makes promises: "live" ones that a completer
- * thread completes in random order (result, error or cancel, after random
- * pauses), and "orphans" that stay pending for the whole round. During the
- * round
+ * Shape: rounds. Each round makes "live" futures, which complete during the
+ * round: promises that a completer thread completes in random order
+ * (result, error or cancel, after random pauses) and tasks on a 2-worker
+ * pool (tiny random work); and "orphans", promises that stay pending for
+ * the whole round. During the round
  *   - POLLERS threads loop on random subsets until told to stop: weft_wait
  *     with tiny timeouts and every condition, as_completed with a tiny
  *     timeout ended early, and weft_wait(FIRST_COMPLETED) without timeout
- *     on a subset holding a live future. Every early return prunes, so
+ *     on a subset holding a live future; some timed polls run inside a
+ *     task, so workers prune too (while helping). Every early return prunes, so
  *     pruners race with each other, with blocked waiters and with the
  *     completer closing the stacks (the pruner then fires the links it
  *     holds);
@@ -28,8 +30,10 @@
  *     code agrees with its condition on done[].
  *   - Nothing left behind: after the pollers stop, one more timed wait by
  *     the test thread removes every link, its own and any a racing prune
- *     kept, so each orphan has exactly 0 watchers (weft_watchers.h).
- *     ASan's leak check covers the waiter objects.
+ *     kept, so each orphan has exactly 0 watchers (weft_watchers.h). Every
+ *     other round skips that wait, so links a racing prune kept are
+ *     discarded when the orphans are freed. ASan's leak and use-after-free
+ *     checks cover the waiter objects.
  *
  * Usage: prune_stress [rounds]; env WEFT_STRESS_ITERS (rounds),
  * WEFT_STRESS_SEED, WEFT_STRESS_SECONDS (time budget, default 8). Ends with
@@ -54,10 +58,10 @@
 #define MAX_LIVE 12
 #define MAX_ORPHANS 3
 #define MAX_ALL (MAX_LIVE + MAX_ORPHANS)
-#define WATCHDOG_SLACK_S 60
+#define WATCHDOG_SLACK_S 30
 
 static struct wt_checks checks;
-static atomic_long st_polls, st_blocking, st_timeouts, st_stragglers;
+static atomic_long st_polls, st_blocking, st_timeouts, st_on_worker, st_stragglers;
 
 static void fail(const char *fmt, ...)
 {
@@ -79,8 +83,11 @@ static void bump(atomic_long *c)
 
 /* ---- the round, shared by every thread -------------------------------------------- */
 
+static weft_pool *pool;
+
 static struct {
     size_t nlive, n;            /* all[0..nlive) live, all[nlive..n) orphans */
+    bool task[MAX_LIVE];        /* live future k is a task (else a promise) */
     weft_future *all[MAX_ALL];
     atomic_int cb_added[MAX_LIVE];
     atomic_int cb_ran[MAX_LIVE];
@@ -163,6 +170,28 @@ static void poll_iterate(uint64_t *rng)
     bump(&st_polls);
 }
 
+static int poll_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    poll_wait(arg, false);
+    return 0;
+}
+
+/* A timed poll on a worker: its prune runs there. */
+static void poll_on_worker(uint64_t *rng)
+{
+    uint64_t task_rng = wt_xorshift64(rng) | 1;
+    weft_future *f;
+    if (weft_submit(pool, poll_task, &task_rng, NULL, &f) != WEFT_OK) {
+        fail("submit of a poll failed");
+        return;
+    }
+    CHECK(weft_future_wait(f, WEFT_FOREVER) == WEFT_OK, "poll task wait failed");
+    weft_future_release(f);
+    bump(&st_on_worker);
+}
+
 static void *poller_main(void *arg)
 {
     uint64_t rng = (uint64_t)(uintptr_t)arg;
@@ -171,10 +200,12 @@ static void *poller_main(void *arg)
         if (atomic_load(&quit))
             return NULL;
         while (!atomic_load(&stop_polling)) {
-            unsigned op = wt_rnd(&rng, 8);
+            unsigned op = wt_rnd(&rng, 10);
             if (op == 0)
                 poll_wait(&rng, true);
-            else if (op < 3)
+            else if (op == 1)
+                poll_on_worker(&rng);
+            else if (op < 4)
                 poll_iterate(&rng);
             else
                 poll_wait(&rng, false);
@@ -203,6 +234,8 @@ static void *completer_main(void *arg)
         }
         for (size_t i = 0; i < R.nlive; i++) {
             size_t k = order[i];
+            if (R.task[k])
+                continue;
             wt_spin_ns(wt_rnd(&rng, 4) == 0 ? wt_rnd(&rng, 200000) : wt_rnd(&rng, 5000));
             if (wt_rnd(&rng, 2) == 0)
                 add_callback(k);
@@ -218,15 +251,31 @@ static void *completer_main(void *arg)
 
 /* ---- the test thread -------------------------------------------------------------------- */
 
+static int spin_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    wt_spin_ns((int64_t)(uintptr_t)arg);
+    return 0;
+}
+
 static void make_round(uint64_t *rng)
 {
     R.nlive = 1 + wt_rnd(rng, MAX_LIVE);
     R.n = R.nlive + 1 + wt_rnd(rng, MAX_ORPHANS);
-    for (size_t k = 0; k < R.n; k++)
-        if (weft_promise_create(&R.all[k]) != WEFT_OK) {
-            fail("promise_create failed");
+    for (size_t k = 0; k < R.n; k++) {
+        bool task = k < R.nlive && wt_rnd(rng, 4) == 0;
+        if (k < R.nlive)
+            R.task[k] = task;
+        int rc = task
+                     ? weft_submit(pool, spin_task, (void *)(uintptr_t)wt_rnd(rng, 20000), NULL,
+                                   &R.all[k])
+                     : weft_promise_create(&R.all[k]);
+        if (rc != WEFT_OK) {
+            fail("creating future %zu failed", k);
             exit(1);
         }
+    }
     for (size_t k = 0; k < R.nlive; k++) {
         atomic_store(&R.cb_added[k], 0);
         atomic_store(&R.cb_ran[k], 0);
@@ -265,19 +314,29 @@ static void await_live(uint64_t *rng)
     weft_as_completed_end(it);
 }
 
-static void check_round(void)
+static void check_no_links(void)
 {
-    for (size_t k = R.nlive; k < R.n; k++)
-        atomic_fetch_add(&st_stragglers, (long)wt_watchers(R.all[k]));
     /* Quiescent: this wait prunes every gone waiter's link on the orphans. */
     CHECK(weft_wait(R.all, R.n, 1000, WEFT_ALL_COMPLETED, NULL) == WEFT_ETIMEDOUT,
           "quiescent wait did not time out");
     for (size_t k = 0; k < R.n; k++)
         CHECK(wt_watchers(R.all[k]) == 0, "future %zu keeps %zu links", k, wt_watchers(R.all[k]));
+}
+
+static void check_round(bool quiescent_wait)
+{
+    for (size_t k = R.nlive; k < R.n; k++)
+        atomic_fetch_add(&st_stragglers, (long)wt_watchers(R.all[k]));
+    if (quiescent_wait)
+        check_no_links();
+    /* A task's callbacks run on its worker after its waiters see it done. */
+    for (size_t k = 0; k < R.nlive; k++)
+        (void)wt_await_at_least(&R.cb_ran[k], atomic_load(&R.cb_added[k]), 10000000000, 10);
     for (size_t k = 0; k < R.nlive; k++)
         CHECK(atomic_load(&R.cb_ran[k]) == atomic_load(&R.cb_added[k]),
               "future %zu: %d callbacks ran of %d", k, atomic_load(&R.cb_ran[k]),
               atomic_load(&R.cb_added[k]));
+    /* Without the quiescent wait, kept links are discarded by the free. */
     for (size_t k = 0; k < R.n; k++)
         weft_future_release(R.all[k]);
 }
@@ -298,6 +357,13 @@ int main(int argc, char **argv)
     signal(SIGALRM, wt_on_watchdog);
     alarm((unsigned)(seconds + WATCHDOG_SLACK_S));
 
+    weft_pool_options o;
+    weft_pool_options_init(&o);
+    o.workers = 2;
+    if (weft_pool_create(&pool, &o) != WEFT_OK) {
+        printf("prune_stress: pool_create failed\n0 passed, 1 failed\n");
+        return 1;
+    }
     pthread_barrier_init(&round_start, NULL, POLLERS + 2);
     pthread_barrier_init(&round_end, NULL, POLLERS + 2);
     pthread_t th[POLLERS + 1];
@@ -313,17 +379,19 @@ int main(int argc, char **argv)
         await_live(&rng);
         atomic_store(&stop_polling, true);
         pthread_barrier_wait(&round_end);
-        check_round();
+        check_round(done_rounds % 2 == 0);
         done_rounds++;
     }
     atomic_store(&quit, true);
     pthread_barrier_wait(&round_start);
     for (int i = 0; i < POLLERS + 1; i++)
         pthread_join(th[i], NULL);
+    CHECK(weft_pool_destroy(pool) == WEFT_OK, "pool destroy failed");
     alarm(0);
-    printf("prune_stress: %u rounds; %ld timed polls, %ld blocking waits, %ld timeouts, "
-           "%ld links left by racing prunes (removed by the next wait)\n",
-           done_rounds, atomic_load(&st_polls), atomic_load(&st_blocking),
-           atomic_load(&st_timeouts), atomic_load(&st_stragglers));
+    printf("prune_stress: %u rounds; %ld timed polls (%ld on a worker), %ld blocking waits, "
+           "%ld timeouts, %ld links left by racing prunes (removed by the next prune or "
+           "discarded by the free)\n",
+           done_rounds, atomic_load(&st_polls), atomic_load(&st_on_worker),
+           atomic_load(&st_blocking), atomic_load(&st_timeouts), atomic_load(&st_stragglers));
     return wt_checks_summary(&checks) == 0 ? 0 : 1;
 }

@@ -13,7 +13,7 @@
  * only while no thread registers, prunes or completes on f. */
 static inline size_t wt_watchers(weft_future *f)
 {
-    /* acquire: pairs with the registering push's release CAS. */
+    /* acquire: pairs with the release CAS of the pushes and put-backs. */
     uintptr_t h = atomic_load_explicit(&f->watchers, memory_order_acquire);
     size_t n = 0;
     if (h == 1) /* closed */
