@@ -567,10 +567,7 @@ int main(int argc, char **argv)
     signal(SIGALRM, on_alarm);
     alarm(WATCHDOG_S);
 
-    weft_pool_options o;
-    weft_pool_options_init(&o);
-    o.workers = 2;
-    int rc = weft_pool_create(&pool, &o);
+    int rc = wt_pool_new(&pool, 2);
     if (rc != WEFT_OK) {
         printf("pool_create: %s\n0 passed, 1 failed\n", weft_strerror(rc));
         return 1;

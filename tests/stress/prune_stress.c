@@ -341,26 +341,17 @@ static void check_round(bool quiescent_wait)
         weft_future_release(R.all[k]);
 }
 
-static long env_long(const char *name, long dflt)
-{
-    const char *s = getenv(name);
-    return s != NULL && *s != '\0' ? strtol(s, NULL, 0) : dflt;
-}
-
 int main(int argc, char **argv)
 {
     unsigned rounds = wt_stress_iters(argc, argv, 1000000u);
-    long seconds = env_long("WEFT_STRESS_SECONDS", 8);
+    long seconds = wt_stress_seconds(8);
     uint64_t seed = wt_stress_seed(), rng = seed;
     printf("prune_stress: seed=%" PRIu64 " rounds<=%u budget=%lds\n", seed, rounds, seconds);
     fflush(stdout);
     signal(SIGALRM, wt_on_watchdog);
     alarm((unsigned)(seconds + WATCHDOG_SLACK_S));
 
-    weft_pool_options o;
-    weft_pool_options_init(&o);
-    o.workers = 2;
-    if (weft_pool_create(&pool, &o) != WEFT_OK) {
+    if (wt_pool_new(&pool, 2) != WEFT_OK) {
         printf("prune_stress: pool_create failed\n0 passed, 1 failed\n");
         return 1;
     }

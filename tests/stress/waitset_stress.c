@@ -434,28 +434,19 @@ static void one_round(weft_pool *pool, uint64_t *rng)
 
 /* ---- main ------------------------------------------------------------------------------ */
 
-static long env_long(const char *name, long dflt)
-{
-    const char *s = getenv(name);
-    return s != NULL && *s != '\0' ? strtol(s, NULL, 0) : dflt;
-}
-
 int main(int argc, char **argv)
 {
-    long rounds = argc > 1 ? strtol(argv[1], NULL, 0) : env_long("WEFT_STRESS_ITERS", DEFAULT_ROUNDS);
-    long seconds = env_long("WEFT_STRESS_SECONDS", 10);
-    uint64_t seed = (uint64_t)env_long("WEFT_STRESS_SEED", (long)(wt_now_ns() & 0x7fffffff));
+    long rounds = (long)wt_stress_iters(argc, argv, DEFAULT_ROUNDS);
+    long seconds = wt_stress_seconds(10);
+    uint64_t seed = wt_stress_seed();
     uint64_t rng = seed * 0x9E3779B97F4A7C15ull + 1;
     printf("waitset_stress: seed=%" PRIu64 " rounds<=%ld budget=%lds\n", seed, rounds, seconds);
     fflush(stdout);
     signal(SIGALRM, on_alarm);
     alarm((unsigned)(seconds + WATCHDOG_SLACK_S));
 
-    weft_pool_options o;
-    weft_pool_options_init(&o);
-    o.workers = 2;
     weft_pool *pool;
-    if (weft_pool_create(&pool, &o) != WEFT_OK) {
+    if (wt_pool_new(&pool, 2) != WEFT_OK) {
         printf("0 passed, 1 failed\n");
         return 1;
     }

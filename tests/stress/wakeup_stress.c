@@ -465,11 +465,8 @@ static void part_b(unsigned rounds)
     unsigned long total_acc = 0, total_rej = 0, total_cancelled = 0;
     unsigned flag_count[4] = {0};
     for (unsigned round = 0; round < rounds; round++) {
-        weft_pool_options o;
-        weft_pool_options_init(&o);
-        o.workers = 2;
         weft_pool *p = NULL;
-        int rc = weft_pool_create(&p, &o);
+        int rc = wt_pool_new(&p, 2);
         CHECK(rc == WEFT_OK, "pool_create: %s", weft_strerror(rc));
         if (rc != WEFT_OK)
             return;
@@ -559,10 +556,7 @@ int main(int argc, char **argv)
     alarm(WATCHDOG_S);
     int64_t t0 = wt_now_ns();
 
-    weft_pool_options o;
-    weft_pool_options_init(&o);
-    o.workers = 2;
-    int rc = weft_pool_create(&pool, &o);
+    int rc = wt_pool_new(&pool, 2);
     if (rc != WEFT_OK || weft_promise_create(&never) != WEFT_OK) {
         printf("setup failed: %s\n0 passed, 1 failed\n", weft_strerror(rc));
         return 1;

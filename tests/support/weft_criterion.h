@@ -12,11 +12,8 @@
 /* A pool of the given number of workers, other options at their defaults. */
 static inline weft_pool *wtc_pool_new(unsigned workers)
 {
-    weft_pool_options o;
-    weft_pool_options_init(&o);
-    o.workers = workers;
     weft_pool *p = NULL;
-    cr_assert_eq(weft_pool_create(&p, &o), WEFT_OK, "pool of %u workers", workers);
+    cr_assert_eq(wt_pool_new(&p, workers), WEFT_OK, "pool of %u workers", workers);
     return p;
 }
 

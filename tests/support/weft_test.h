@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "weft.h"
+
 /* ---- sanitizers -------------------------------------------------------------- */
 
 /* WT_ASAN / WT_TSAN: defined when built with AddressSanitizer or
@@ -141,6 +143,23 @@ static inline unsigned wt_stress_iters(int argc, char **argv, unsigned dflt)
     if (e && *e)
         return (unsigned)strtoul(e, NULL, 0);
     return dflt;
+}
+
+/* The time budget in seconds: WEFT_STRESS_SECONDS, else dflt. */
+static inline long wt_stress_seconds(long dflt)
+{
+    const char *e = getenv("WEFT_STRESS_SECONDS");
+    return e && *e ? strtol(e, NULL, 0) : dflt;
+}
+
+/* A pool of `workers` workers, other options at their defaults. Returns
+ * weft_pool_create's status; *out is the pool on WEFT_OK. */
+static inline int wt_pool_new(weft_pool **out, unsigned workers)
+{
+    weft_pool_options o;
+    weft_pool_options_init(&o);
+    o.workers = workers;
+    return weft_pool_create(out, &o);
 }
 
 /* The seed: WEFT_STRESS_SEED, else the clock and the pid; never 0. */
