@@ -327,11 +327,14 @@ static void check_round(bool quiescent_wait)
 {
     for (size_t k = R.nlive; k < R.n; k++)
         atomic_fetch_add(&st_stragglers, (long)wt_watchers(R.all[k]));
-    if (quiescent_wait)
-        check_no_links();
-    /* A task's callbacks run on its worker after its waiters see it done. */
+    /* A task's callbacks run on its worker after its waiters see it done,
+     * and after it fired (and freed) its watcher links: once every callback
+     * ran (each live future has one), no worker touches a live future's
+     * links, so check_no_links may walk them. */
     for (size_t k = 0; k < R.nlive; k++)
         (void)wt_await_at_least(&R.cb_ran[k], atomic_load(&R.cb_added[k]), 10000000000, 10);
+    if (quiescent_wait)
+        check_no_links();
     for (size_t k = 0; k < R.nlive; k++)
         CHECK(atomic_load(&R.cb_ran[k]) == atomic_load(&R.cb_added[k]),
               "future %zu: %d callbacks ran of %d", k, atomic_load(&R.cb_ran[k]),

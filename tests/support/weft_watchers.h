@@ -9,8 +9,9 @@
 
 #include "future.h"
 
-/* Watchers registered on f; 0 once f completed (the stack is closed). Exact
- * only while no thread registers, prunes or completes on f. */
+/* Watchers registered on f; 0 once f completed (the stack is closed). Safe
+ * (it walks the links) and exact only while no thread registers, prunes or
+ * completes on f: a completer frees the links it fires. */
 static inline size_t wt_watchers(weft_future *f)
 {
     /* acquire: pairs with the release CAS of the pushes and put-backs. */
