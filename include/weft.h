@@ -9,8 +9,9 @@
  *  - "On a worker: helps" means that a call made from inside a task running on
  *    a weft worker, instead of blocking the thread, runs the tasks that the
  *    waiting task itself spawned or submitted (its descendants), then, when
- *    it waits for one child or one future that another worker runs, that
- *    worker's tasks (the awaited work's descendants: leapfrogging), and, when
+ *    the child or future it waits for (in a wait on several futures, the
+ *    first one still pending) runs on another worker, that worker's tasks
+ *    (the awaited work's descendants: leapfrogging), and, when
  *    nothing else can run, the awaited task itself if it has not started.
  *    It never runs unrelated tasks on top of a waiting one, so waits whose
  *    dependencies form no cycle never deadlock the pool, however deeply they

@@ -107,13 +107,16 @@ static void slice_deadline(struct timespec *out, const struct timespec *deadline
 }
 
 /* The worker to leapfrog onto, if the hint names one of w's own pool (a
- * future of another pool runs on that pool's workers). relaxed: a hint
- * (worker.c, weft__help_one). */
+ * future of another pool runs on that pool's workers). Tested by address,
+ * never through v: a worker of another pool may be freed as soon as the
+ * awaited future completes. relaxed: a hint (worker.c, weft__help_one). */
 static struct weft__worker *leap_target(const struct weft__worker *w, weft__leap_hint *leap)
 {
     struct weft__worker *v = leap != NULL ? atomic_load_explicit(leap, memory_order_relaxed)
                                           : NULL;
-    return v != NULL && v->pool == w->pool ? v : NULL;
+    const struct weft_pool *p = w->pool;
+    uintptr_t off = (uintptr_t)v - (uintptr_t)p->workers;
+    return v != NULL && off < (uintptr_t)p->n * sizeof *v ? v : NULL;
 }
 
 static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,

@@ -93,6 +93,7 @@ struct waitset {
     struct ws_link **ready_tail;
     size_t nlinks; /* distinct futures */
     size_t left;   /* links not yet popped */
+    size_t undone; /* links[0..undone) are done: where scans start */
     struct ws_link links[];
 };
 
@@ -200,12 +201,22 @@ static bool word_done(struct waitset *ws)
     return weft__phase_done(atomic_load_explicit(&ws->word, memory_order_acquire));
 }
 
+/* The first future ws still waits for, or NULL. A future stays done, so
+ * the scan resumes where the last one stopped: over a whole wait it costs
+ * O(nlinks), not O(nlinks) per block. */
+static weft_future *first_undone(struct waitset *ws)
+{
+    while (ws->undone < ws->nlinks && weft_future_done(ws->links[ws->undone].f))
+        ws->undone++;
+    return ws->undone < ws->nlinks ? ws->links[ws->undone].f : NULL;
+}
+
 /* Nothing else to run: run one awaited future's task ourselves if it has
  * not started (what keeps deeply nested waits on one worker going). */
 static bool run_awaited_one(void *arg, struct weft__worker *w)
 {
     struct waitset *ws = arg;
-    for (size_t i = 0; i < ws->nlinks; i++) {
+    for (size_t i = ws->undone; i < ws->nlinks; i++) {
         weft_future *f = ws->links[i].f;
         if (!weft_future_done(f) && weft__future_try_run(f, w))
             return true;
@@ -238,8 +249,12 @@ static int ws_block(struct waitset *ws, const struct timespec *deadline)
         return WEFT_EBROKEN;
     if (deadline != NULL && weft__deadline_passed(deadline))
         return word_done(ws) ? WEFT_OK : WEFT_ETIMEDOUT;
+    /* A helping wait leapfrogs onto the worker running the first future
+     * still awaited (its thief hint); a completion wakes the word, and the
+     * next block looks again. The caller's references keep f alive. */
+    weft_future *f = first_undone(ws);
     struct weft__runner runner = {.run = run_awaited_one, .arg = ws};
-    return weft__word_wait_run(&ws->word, NULL, deadline, &runner);
+    return weft__word_wait_run(&ws->word, f != NULL ? &f->thief : NULL, deadline, &runner);
 }
 
 /* ---- building a waiter ---- */
@@ -311,6 +326,7 @@ static struct waitset *ws_alloc(size_t n)
     ws->ready_tail = &ws->ready;
     ws->nlinks = 0;
     ws->left = 0;
+    ws->undone = 0;
     return ws;
 }
 

@@ -1191,6 +1191,53 @@ static int leap_root_future(weft_ctx *ctx, void *arg, void **result)
     return rc;
 }
 
+/* The same with C's future in a wait set, after a future that is done
+ * already: weft_wait (all completed) and as_completed leapfrog onto the
+ * worker that runs the first future they still wait for. */
+static int leap_root_set(weft_ctx *ctx, struct leap *s, bool iterate)
+{
+    s->root_worker = weft_ctx_worker(ctx);
+    weft_future *fs[2] = {NULL, NULL};
+    int rc = weft_promise_create(&fs[0]);
+    if (rc == WEFT_OK)
+        rc = weft_promise_set_result(fs[0], NULL, NULL);
+    if (rc == WEFT_OK)
+        rc = weft_submit(weft_ctx_pool(ctx), leap_c, s, NULL, &fs[1]);
+    if (rc == WEFT_OK) {
+        wt_await_set(&s->c_started, LEAP_TIMEOUT_NS, 1000); /* B has C, or 5 s passed */
+        if (iterate) {
+            weft_as_completed *it = NULL;
+            weft_future *f = NULL;
+            size_t index = 0;
+            rc = weft_as_completed_begin(&it, fs, 2, WEFT_FOREVER);
+            for (int k = 0; rc == WEFT_OK && k < 2; k++)
+                rc = weft_as_completed_next(it, &f, &index);
+            if (it != NULL)
+                weft_as_completed_end(it);
+        } else {
+            rc = weft_wait(fs, 2, WEFT_FOREVER, WEFT_ALL_COMPLETED, NULL);
+        }
+        if (rc == WEFT_OK) /* C's own outcome: G2's wait */
+            rc = weft_future_result(fs[1], 0, NULL);
+    }
+    for (int k = 0; k < 2; k++)
+        if (fs[k] != NULL)
+            weft_future_release(fs[k]);
+    return rc;
+}
+
+static int leap_root_wait(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    return leap_root_set(ctx, arg, false);
+}
+
+static int leap_root_iterate(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    return leap_root_set(ctx, arg, true);
+}
+
 static void check_leapfrog(weft_fn root, const char *what)
 {
     weft_pool *p = wtc_pool_new(2);
@@ -1216,6 +1263,12 @@ Test(group, a_sync_on_a_stolen_child_leapfrogs_onto_its_thief)
 Test(group, a_wait_on_a_stolen_future_leapfrogs_onto_its_thief)
 {
     check_leapfrog(leap_root_future, "future");
+}
+
+Test(group, a_wait_set_leapfrogs_onto_the_thief_of_its_first_pending_future)
+{
+    check_leapfrog(leap_root_wait, "weft_wait");
+    check_leapfrog(leap_root_iterate, "as_completed");
 }
 
 /* ---- futures inside groups ----------------------------------------------- */
