@@ -193,11 +193,18 @@ struct map_args {
     void *ud;
 };
 
+/* The arguments live in locals and the pointers advance by their strides:
+ * read through m, they would be reloaded after every (opaque) call. */
 static int map_range(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
 {
-    struct map_args *m = ud;
-    for (size_t i = lo; i < hi; i++) {
-        int rc = m->fn(ctx, m->in + i * m->in_stride, m->out + i * m->out_stride, m->ud);
+    const struct map_args *m = ud;
+    const weft_elem_fn fn = m->fn;
+    const size_t is = m->in_stride, os = m->out_stride;
+    void *const fn_ud = m->ud;
+    const char *in = m->in + lo * is;
+    char *out = m->out + lo * os;
+    for (size_t i = lo; i < hi; i++, in += is, out += os) {
+        int rc = fn(ctx, in, out, fn_ud);
         if (rc != 0)
             return rc;
     }
