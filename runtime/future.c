@@ -456,7 +456,12 @@ bool weft__future_stranded(const weft_future *f)
     /* Done first: a wait on a done future then costs only that load. The
      * pool is never read: a waiter may get here just as the task completes
      * and another thread destroys the pool. */
-    return !weft__phase_done(load_state(f)) && f->pool != NULL && f->forks != weft__fork_count();
+    return !weft__phase_done(load_state(f)) && weft__future_inherited(f);
+}
+
+bool weft__future_inherited(const weft_future *f)
+{
+    return f->pool != NULL && f->forks != weft__fork_count();
 }
 
 int weft__future_wait(weft_future *f, const struct timespec *deadline)

@@ -81,6 +81,9 @@ int weft__future_wait(weft_future *f, const struct timespec *deadline);
 /* True if f is not done and never will be: its pool was inherited through
  * fork() (fork.h), so the worker that would complete it is not here. */
 bool weft__future_stranded(const weft_future *f);
+/* True if f's task belongs to a pool inherited through fork(): if it is
+ * not done, it is stranded. Reads neither f's state nor its pool. */
+bool weft__future_inherited(const weft_future *f);
 static inline bool weft__phase_done(uint32_t s)
 {
     return (s & WEFT_ST_PHASE) >= WEFT_FINISHED;

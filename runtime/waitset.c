@@ -229,9 +229,9 @@ static bool run_awaited_one(void *arg, struct weft__worker *w)
  * can hold such futures; the scan stops at the first live one. */
 static bool all_stranded(const struct waitset *ws)
 {
-    for (size_t i = 0; i < ws->nlinks; i++) {
+    for (size_t i = ws->undone; i < ws->nlinks; i++) {
         const weft_future *f = ws->links[i].f;
-        if (!weft_future_done(f) && !weft__future_stranded(f))
+        if (!weft_future_done(f) && !weft__future_inherited(f))
             return false;
     }
     return true;
