@@ -16,7 +16,12 @@
  *    It never runs unrelated tasks on top of a waiting one, so waits whose
  *    dependencies form no cycle never deadlock the pool, however deeply they
  *    nest (a worker whose awaited work runs elsewhere sleeps until it is
- *    done).
+ *    done). This holds for waits that need everything they wait for: sync,
+ *    one future, WEFT_ALL_COMPLETED. A wait that may return earlier
+ *    (WEFT_FIRST_COMPLETED, WEFT_FIRST_EXCEPTION, as_completed, a timeout)
+ *    can still be under a task it started when its condition is met: it
+ *    returns once that task ends, so such a task must not wait for what the
+ *    waiter does after its wait.
  *    A child that weft_sync runs inline is a frame of its own: a wait in it
  *    never runs its siblings. A child that weft_sync_take hands back is
  *    the caller's own work, like any direct call: a wait in it may run the

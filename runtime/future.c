@@ -324,6 +324,10 @@ static bool start_and_run(weft_future *f, struct weft__worker *w)
                                                   memory_order_relaxed, memory_order_relaxed))
             break;
     }
+    /* Named only by the worker that started f: one that lost the start to
+     * a waiter running f inline (weft__future_try_run) goes back to other
+     * work, which f's waiters must not leapfrog into. */
+    weft__leap_hint_set(&f->thief, w); /* waiters leapfrog onto w (wait.h) */
     struct weft_ctx ctx = weft__ctx_make(w, f);
     void *result = NULL;
     int status = f->fn(&ctx, f->arg, &result);
@@ -349,7 +353,6 @@ static void future_exec(struct weft__task *t, struct weft__worker *w)
         if (claim(f, ALLOW(WEFT_PENDING)))
             cancel_claimed(f);
     } else {
-        weft__leap_hint_set(&f->thief, w); /* waiters leapfrog onto w (wait.h) */
         start_and_run(f, w);
     }
     /* A canceller that claimed f may still be completing it (CLAIMED while
@@ -471,7 +474,8 @@ int weft__future_wait(weft_future *f, const struct timespec *deadline)
     if (f->pool == NULL)
         return weft__word_wait(&f->state, NULL, deadline);
     struct weft__runner runner = {.run = run_awaited, .arg = f};
-    return weft__word_wait_run(&f->state, &f->thief, deadline, &runner);
+    struct weft__leap leap = {.hint = &f->thief, .word = &f->state};
+    return weft__word_wait_run(&f->state, &leap, deadline, &runner);
 }
 
 int weft_future_wait(weft_future *f, int64_t timeout_ns)

@@ -193,18 +193,19 @@ struct map_args {
     void *ud;
 };
 
-/* The arguments live in locals and the pointers advance by their strides:
- * read through m, they would be reloaded after every (opaque) call. */
+/* The arguments live in locals: read through m, they would be reloaded
+ * after every (opaque) call. The addresses are formed from i, so none
+ * points past the buffers after the last item. */
 static int map_range(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
 {
     const struct map_args *m = ud;
     const weft_elem_fn fn = m->fn;
     const size_t is = m->in_stride, os = m->out_stride;
+    const char *const in = m->in;
+    char *const out = m->out;
     void *const fn_ud = m->ud;
-    const char *in = m->in + lo * is;
-    char *out = m->out + lo * os;
-    for (size_t i = lo; i < hi; i++, in += is, out += os) {
-        int rc = fn(ctx, in, out, fn_ud);
+    for (size_t i = lo; i < hi; i++) {
+        int rc = fn(ctx, in + i * is, out + i * os, fn_ud);
         if (rc != 0)
             return rc;
     }

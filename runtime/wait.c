@@ -106,21 +106,26 @@ static void slice_deadline(struct timespec *out, const struct timespec *deadline
         *out = *deadline;
 }
 
-/* The worker to leapfrog onto, if the hint names one of w's own pool (a
- * future of another pool runs on that pool's workers). Tested by address,
- * never through v: a worker of another pool may be freed as soon as the
- * awaited future completes. relaxed: a hint (worker.c, weft__help_one). */
-static struct weft__worker *leap_target(const struct weft__worker *w, weft__leap_hint *leap)
+/* The worker to leapfrog onto: the hint's, while its work is not done, if
+ * it is one of w's own pool (a future of another pool runs on that pool's
+ * workers). Tested by address, never through v: a worker of another pool
+ * may be freed as soon as the awaited future completes. relaxed (both
+ * loads): hints; a stale "not done" is the window weft__help_one
+ * (worker.c) describes, and this check is what keeps it that small. */
+static struct weft__worker *leap_target(const struct weft__worker *w,
+                                        const struct weft__leap *leap)
 {
-    struct weft__worker *v = leap != NULL ? atomic_load_explicit(leap, memory_order_relaxed)
-                                          : NULL;
+    if (leap == NULL ||
+        weft__phase_done(atomic_load_explicit(leap->word, memory_order_relaxed)))
+        return NULL;
+    struct weft__worker *v = atomic_load_explicit(leap->hint, memory_order_relaxed);
     const struct weft_pool *p = w->pool;
     uintptr_t off = (uintptr_t)v - (uintptr_t)p->workers;
     return v != NULL && off < (uintptr_t)p->n * sizeof *v ? v : NULL;
 }
 
 static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,
-                        weft__leap_hint *leap, const struct timespec *deadline,
+                        const struct weft__leap *leap, const struct timespec *deadline,
                         const struct weft__runner *runner)
 {
     int64_t slice = HELP_SLICE_MIN_NS;
@@ -156,7 +161,7 @@ static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,
     }
 }
 
-int weft__word_wait_run(_Atomic uint32_t *word, weft__leap_hint *leap,
+int weft__word_wait_run(_Atomic uint32_t *word, const struct weft__leap *leap,
                         const struct timespec *deadline, const struct weft__runner *runner)
 {
     if (weft__phase_done(load_acquire(word)))
@@ -170,5 +175,6 @@ int weft__word_wait_run(_Atomic uint32_t *word, weft__leap_hint *leap,
 int weft__word_wait(_Atomic uint32_t *word, weft__leap_hint *leap,
                     const struct timespec *deadline)
 {
-    return weft__word_wait_run(word, leap, deadline, NULL);
+    struct weft__leap l = {.hint = leap, .word = word};
+    return weft__word_wait_run(word, leap != NULL ? &l : NULL, deadline, NULL);
 }

@@ -36,7 +36,20 @@ struct weft__runner {
     bool (*run)(void *arg, struct weft__worker *w);
     void *arg;
 };
-int weft__word_wait_run(_Atomic uint32_t *word, weft__leap_hint *leap,
+
+/* Where a helping wait leapfrogs: onto the worker in *hint, and only while
+ * that work's completion word *word is not done (once it is, the thief may
+ * be running unrelated work). weft__word_wait passes its own word; a wait
+ * set names one of its futures, whose completion may reach the set's word
+ * later (a pruner can hold the set's link, future.c [FU4]). */
+struct weft__leap {
+    weft__leap_hint *hint;
+    _Atomic uint32_t *word;
+};
+
+/* weft__word_wait with a leap target of its own (NULL: none) and a runner
+ * (NULL: none). */
+int weft__word_wait_run(_Atomic uint32_t *word, const struct weft__leap *leap,
                         const struct timespec *deadline, const struct weft__runner *runner);
 
 /* Store final (a done phase plus flag bits) and wake sleepers if any.

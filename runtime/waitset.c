@@ -250,11 +250,14 @@ static int ws_block(struct waitset *ws, const struct timespec *deadline)
     if (deadline != NULL && weft__deadline_passed(deadline))
         return word_done(ws) ? WEFT_OK : WEFT_ETIMEDOUT;
     /* A helping wait leapfrogs onto the worker running the first future
-     * still awaited (its thief hint); a completion wakes the word, and the
-     * next block looks again. The caller's references keep f alive. */
+     * still awaited, while that future is pending (its completion can reach
+     * ws->word late, wait.h); a completion wakes the word, and the next
+     * block looks again. The caller's references keep f alive. */
     weft_future *f = first_undone(ws);
     struct weft__runner runner = {.run = run_awaited_one, .arg = ws};
-    return weft__word_wait_run(&ws->word, f != NULL ? &f->thief : NULL, deadline, &runner);
+    struct weft__leap leap = {.hint = f != NULL ? &f->thief : NULL,
+                              .word = f != NULL ? &f->state : NULL};
+    return weft__word_wait_run(&ws->word, f != NULL ? &leap : NULL, deadline, &runner);
 }
 
 /* ---- building a waiter ---- */

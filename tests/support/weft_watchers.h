@@ -4,10 +4,30 @@
 #define WEFT_WATCHERS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "future.h"
+#include "weft_test.h"
+
+/* True once f's completer has closed its watcher stack (future.c: it then
+ * fires the links; callbacks run after). acquire: pairs with the acq_rel
+ * exchange that closes it. */
+static inline bool wt_watchers_closed(weft_future *f)
+{
+    return atomic_load_explicit(&f->watchers, memory_order_acquire) == 1;
+}
+
+/* Poll (sleeping 10 us between reads) until f's watcher stack is closed or
+ * timeout_ns has passed; returns whether it is. */
+static inline bool wt_await_watchers_closed(weft_future *f, int64_t timeout_ns)
+{
+    int64_t end = wt_now_ns() + timeout_ns;
+    while (!wt_watchers_closed(f) && wt_now_ns() < end)
+        wt_sleep_us(10);
+    return wt_watchers_closed(f);
+}
 
 /* Watchers registered on f; 0 once f completed (the stack is closed). Safe
  * (it walks the links) and exact only while no thread registers, prunes or
