@@ -474,7 +474,7 @@ int weft__future_wait(weft_future *f, const struct timespec *deadline)
     if (f->pool == NULL)
         return weft__word_wait(&f->state, NULL, deadline);
     struct weft__runner runner = {.run = run_awaited, .arg = f};
-    struct weft__leap leap = {.hint = &f->thief, .word = &f->state};
+    struct weft__leap leap = weft__future_leap(f);
     return weft__word_wait_run(&f->state, &leap, deadline, &runner);
 }
 

@@ -84,6 +84,11 @@ bool weft__future_stranded(const weft_future *f);
 /* True if f's task belongs to a pool inherited through fork(): if it is
  * not done, it is stranded. Reads neither f's state nor its pool. */
 bool weft__future_inherited(const weft_future *f);
+/* A wait for f leapfrogs onto the worker running it, while f is pending. */
+static inline struct weft__leap weft__future_leap(weft_future *f)
+{
+    return (struct weft__leap){.hint = &f->thief, .word = &f->state};
+}
 static inline bool weft__phase_done(uint32_t s)
 {
     return (s & WEFT_ST_PHASE) >= WEFT_FINISHED;

@@ -115,7 +115,7 @@ static void slice_deadline(struct timespec *out, const struct timespec *deadline
 static struct weft__worker *leap_target(const struct weft__worker *w,
                                         const struct weft__leap *leap)
 {
-    if (leap == NULL ||
+    if (leap == NULL || leap->hint == NULL ||
         weft__phase_done(atomic_load_explicit(leap->word, memory_order_relaxed)))
         return NULL;
     struct weft__worker *v = atomic_load_explicit(leap->hint, memory_order_relaxed);
@@ -176,5 +176,5 @@ int weft__word_wait(_Atomic uint32_t *word, weft__leap_hint *leap,
                     const struct timespec *deadline)
 {
     struct weft__leap l = {.hint = leap, .word = word};
-    return weft__word_wait_run(word, leap != NULL ? &l : NULL, deadline, NULL);
+    return weft__word_wait_run(word, &l, deadline, NULL);
 }

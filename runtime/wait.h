@@ -39,9 +39,9 @@ struct weft__runner {
 
 /* Where a helping wait leapfrogs: onto the worker in *hint, and only while
  * that work's completion word *word is not done (once it is, the thief may
- * be running unrelated work). weft__word_wait passes its own word; a wait
- * set names one of its futures, whose completion may reach the set's word
- * later (a pruner can hold the set's link, future.c [FU4]). */
+ * be running unrelated work). hint NULL: nowhere. weft__word_wait passes its
+ * own word; a wait set names one of its futures, whose completion may reach
+ * the set's word later (a pruner can hold the set's link, future.c [FU4]). */
 struct weft__leap {
     weft__leap_hint *hint;
     _Atomic uint32_t *word;

@@ -255,9 +255,8 @@ static int ws_block(struct waitset *ws, const struct timespec *deadline)
      * block looks again. The caller's references keep f alive. */
     weft_future *f = first_undone(ws);
     struct weft__runner runner = {.run = run_awaited_one, .arg = ws};
-    struct weft__leap leap = {.hint = f != NULL ? &f->thief : NULL,
-                              .word = f != NULL ? &f->state : NULL};
-    return weft__word_wait_run(&ws->word, f != NULL ? &leap : NULL, deadline, &runner);
+    struct weft__leap leap = f != NULL ? weft__future_leap(f) : (struct weft__leap){0};
+    return weft__word_wait_run(&ws->word, &leap, deadline, &runner);
 }
 
 /* ---- building a waiter ---- */

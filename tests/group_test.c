@@ -942,20 +942,12 @@ static int sib_a(weft_ctx *ctx, void *arg, void **result)
     return 0;
 }
 
-static int sib_g(weft_ctx *ctx, void *arg, void **result)
-{
-    (void)ctx;
-    (void)arg;
-    *result = (void *)(uintptr_t)7;
-    return 0;
-}
-
 static int sib_b(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
     struct siblings *sb = arg;
     weft_future *g = NULL;
-    if (weft_submit(weft_ctx_pool(ctx), sib_g, NULL, NULL, &g) != WEFT_OK)
+    if (weft_submit(weft_ctx_pool(ctx), wt_value_task, (void *)(uintptr_t)7, NULL, &g) != WEFT_OK)
         return -1000;
     void *v = NULL;
     sb->g_rc = weft_future_result(g, WEFT_FOREVER, &v); /* helps */
@@ -1035,7 +1027,7 @@ static int sibtree_z(weft_ctx *ctx, void *arg, void **result)
     /* A helping wait before the promise: the place where a sibling could
      * be picked up. */
     weft_future *g = NULL;
-    if (rc == WEFT_OK && (rc = weft_submit(weft_ctx_pool(ctx), sib_g, NULL, NULL, &g)) == WEFT_OK) {
+    if (rc == WEFT_OK && (rc = weft_submit(weft_ctx_pool(ctx), wt_value_task, NULL, NULL, &g)) == WEFT_OK) {
         rc = weft_future_result(g, WEFT_FOREVER, NULL);
         weft_future_release(g);
     }
@@ -1109,14 +1101,6 @@ struct leap {
     int g2_rc;
 };
 
-static int trivial(weft_ctx *ctx, void *arg, void **result)
-{
-    (void)ctx;
-    (void)arg;
-    (void)result;
-    return 0;
-}
-
 static int leap_g1(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
@@ -1165,7 +1149,7 @@ static int leap_root(weft_ctx *ctx, void *arg, void **result)
         weft_group t;
         weft_child d;
         weft_group_init(&t, ctx);
-        rc = weft_spawn(&t, &d, trivial, NULL);
+        rc = weft_spawn(&t, &d, wt_value_task, NULL);
         int rt = weft_sync(&t);
         if (rc == WEFT_OK)
             rc = rt;
@@ -1174,18 +1158,25 @@ static int leap_root(weft_ctx *ctx, void *arg, void **result)
     return rc != WEFT_OK ? rc : rs;
 }
 
-/* The same with C submitted as a future (from a worker it goes on that
- * worker's deque, where B steals it) and awaited with weft_future_result. */
+/* The same with C submitted as a future: from worker A it goes on A's
+ * deque, where B steals it. Returns once B has started it, or after 5 s. */
+static int leap_submit_c(weft_ctx *ctx, struct leap *s, weft_future **f)
+{
+    s->root_worker = weft_ctx_worker(ctx);
+    int rc = weft_submit(weft_ctx_pool(ctx), leap_c, s, NULL, f);
+    if (rc == WEFT_OK)
+        wt_await_set(&s->c_started, LEAP_TIMEOUT_NS, 1000);
+    return rc;
+}
+
+/* C's future awaited with weft_future_result. */
 static int leap_root_future(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
-    struct leap *s = arg;
-    s->root_worker = weft_ctx_worker(ctx);
     weft_future *f = NULL;
-    int rc = weft_submit(weft_ctx_pool(ctx), leap_c, s, NULL, &f);
+    int rc = leap_submit_c(ctx, arg, &f);
     if (rc != WEFT_OK)
         return rc;
-    wt_await_set(&s->c_started, LEAP_TIMEOUT_NS, 1000); /* B has C, or 5 s passed */
     rc = weft_future_result(f, WEFT_FOREVER, NULL);
     weft_future_release(f);
     return rc;
@@ -1196,15 +1187,13 @@ static int leap_root_future(weft_ctx *ctx, void *arg, void **result)
  * worker that runs the first future they still wait for. */
 static int leap_root_set(weft_ctx *ctx, struct leap *s, bool iterate)
 {
-    s->root_worker = weft_ctx_worker(ctx);
     weft_future *fs[2] = {NULL, NULL};
     int rc = weft_promise_create(&fs[0]);
     if (rc == WEFT_OK)
         rc = weft_promise_set_result(fs[0], NULL, NULL);
     if (rc == WEFT_OK)
-        rc = weft_submit(weft_ctx_pool(ctx), leap_c, s, NULL, &fs[1]);
+        rc = leap_submit_c(ctx, s, &fs[1]);
     if (rc == WEFT_OK) {
-        wt_await_set(&s->c_started, LEAP_TIMEOUT_NS, 1000); /* B has C, or 5 s passed */
         if (iterate) {
             weft_as_completed *it = NULL;
             weft_future *f = NULL;
@@ -1408,7 +1397,7 @@ static int helped_node(weft_ctx *ctx, void *arg, void **result)
         weft_future *f = NULL;
         weft_group_init(&g, ctx);
         rc |= weft_spawn(&g, &c1, helped_node, (void *)(d - 1));
-        rc |= weft_submit(weft_ctx_pool(ctx), trivial, NULL, NULL, &f);
+        rc |= weft_submit(weft_ctx_pool(ctx), wt_value_task, NULL, NULL, &f);
         rc |= weft_spawn(&g, &c2, helped_node, (void *)(d - 1));
         if (f != NULL) {
             if (h->use_weft_wait)
