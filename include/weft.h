@@ -5,7 +5,12 @@
  *    (WEFT_EINVAL, WEFT_ENOMEM, ...). weft_strerror() names them.
  *  - Out-parameters are written only on success.
  *  - Timeouts are relative nanoseconds: negative waits forever (WEFT_FOREVER),
- *    0 polls without blocking. Deadlines are absolute CLOCK_MONOTONIC times.
+ *    0 polls without blocking, and a huge one (up to INT64_MAX) never ends
+ *    early: when now + timeout does not fit a time_t it waits forever.
+ *    Deadlines are absolute CLOCK_MONOTONIC times. A tv_nsec outside
+ *    [0, 999999999] is WEFT_EINVAL. A deadline at or before now (a negative
+ *    tv_sec included) polls like timeout 0: WEFT_OK if already done, else
+ *    WEFT_ETIMEDOUT, without sleeping.
  *  - "On a worker: helps" means that a call made from inside a task running on
  *    a weft worker, instead of blocking the thread, runs the tasks that the
  *    waiting task itself spawned or submitted (its descendants), then, when
@@ -26,9 +31,25 @@
  *    never runs its siblings. A child that weft_sync_take hands back is
  *    the caller's own work, like any direct call: a wait in it may run the
  *    group's older children, so it must not wait for one of them.
- *  - The library never calls exit() or abort() on a caller's mistake. The one
- *    exception is a debug build (no NDEBUG) that finds a task returning with
- *    unsynced spawned children, whose records would be in a dead frame. */
+ *  - No call is async-signal-safe: none may be made from a signal handler.
+ *  - Waits (every call that blocks until work is done or a timeout) are not
+ *    cancellation points: a pthread_cancel() of a waiting thread takes
+ *    effect at its first cancellation point after the wait returns (code the
+ *    call runs on the caller's thread, such as done-callbacks or
+ *    weft_parallel_for bodies, may have its own). weft_pool_create,
+ *    weft_pool_shutdown and weft_pool_destroy may pass through cancellation
+ *    points of the C library and liburcu: a thread that may be cancelled
+ *    disables cancellation around them. No call is async-cancel-safe.
+ *  - Each reference to a future (from a submit, a promise, weft_future_ref)
+ *    is released exactly once. Releasing it again, or using the future
+ *    after its last release, is undefined.
+ *  - The library never calls exit() or abort() on a caller's mistake. The
+ *    exceptions are debug builds (no NDEBUG), which stop the process with a
+ *    message when a task returns with unsynced spawned children, whose
+ *    records would be in a dead frame, and when a release, ref or wait finds
+ *    its future already freed (a double release). The check covers a future
+ *    while it is among the last 64 freed by the thread that freed it; misuse
+ *    of one freed longer ago goes unnoticed. */
 #ifndef WEFT_H
 #define WEFT_H
 
@@ -102,9 +123,14 @@ typedef enum weft_pin {
  * (see WEFT_EBROKEN), like Python's failing executor initializer. */
 typedef int (*weft_worker_hook)(unsigned worker, void *ud);
 
+/* Most workers a pool can have. */
+#define WEFT_MAX_WORKERS 4096u
+
 typedef struct weft_pool_options {
     size_t struct_size;           /* sizeof(weft_pool_options): set by _init */
-    unsigned workers;             /* 0 = the CPUs in the process affinity mask */
+    unsigned workers;             /* 0 = the CPUs in the process affinity mask
+                                   * (at most WEFT_MAX_WORKERS); more than
+                                   * WEFT_MAX_WORKERS is WEFT_EINVAL */
     weft_pin pin;                 /* pinning policy (only onto allowed CPUs) */
     unsigned spin_us;             /* idle spin budget before parking (default 50) */
     size_t stack_size;            /* worker stack bytes; 0 = 8 MiB */
@@ -118,6 +144,12 @@ typedef struct weft_pool_options {
 /* Fill *o with defaults. Any thread. Never fails (NULL is ignored). */
 WEFT_API void weft_pool_options_init(weft_pool_options *o);
 
+/* Spare threads a pool may start, at most, to take the place of workers
+ * blocked in waits (see "On a worker: helps" above): a pool runs up to
+ * workers + WEFT_SPARES_MAX threads, and never more than `workers` of them
+ * outside waits for long. */
+#define WEFT_SPARES_MAX 1024
+
 /* Create a pool and start its workers.
  * Threads:   any thread. Topology is loaded once per process.
  * Ownership: *out is a new pool; weft_pool_destroy() it.
@@ -130,8 +162,9 @@ WEFT_API void weft_pool_options_init(weft_pool_options *o);
  *            freed in the child. Futures that were done before the fork
  *            keep their outcome. Pools created in the child work normally.
  *            A task that calls fork() should only exec or _exit in the child.
- * Returns:   WEFT_OK; WEFT_EINVAL (out NULL, bad struct_size or pin);
- *            WEFT_ENOMEM; WEFT_EAGAIN if threads could not be started. */
+ * Returns:   WEFT_OK; WEFT_EINVAL (out NULL, bad struct_size or pin, more
+ *            than WEFT_MAX_WORKERS workers); WEFT_ENOMEM; WEFT_EAGAIN if
+ *            threads could not be started (nothing is left running). */
 WEFT_API int weft_pool_create(weft_pool **out, const weft_pool_options *opts);
 
 enum {
@@ -248,7 +281,9 @@ WEFT_API int weft_future_add_done_callback(weft_future *f, weft_callback cb, voi
 WEFT_API uint64_t weft_callback_failures(void);
 
 /* Reference counting. ref returns f. Releasing never cancels the task.
- * Any thread; NULL is ignored. */
+ * Any thread; NULL is ignored. Release each reference once: a second
+ * release, or a ref or wait after the last one, is undefined (debug builds
+ * catch recent ones; see the conventions at the top). */
 WEFT_API weft_future *weft_future_ref(weft_future *f);
 WEFT_API void weft_future_release(weft_future *f);
 
@@ -319,8 +354,11 @@ typedef int (*weft_elem_fn)(weft_ctx *ctx, const void *in, void *out, void *ud);
 
 typedef struct weft_map_options {
     size_t struct_size;   /* sizeof(weft_map_options): set by _init */
-    size_t chunk;         /* items per task; 0 = automatic */
-    size_t max_in_flight; /* tasks queued or running at once; 0 = 64 per worker */
+    size_t chunk;         /* items per task; 0 = automatic: n / (8 * workers),
+                           * at least 1 and at most 4096 */
+    size_t max_in_flight; /* tasks queued or running at once; 0 = automatic:
+                           * 32768 * workers / chunk, at least 2 and at most
+                           * 64 per worker */
     int64_t timeout_ns;   /* from the call; negative = forever */
     uint64_t reserved[4];
 } weft_map_options;
@@ -328,11 +366,20 @@ typedef struct weft_map_options {
 WEFT_API void weft_map_options_init(weft_map_options *o);
 
 /* out[i] = fn(in[i]) for i in [0, n), through submitted tasks of `chunk`
- * items with at most max_in_flight tasks outstanding (memory does not grow
- * with n). Blocks (on a worker: helps) until all are done, the first failure
- * (then *failed_index is set to the lowest failing index, tasks not started
- * are cancelled, running ones stop at the next item, and the call waits for
- * them so nothing writes to out after it returns), or the timeout.
+ * items with at most max_in_flight tasks outstanding.
+ * Order and window: items start in input order (each task takes the next
+ * `chunk` items when it starts; tasks on different workers start theirs in
+ * parallel) and are collected in input order. At most chunk * max_in_flight
+ * items are started and not yet collected at any time, so item i starts
+ * only after items [0, i - chunk * max_in_flight] have returned; with chunk
+ * and max_in_flight both 0, at most 32768 * workers items, whatever n is.
+ * Memory does not grow with n.
+ * Blocks (on a worker: helps) until all are done, the first failure, or the
+ * timeout. On a failure, *failed_index is set to the lowest failing index;
+ * no task takes items once an item failed, so items after it start only in
+ * tasks that had taken them before (running in parallel), which stop at
+ * their next item; tasks not started are cancelled, and the call waits for
+ * the running ones so nothing writes to out after it returns.
  * in_stride 0 passes the same input to every item; out_stride 0 needs n <= 1.
  * Precedence: an item's failure, then shutdown/broken pool, then timeout
  * (*failed_index is written only for an item's failure, so a caller that

@@ -34,7 +34,7 @@
  * What the caller gets, and does not: its stack gets a leapfrogging limit
  * like a worker's (half of what lies below the call); it is registered with
  * liburcu for the call (stealing reads other deques' buffers in read-side
- * sections and a growing push retires a buffer through call_rcu), unless
+ * sections, and a growing push frees old buffers after a grace period), unless
  * the thread registered itself; the pool's worker hooks do not run on it,
  * and its CPU affinity is its own. A worker of another pool keeps its own
  * identity and does not borrow. */

@@ -26,18 +26,17 @@
 #include <urcu/urcu-memb.h>
 #endif
 
+#include "alloc.h"
+
 struct weft__deque_buf {
     int64_t mask;                      /* capacity - 1 */
     struct weft__deque_buf *next;      /* retire list link */
-#ifndef WEFT_RECLAIM_RETIRE
-    struct rcu_head rcu;               /* call_rcu link */
-#endif
-    _Atomic(struct weft__task *) slots[];
+    _Atomic uintptr_t slots[]; /* task pointer | WEFT_DQ_INDEPENDENT */
 };
 
 static struct weft__deque_buf *buf_new(int64_t cap)
 {
-    struct weft__deque_buf *b = malloc(sizeof(*b) + (size_t)cap * sizeof(b->slots[0]));
+    struct weft__deque_buf *b = weft__malloc(sizeof(*b) + (size_t)cap * sizeof(b->slots[0]));
     if (b == NULL)
         return NULL;
     b->mask = cap - 1;
@@ -45,17 +44,23 @@ static struct weft__deque_buf *buf_new(int64_t cap)
     return b;
 }
 
-static inline struct weft__task *slot_get(struct weft__deque_buf *b, int64_t i)
+/* A slot holds a task pointer with its flags in the low bit. */
+static inline uintptr_t slot_get(struct weft__deque_buf *b, int64_t i)
 {
     /* relaxed: the slot's visibility comes from [DQ1]/[DQ2]; the value is only
      * trusted after the CAS [DQ4] (steal) or by the owner who wrote it. */
     return atomic_load_explicit(&b->slots[i & b->mask], memory_order_relaxed);
 }
 
-static inline void slot_put(struct weft__deque_buf *b, int64_t i, struct weft__task *t)
+static inline void slot_put(struct weft__deque_buf *b, int64_t i, uintptr_t v)
 {
     /* relaxed: published by the release store of bottom [DQ1]. */
-    atomic_store_explicit(&b->slots[i & b->mask], t, memory_order_relaxed);
+    atomic_store_explicit(&b->slots[i & b->mask], v, memory_order_relaxed);
+}
+
+static inline struct weft__task *slot_task(uintptr_t v)
+{
+    return (struct weft__task *)(v & ~(uintptr_t)WEFT_DQ_INDEPENDENT);
 }
 
 int weft__deque_init(struct weft__deque *dq, size_t cap, bool rcu)
@@ -80,37 +85,41 @@ int weft__deque_init(struct weft__deque *dq, size_t cap, bool rcu)
     return 0;
 }
 
-#ifndef WEFT_RECLAIM_RETIRE
-static void buf_free_rcu(struct rcu_head *head)
+static void free_retired(struct weft__deque *dq)
 {
-    free(weft_container_of(head, struct weft__deque_buf, rcu));
-}
-#endif
-
-/* Retire an old buffer: a thief that loaded it before the swap may still read
- * it. RCU frees it after every read-side section that could see it ended;
- * the retire list keeps it until fini (at most the size of the live buffer). */
-static void buf_retire(struct weft__deque *dq, struct weft__deque_buf *old)
-{
-#ifndef WEFT_RECLAIM_RETIRE
-    if (dq->rcu) {
-        urcu_memb_call_rcu(&old->rcu, buf_free_rcu);
-        return;
-    }
-#endif
-    old->next = dq->retired;
-    dq->retired = old;
-}
-
-void weft__deque_fini(struct weft__deque *dq)
-{
-    /* relaxed: no other thread uses the deque any more (workers joined). */
-    free(atomic_load_explicit(&dq->buf, memory_order_relaxed));
     while (dq->retired) {
         struct weft__deque_buf *n = dq->retired->next;
         free(dq->retired);
         dq->retired = n;
     }
+}
+
+/* Retire an old buffer: a thief that loaded it before the swap may still read
+ * it. With rcu, the growing owner frees the retired buffers after a grace
+ * period: every read-side section that could have loaded them has ended
+ * (the swap's store [DQ2] comes before the grace period starts). liburcu's
+ * call_rcu is not used: it aborts the process when it cannot allocate. An
+ * owner inside a read-side section of its own (its caller's, not weft's)
+ * would wait for itself: its buffers stay retired until a later grow or
+ * fini. Without rcu the retire list keeps them until fini (at most the size
+ * of the live buffer). */
+static void buf_retire(struct weft__deque *dq, struct weft__deque_buf *old)
+{
+    old->next = dq->retired;
+    dq->retired = old;
+#ifndef WEFT_RECLAIM_RETIRE
+    if (dq->rcu && !urcu_memb_read_ongoing()) {
+        urcu_memb_synchronize_rcu();
+        free_retired(dq);
+    }
+#endif
+}
+
+void weft__deque_fini(struct weft__deque *dq)
+{
+    /* relaxed: no other thread uses the deque any more (workers joined). */
+    free(atomic_exchange_explicit(&dq->buf, NULL, memory_order_relaxed));
+    free_retired(dq);
 }
 
 static struct weft__deque_buf *grow(struct weft__deque *dq, struct weft__deque_buf *old,
@@ -130,7 +139,7 @@ static struct weft__deque_buf *grow(struct weft__deque *dq, struct weft__deque_b
     return nb;
 }
 
-int weft__deque_push(struct weft__deque *dq, struct weft__task *t)
+int weft__deque_push(struct weft__deque *dq, struct weft__task *t, unsigned flags)
 {
     /* relaxed: only the owner writes bottom and buf. */
     int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed);
@@ -145,14 +154,14 @@ int weft__deque_push(struct weft__deque *dq, struct weft__task *t)
         if (a == NULL)
             return -ENOMEM;
     }
-    slot_put(a, b, t);
+    slot_put(a, b, (uintptr_t)t | (flags & WEFT_DQ_INDEPENDENT));
     /* [DQ1] release: publishes slot b and the task it points to. This
      * replaces the paper's release fence + relaxed store; TSan sees it. */
     atomic_store_explicit(&dq->bottom, b + 1, memory_order_release);
     return 0;
 }
 
-struct weft__task *weft__deque_take(struct weft__deque *dq)
+struct weft__task *weft__deque_take(struct weft__deque *dq, unsigned *flags)
 {
     /* relaxed: owner-only fields. */
     int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed) - 1;
@@ -172,7 +181,10 @@ struct weft__task *weft__deque_take(struct weft__deque *dq)
         atomic_store_explicit(&dq->bottom, b + 1, memory_order_relaxed);
         return NULL;
     }
-    struct weft__task *x = slot_get(a, b);
+    uintptr_t v = slot_get(a, b);
+    struct weft__task *x = slot_task(v);
+    if (flags != NULL)
+        *flags = (unsigned)(v & WEFT_DQ_INDEPENDENT);
     if (t < b)
         return x; /* more than one task left: no thief can reach index b */
     /* [DQ4] one task left: race the thieves for index t with a CAS. seq_cst
@@ -185,7 +197,19 @@ struct weft__task *weft__deque_take(struct weft__deque *dq)
     return x;
 }
 
-int weft__deque_steal(struct weft__deque *dq, struct weft__task **out)
+int weft__deque_peek_flags(struct weft__deque *dq)
+{
+    /* relaxed: owner-only fields; a thief that takes the task meanwhile
+     * makes the owner's next take return another task or NULL. */
+    int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed);
+    int64_t t = atomic_load_explicit(&dq->top, memory_order_relaxed);
+    if (t >= b)
+        return -1;
+    struct weft__deque_buf *a = atomic_load_explicit(&dq->buf, memory_order_relaxed);
+    return (int)(slot_get(a, b - 1) & WEFT_DQ_INDEPENDENT);
+}
+
+int weft__deque_steal(struct weft__deque *dq, struct weft__task **out, bool dependent_only)
 {
 #ifdef WEFT_TSAN
     /* [DQ3] TSan build: a seq_cst RMW that leaves top unchanged replaces the
@@ -206,13 +230,17 @@ int weft__deque_steal(struct weft__deque *dq, struct weft__task **out)
     struct weft__deque_buf *a = atomic_load_explicit(&dq->buf, memory_order_acquire);
     /* Read the slot before the CAS: after a successful CAS the owner may
      * overwrite it (ssbl/concurrent-deque#2). */
-    struct weft__task *x = slot_get(a, t);
+    uintptr_t v = slot_get(a, t);
+    /* The flag is read before any claim: an independent task is left for
+     * the worker loops (a stale read only makes the answer a hint). */
+    if (dependent_only && (v & WEFT_DQ_INDEPENDENT))
+        return WEFT_STEAL_SKIP;
     /* [DQ4] seq_cst: decides ownership of index t against take and other
      * thieves; relaxed on failure because the value is discarded. */
     if (!atomic_compare_exchange_strong_explicit(&dq->top, &t, t + 1, memory_order_seq_cst,
                                                  memory_order_relaxed))
         return WEFT_STEAL_ABORT;
-    *out = x;
+    *out = slot_task(v);
     return WEFT_STEAL_OK;
 }
 

@@ -1,12 +1,13 @@
 /* fork() in a process that uses weft.
  *
  * fork() copies only the calling thread, so in the child every pool created
- * before the fork has no workers, and liburcu's call_rcu thread is gone
- * too. Such a pool is "inherited": every call that would wait for its
- * workers returns WEFT_EBROKEN instead of hanging (pool.c, future.c,
- * waitset.c). A pool created in the child works normally; it frees old
- * deque buffers itself (the retire list) instead of through call_rcu,
- * whose thread and reader registry the child cannot trust. */
+ * before the fork has no workers. Such a pool is "inherited": every call
+ * that would wait for its workers returns WEFT_EBROKEN instead of hanging
+ * (pool.c, future.c, waitset.c). A pool created in the child works
+ * normally; it keeps old deque buffers until it is destroyed (the retire
+ * list) instead of freeing them after RCU grace periods: liburcu's reader
+ * registry still lists the parent's threads, one of which may have been
+ * inside a read-side section at the fork. */
 #ifndef WEFT_FORK_H
 #define WEFT_FORK_H
 

@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "future.h"
 #include "futex.h"
 #include "pool.h"
@@ -255,15 +256,48 @@ static void future_free(weft_future *f)
         f->result_dtor(f->result);
     if (f->error_dtor)
         f->error_dtor(f->error);
-    weft__slab_free(f->slab, f);
+    weft__slab_retire(f->slab, f);
 }
+
+/* Debug builds (no NDEBUG) stop the process when a release, ref or wait
+ * finds the future already freed (weft.h's conventions). A holder's
+ * reference keeps refs >= 1, and refs stays 0 once the last one went:
+ * weft__slab_retire keeps the freed block readable and unused while it is
+ * in the releasing thread's quarantine (slab.h), so the check reads live
+ * memory (past the quarantine it cannot tell). It steps over ASan's poison
+ * on the block so that the message is this check's. A release or ref that
+ * raced with the last release sees 0 returned by its own RMW instead.
+ * Release builds check nothing. */
+#ifndef NDEBUG
+__attribute__((noinline, no_sanitize_address)) static uint32_t debug_refs(const weft_future *f)
+{
+    /* relaxed: a diagnostic read of a count the caller must hold a part of. */
+    return atomic_load_explicit(&((weft_future *)f)->refs, memory_order_relaxed);
+}
+#define CHECK_HELD(f, call)                                                         \
+    do {                                                                            \
+        if (weft_unlikely(debug_refs(f) == 0))                                      \
+            WEFT_DEBUG_FAIL(call ": the future was already freed (released once too often)"); \
+    } while (0)
+#define CHECK_OLD_REFS(old, call)                                                   \
+    do {                                                                            \
+        if (weft_unlikely((old) == 0))                                              \
+            WEFT_DEBUG_FAIL(call ": the future was already freed (released once too often)"); \
+    } while (0)
+#else
+#define CHECK_HELD(f, call) ((void)0)
+#define CHECK_OLD_REFS(old, call) ((void)(old))
+#endif
 
 weft_future *weft_future_ref(weft_future *f)
 {
-    if (f != NULL)
+    if (f != NULL) {
+        CHECK_HELD(f, "weft_future_ref");
         /* relaxed: taking a reference needs no ordering; the caller already
          * holds one (usual refcount rule). */
-        atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+        uint32_t old = atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+        CHECK_OLD_REFS(old, "weft_future_ref");
+    }
     return f;
 }
 
@@ -271,13 +305,18 @@ void weft_future_release(weft_future *f)
 {
     if (f == NULL)
         return;
+    CHECK_HELD(f, "weft_future_release");
 #ifdef WEFT_TSAN
     /* [FU3] TSan does not model fences: acq_rel on the decrement instead. */
-    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+    uint32_t old = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel);
+    CHECK_OLD_REFS(old, "weft_future_release");
+    if (old == 1)
         future_free(f);
 #else
     /* [FU3] release: our uses of f happen before the free. */
-    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_release) == 1) {
+    uint32_t old = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_release);
+    CHECK_OLD_REFS(old, "weft_future_release");
+    if (old == 1) {
         /* [FU3] acquire fence: pairs with every other holder's release. */
         atomic_thread_fence(memory_order_acquire);
         future_free(f);
@@ -361,7 +400,7 @@ static void future_exec(struct weft__task *t, struct weft__worker *w)
      * further down the stack: never wait for that. */
     uint32_t s = load_state(f);
     if ((s & WEFT_ST_CLAIMED) && (s & WEFT_ST_PHASE) == WEFT_PENDING)
-        weft__word_wait(&f->state, NULL, NULL);
+        weft__word_wait(&f->state, NULL);
     dispose_task(f, w);
 }
 
@@ -384,6 +423,16 @@ static bool run_awaited(void *arg, struct weft__worker *w)
     return weft__future_try_run(arg, w);
 }
 
+/* The queued record only needs disposing once the task started (a waiter
+ * ran it inline) or was claimed or cancelled (task.h). relaxed: a hint;
+ * future_exec decides with its own CAS. */
+bool weft__future_settled(const struct weft__task *t)
+{
+    const weft_future *f = weft_container_of(t, weft_future, task);
+    uint32_t s = atomic_load_explicit(&((weft_future *)f)->state, memory_order_relaxed);
+    return (s & WEFT_ST_PHASE) != WEFT_PENDING;
+}
+
 bool weft__task_is_future(const struct weft__task *t)
 {
     return t->exec == future_exec;
@@ -398,7 +447,7 @@ void weft__future_task_drop(struct weft__task *t)
      * before the pool counts the task finished. */
     uint32_t s = load_state(f);
     if ((s & WEFT_ST_CLAIMED) && (s & WEFT_ST_PHASE) == WEFT_PENDING)
-        weft__word_wait(&f->state, NULL, NULL);
+        weft__word_wait(&f->state, NULL);
     dispose_task(f, NULL);
 }
 
@@ -471,17 +520,20 @@ int weft__future_wait(weft_future *f, const struct timespec *deadline)
 {
     if (weft__future_stranded(f))
         return WEFT_EBROKEN;
-    if (f->pool == NULL)
-        return weft__word_wait(&f->state, NULL, deadline);
-    struct weft__runner runner = {.run = run_awaited, .arg = f};
-    struct weft__leap leap = weft__future_leap(f);
-    return weft__word_wait_run(&f->state, &leap, deadline, &runner);
+    /* A promise has no task to run; a timed wait runs none (it would
+     * stretch its deadline by the task's length): both only block. */
+    if (f->pool == NULL || deadline != NULL)
+        return weft__word_wait(&f->state, deadline);
+    struct weft__help h = {.runner = {.run = run_awaited, .arg = f},
+                           .leap = weft__future_leap(f)};
+    return weft__word_wait_help(&f->state, &h);
 }
 
 int weft_future_wait(weft_future *f, int64_t timeout_ns)
 {
     if (f == NULL)
         return WEFT_EINVAL;
+    CHECK_HELD(f, "weft_future_wait");
     struct timespec dl;
     if (timeout_ns == 0)
         return weft_future_done(f) ? WEFT_OK : WEFT_ETIMEDOUT;
@@ -490,8 +542,13 @@ int weft_future_wait(weft_future *f, int64_t timeout_ns)
 
 int weft_future_wait_until(weft_future *f, const struct timespec *deadline)
 {
-    if (f == NULL || deadline == NULL || deadline->tv_nsec < 0 || deadline->tv_nsec >= 1000000000)
+    int passed = weft__deadline_check(deadline);
+    if (f == NULL || passed < 0)
         return WEFT_EINVAL;
+    CHECK_HELD(f, "weft_future_wait_until");
+    /* At or before now (a negative tv_sec too): a poll, as timeout 0. */
+    if (passed)
+        return weft_future_wait(f, 0);
     return weft__future_wait(f, deadline);
 }
 
@@ -537,7 +594,7 @@ int weft_future_cancel(weft_future *f)
     if ((s & WEFT_ST_CLAIMED) && !weft__phase_done(s)) {
         /* Another thread is completing it right now (a concurrent cancel,
          * or a promise being set): its outcome is imminent, so report it. */
-        weft__word_wait(&f->state, NULL, NULL);
+        weft__word_wait(&f->state, NULL);
         s = load_state(f);
     }
     return (s & WEFT_ST_PHASE) == WEFT_CANCELLED;
@@ -585,7 +642,7 @@ int weft_future_add_done_callback(weft_future *f, weft_callback cb, void *ud)
         run_callback(cb, f, ud);
         return WEFT_OK;
     }
-    struct callback_node *n = malloc(sizeof(*n));
+    struct callback_node *n = weft__malloc(sizeof(*n));
     if (n == NULL)
         return WEFT_ENOMEM;
     n->l.fire = fire_callback;
@@ -678,7 +735,7 @@ int weft_promise_set_running(weft_future *f)
     }
     if ((s & WEFT_ST_CLAIMED) && !weft__phase_done(s)) {
         /* A cancel or a set_result is completing it right now. */
-        weft__word_wait(&f->state, NULL, NULL);
+        weft__word_wait(&f->state, NULL);
         s = load_state(f);
     }
     return (s & WEFT_ST_PHASE) == WEFT_CANCELLED ? WEFT_ECANCELED : WEFT_EALREADY;

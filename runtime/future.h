@@ -30,7 +30,7 @@ struct weft__listener {
 };
 
 struct weft_future {
-    struct weft__task task;      /* queued record (tasks only) */
+    struct weft__task task;      /* queued record (tasks only): independent */
     struct weft__slab *slab;     /* where the record's memory came from (slab.h) */
     _Atomic uint32_t state;      /* futex word, see WEFT_ST_* */
     _Atomic uint32_t refs;       /* handles + the runtime's reference */
@@ -66,6 +66,9 @@ bool weft__future_watch(weft_future *f, struct weft__listener *l);
  * (discarded). Lock-free;
  * the caller holds a reference on f. */
 void weft__future_prune(weft_future *f, bool (*stale)(const struct weft__listener *l));
+/* The pool's settled hook (task.h): t is a future task that started or
+ * was claimed. */
+bool weft__future_settled(const struct weft__task *t);
 /* True if t is a submitted future task. */
 bool weft__task_is_future(const struct weft__task *t);
 /* Cancel and dispose of a queued future task that no worker will run

@@ -57,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "future.h"
 #include "pool.h"
 #include "wait.h"
@@ -153,12 +154,26 @@ static bool lazy_grow(struct weft__lazy *l)
 {
     if (l->cap > UINT_MAX / 2)
         return false;
-    weft_child **items = realloc(l->items, 2 * (size_t)l->cap * sizeof(*items));
+    weft_child **items = weft__realloc(l->items, 2 * (size_t)l->cap * sizeof(*items));
     if (items == NULL)
         return false;
     l->items = items;
     l->cap *= 2;
     return true;
+}
+
+/* Make c stealable on w's deque. When the deque cannot grow either, c runs
+ * here and now, in a frame of its own, and its sync finds it done: the
+ * injection queue is no place for a child, since a syncing worker never
+ * looks there, and a pool of one worker would run it only on a spare
+ * thread, which needs memory too. */
+static void push_child(struct weft__worker *w, weft_child *c)
+{
+    struct weft__task *t = weft__child_expose(w, c);
+    if (weft__deque_push(&w->dq, t, 0) == 0)
+        weft__notify(w->pool);
+    else
+        weft__run(w, t);
 }
 
 /* Keep c private, publishing when a thief asked. When the stack is full
@@ -170,7 +185,7 @@ static void spawn_private(struct weft__worker *w, weft_child *c)
     if (weft_unlikely(l->n == l->cap) && !lazy_grow(l)) {
         weft__publish(w);
         if (l->n == l->cap) {
-            weft__push_local(w, weft__child_expose(w, c));
+            push_child(w, c);
             return;
         }
     }
@@ -192,7 +207,7 @@ int weft__spawn_slow(weft_group *g, weft_child *c, weft_fn fn, void *arg)
     c->prev_ = g->last_;
     g->last_ = c;
     if (g->flags_ & GROUP_EAGER)
-        weft__push_local(w, weft__child_expose(w, c));
+        push_child(w, c);
     else
         spawn_private(w, c);
     return WEFT_OK;
@@ -243,29 +258,41 @@ static inline bool take_private(struct weft__worker *w, weft_child *c)
 }
 
 /* Wait for one child and return its status: run it inline if it is still
- * private; otherwise pop our deque until we meet it (anything above it was
- * pushed after it by this task, e.g. a nested submit) or find it stolen. */
+ * private; otherwise pop our deque until we meet it (the dependent tasks
+ * above it were pushed after it by this task; independent ones, e.g. a
+ * nested submit, are set aside) or find it stolen. Past the stack bound
+ * nothing runs inline: the children are published and the wait blocks. */
 static int sync_one(struct weft__worker *w, weft_child *c, bool eager)
 {
-    if (!eager && take_private(w, c))
+    bool room = weft__stack_room(w);
+    if (!eager && room && take_private(w, c))
         return run_inline(w, c);
+    if (!room) {
+        weft__publish(w); /* c too, if it was private */
+        /* The deque could not grow, so c stayed private: run it here
+         * rather than wait for what no other thread can see. */
+        if (!eager && take_private(w, c))
+            return run_inline(w, c);
+    }
     w->lazy.open--; /* exposed (weft__child_expose); synced below */
     struct child_rt *rt = rt_of(c);
-    for (;;) {
+    while (room) {
         /* A helping wait earlier in this task may have run c already (it
          * takes our children off the deque); then nothing below c is ours.
          * [GR2] acquire: pairs with child_exec's completion. */
         if (weft__phase_done(atomic_load_explicit(&rt->word, memory_order_acquire)))
             return rt->status;
-        struct weft__task *t = weft__deque_take(&w->dq);
+        struct weft__task *t = weft__take_dependent(w, INT64_MIN);
         if (t == &rt->task)
             return run_inline(w, c);
         if (t == NULL)
             break;
         weft__run(w, t);
     }
-    /* Stolen: help, leapfrogging onto the thief first [GR3]. */
-    weft__word_wait(&rt->word, &rt->thief, NULL);
+    /* Stolen: help with the frame's own children and, leapfrogging, with
+     * the thief's [GR3]. */
+    struct weft__help h = {.leap = {.hint = &rt->thief, .word = &rt->word}, .own = true};
+    weft__word_wait_help(&rt->word, &h);
     return rt->status;
 }
 

@@ -1,61 +1,110 @@
 /* weft_map: concurrent.futures' Executor.map over arrays, with bounded
- * memory, a deadline and first-failure reporting.
+ * memory, a deadline, items that start in input order, and first-failure
+ * reporting.
  *
- * Shape. The n items are cut into chunks of `chunk` consecutive items; each
- * chunk is one submitted task with its future. At most W = max_in_flight
- * chunk futures exist at once, in a ring of W slots: the call submits a
- * window of W chunks, waits for the oldest, collects it, and submits the next
- * chunk into the freed slot. Memory is O(W) whatever n is (Python's
- * Executor.map submits every item eagerly; 3.14's buffersize is the same
- * window idea per item). Waiting on the oldest rather than on any chunk keeps
- * collection in input order, which is what makes failure reporting exact.
+ * Tasks and tickets. The n items are cut into nchunks chunks of `chunk`
+ * consecutive items; chunk k is ticket k. The call submits chunk tasks, each
+ * with its future, but a task is not bound to a chunk when it is submitted:
+ * when it starts, it claims the lowest ticket nobody claimed yet from the
+ * shared counter `claims` and runs that chunk's items in order. Whichever
+ * order the pool starts the tasks in (LIFO deques, batches taken from the
+ * injection queue, a helping wait that runs a task inline), chunks start in
+ * input order, and so do items on one worker; workers running in parallel
+ * start their chunks in claim order. Each task claims at most one ticket.
  *
- * Failures. Items of a chunk run in order and a chunk stops at its first
- * failing item. The lowest failing index seen so far is shared as a hint
- * (fail_min): chunks skip items after it, and once the caller sees it, it
- * submits nothing more and asks the outstanding chunks that begin after it
- * to stop. Chunks before it keep running, and chunks are collected in
- * order, so every chunk before the reported one ran in full: the reported
- * index is the lowest failing item of the whole input, and
- * out[0, *failed_index) holds results (unless the deadline or a shutdown
- * cut the call short as well, which may have stopped earlier chunks).
+ * Window. A ring of W = max_in_flight task records holds the submitted tasks
+ * the caller has not retired; a second ring of W holds the outcome of each
+ * claimed ticket until it is collected. The caller waits for the oldest
+ * submitted task, retires it (its record names the ticket it claimed and
+ * that ticket's outcome), then collects finished tickets in ticket order,
+ * and submits another task only while fewer than W tasks are unretired and
+ * fewer than W tickets are uncollected (submitted - collected < W). Every
+ * claimed ticket belongs to a submitted task, so at most W tickets, i.e. at
+ * most W * chunk items, are started and not collected at any time, and item
+ * i starts only once items [0, i - W * chunk] have returned. Memory is O(W)
+ * whatever n is (Python's Executor.map submits every item eagerly; 3.14's
+ * buffersize is the same window idea per item). With default options the
+ * plan keeps W * chunk <= WINDOW_PER_WORKER * workers (see plan()).
+ *
+ * Failures. A chunk stops at its first failing item, lowers the hint
+ * fail_min to that index, and closes the claim counter: a task that starts
+ * after the close claims no ticket and runs nothing, so no item after the
+ * failure starts once it happened, except in chunks already claimed by then
+ * (running in parallel), which skip their items after the hint. Every chunk
+ * before the failing one was claimed before it and runs in full (or up to a
+ * lower failure of its own). The caller stops submitting as soon as it sees
+ * the hint, and reports failures when it collects them, in ticket order: the
+ * first failure collected is the lowest failing index of the whole input,
+ * and out[0, *failed_index) holds results (unless the deadline or a
+ * shutdown cut the call short as well, which may have stopped earlier
+ * chunks).
  *
  * Stopping for good (failure collected, deadline, shutdown, submit error).
- * No more chunks are submitted; every outstanding chunk gets
- * weft_future_request_cancel: chunks not started are cancelled outright,
- * running ones see weft_ctx_cancel_requested() and stop at their next item
- * boundary. The call then waits for them without a deadline, because they
- * write into out: when weft_map returns, no task of the call is running or
- * will run.
+ * No more tasks are submitted, the claim counter is closed, and every
+ * unretired task gets weft_future_request_cancel: tasks not started are
+ * cancelled outright, running ones see weft_ctx_cancel_requested() and stop
+ * at their next item boundary. (The caller never cancels on the hint alone:
+ * it cannot tell which running task holds a chunk before the failure.) The
+ * call then waits for them without a deadline, because they write into out:
+ * when weft_map returns, no task of the call is running or will run.
  *
  * Ordering and invariants
- *   [MP1] Chunk outcome: the chunk task writes its slot (stop, status, ran)
- *         with plain stores before returning; the future's completion
- *         publishes them (future.c [FU1], wait.c [WT1]) and the caller reads
- *         the slot only after weft__future_wait returned WEFT_OK (acquire).
- *         The results in out are published to the caller the same way.
+ *   [MP1] Task outcome: the chunk task writes its record (ticket, stop,
+ *         status, cut, ran) with plain stores before returning; the future's
+ *         completion publishes them (future.c [FU1], wait.c [WT1]) and the
+ *         caller reads the record only after weft__future_wait returned
+ *         WEFT_OK (acquire). The results in out are published to the caller
+ *         the same way. The ticket ring and `asked` are the caller's own.
  *   [MP2] fail_min: lowered by a relaxed CAS-min, read relaxed. It is only a
- *         hint that lets chunks skip work after a known failure; the reported
- *         index comes from the slots [MP1], so it needs no ordering.
- *   Lifetime: the call returns only once every submitted chunk future is
- *   done. A chunk cancelled before it started never runs chunk_task, and
- *   arg_dtor is NULL, so the ring, the call state and out outlive every
+ *         hint that lets chunks skip work after a known failure and the
+ *         caller stop submitting; the reported index comes from the records
+ *         [MP1], so it needs no ordering.
+ *   [MP3] claims: the next ticket, plus CLAIMS_CLOSED once the call stopped
+ *         or an item failed. Claimed by a relaxed fetch_add, closed by a
+ *         relaxed fetch_or. Both are read-modify-writes of one location, so
+ *         they are totally ordered (its modification order): tickets are
+ *         unique and handed out in increasing order, and every claim after
+ *         the close sees it. Nothing else is published through the counter:
+ *         a ticket only names the items [MP1] then reports on.
+ *   Window: submitted <= collected + W at all times (can_submit), and each
+ *   submitted task claims at most one ticket, so claimed tickets stay below
+ *   collected + W: the ticket ring never holds two live tickets in one slot,
+ *   and the items bound above holds.
+ *   Lifetime: the call returns only once every submitted task's future is
+ *   done. A task cancelled before it started never runs chunk_task, and
+ *   arg_dtor is NULL, so the rings, the call state and out outlive every
  *   access by a task. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "futex.h"
 #include "future.h"
 #include "pool.h"
 
-/* Automatic sizing: about 8 chunks per worker, and 64 chunks in flight per
- * worker, so that workers stay busy while the caller collects. With 4 in
- * flight, tiny chunks (chunk = 1) drained faster than the caller refilled
- * them: workers parked and were woken every few items, and 1 M items took
- * 0.1 to 6 s. 64 futures cost about 8 KiB per worker. */
+/* Default plan. The automatic chunk is n / (8 * workers) items, but at
+ * most AUTO_CHUNK_MAX, so that the window stays small while a task's own
+ * cost (a future, a queue push, a completion, the caller's retire: about a
+ * microsecond here) stays small next to thousands of tiny items. The
+ * default window is WINDOW_PER_WORKER items per worker cut into chunks:
+ * W = WINDOW_PER_WORKER * workers / chunk tasks, at least 2 per worker
+ * (each worker has a next task while the caller retires one) and at most 64
+ * (for tiny explicit chunks such as 1: enough that the workers do not drain
+ * the window between the caller's refills and park; 64 futures cost about
+ * 8 KiB per worker). With both defaults, chunk <= AUTO_CHUNK_MAX makes W at
+ * least 8 per worker, so chunk * W <= WINDOW_PER_WORKER * workers holds
+ * exactly (the bound weft.h states). */
+#define AUTO_CHUNK_MAX 4096
+#define WINDOW_PER_WORKER 32768
 #define AUTO_CHUNKS_PER_WORKER 8
-#define DEFAULT_IN_FLIGHT_PER_WORKER 64
+#define IN_FLIGHT_MIN_PER_WORKER 2
+#define IN_FLIGHT_MAX_PER_WORKER 64
 
+#define NO_TICKET SIZE_MAX
+#define CLAIMS_CLOSED ((uint64_t)1 << 63)
+
+/* What the chunk tasks share. */
 struct map_call {
     weft_elem_fn fn;
     void *ud;
@@ -63,33 +112,51 @@ struct map_call {
     size_t in_stride;
     char *out;
     size_t out_stride;
-    _Atomic size_t fail_min; /* [MP2] lowest failing item seen, SIZE_MAX if none */
+    size_t n, chunk;
+    _Atomic uint64_t claims;  /* [MP3] next ticket | CLAIMS_CLOSED */
+    _Atomic size_t fail_min;  /* [MP2] lowest failing item seen, SIZE_MAX if none */
 };
 
-/* One chunk in flight. Fields after `f` are written by the chunk task. */
-struct map_slot {
+/* One submitted chunk task. The fields after `asked` are written by the
+ * task [MP1]; the caller sets them to "nothing done" before submitting. */
+struct map_task {
     struct map_call *call;
     weft_future *f;
-    size_t begin, end; /* items [begin, end) */
-    size_t stop;       /* first item not completed [MP1] */
-    int status;        /* item `stop`'s status if it failed, else 0 */
-    bool ran;          /* chunk_task ran (not cancelled, pool not broken) */
+    bool asked;    /* the caller requested its cancellation */
+    bool ran;      /* chunk_task ran (not cancelled, pool not broken) */
+    bool cut;      /* a cancellation request stopped it */
+    size_t ticket; /* the chunk it claimed, NO_TICKET if none */
+    size_t stop;   /* first item of the chunk not completed */
+    int status;    /* item `stop`'s status if it failed, else 0 */
+};
+
+/* A claimed chunk's outcome, kept by the caller until collected. */
+struct map_ticket {
+    bool done;
+    size_t stop;
+    int status;
+};
+
+/* Slot k % cap holds task k and ticket k: two rings of cap entries each. */
+struct map_slot {
+    struct map_task task;
+    struct map_ticket ticket;
 };
 
 struct map_run {
     weft_pool *pool;
     struct map_call call;
     struct map_slot *ring;
-    size_t cap;     /* ring slots (W) */
-    size_t n, chunk, nchunks;
-    size_t head;    /* oldest outstanding chunk */
-    size_t next;    /* next chunk to submit; [head, next) are outstanding */
-    size_t cancel_mark; /* chunks beginning at or after this item were asked to stop */
-    bool no_more;   /* submit nothing more */
-    bool stopping;  /* every outstanding chunk was asked to stop: wait without deadline */
+    size_t cap;       /* W: ring slots */
+    size_t nchunks;
+    size_t submitted; /* tasks submitted */
+    size_t retired;   /* tasks waited for and released: [retired, submitted) are outstanding */
+    size_t collected; /* tickets collected, in order */
+    bool no_more;     /* submit nothing more */
+    bool stopping;    /* every outstanding task was asked to stop: wait without deadline */
     const struct timespec *deadline;
-    int err;        /* first error that is not an item failure */
-    bool failed;    /* an item failed: fail_at, fail_status */
+    int err;          /* first error that is not an item failure */
+    bool failed;      /* an item failure was collected: fail_at, fail_status */
     size_t fail_at;
     int fail_status;
 };
@@ -112,27 +179,65 @@ static void fail_min_lower(struct map_call *c, size_t i)
     }
 }
 
-static int chunk_task(weft_ctx *ctx, void *arg, void **result)
+/* Take the lowest unclaimed ticket; false once the claims are closed. */
+static bool claim_ticket(struct map_call *c, size_t *ticket)
 {
-    struct map_slot *s = arg;
-    struct map_call *c = s->call;
-    size_t i = s->begin;
+    /* [MP3] relaxed: the read-modify-write's place in the counter's
+     * modification order makes the ticket unique and in order, and shows a
+     * close that precedes it there; it publishes nothing. Tickets stay
+     * below nchunks (one per submitted task), far from CLAIMS_CLOSED. */
+    uint64_t v = atomic_fetch_add_explicit(&c->claims, 1, memory_order_relaxed);
+    if (v & CLAIMS_CLOSED)
+        return false;
+    *ticket = (size_t)v;
+    return true;
+}
+
+static void close_claims(struct map_call *c)
+{
+    /* [MP3] relaxed: every claim after this in the counter's modification
+     * order sees the bit and claims nothing; pairs with claim_ticket. */
+    atomic_fetch_or_explicit(&c->claims, CLAIMS_CLOSED, memory_order_relaxed);
+}
+
+/* Run the items of ticket k in order, up to a failure, a cancellation
+ * request, or an item after a known failure. */
+static void run_chunk(weft_ctx *ctx, struct map_task *t, size_t k)
+{
+    struct map_call *c = t->call;
+    size_t i = k * c->chunk;
+    size_t end = c->n - i > c->chunk ? i + c->chunk : c->n;
     int status = 0;
-    (void)result;
-    for (; i < s->end; i++) {
-        if (weft_ctx_cancel_requested(ctx) || i > fail_min_load(c))
+    for (; i < end; i++) {
+        if (weft_ctx_cancel_requested(ctx)) {
+            t->cut = true;
+            break;
+        }
+        if (i > fail_min_load(c))
             break;
         status = c->fn(ctx, c->in + i * c->in_stride, c->out + i * c->out_stride, c->ud);
         if (status != 0) {
             fail_min_lower(c, i);
+            close_claims(c);
             break;
         }
     }
     /* [MP1]: published by the future's completion. */
-    s->stop = i;
-    s->status = status;
-    s->ran = true;
-    return status;
+    t->stop = i;
+    t->status = status;
+}
+
+static int chunk_task(weft_ctx *ctx, void *arg, void **result)
+{
+    struct map_task *t = arg;
+    size_t k;
+    (void)result;
+    if (claim_ticket(t->call, &k)) {
+        t->ticket = k;
+        run_chunk(ctx, t, k);
+    }
+    t->ran = true; /* [MP1] */
+    return t->status;
 }
 
 /* ---- the caller's side ---- */
@@ -143,122 +248,126 @@ static void note_error(struct map_run *r, int rc)
         r->err = rc;
 }
 
-static void note_failure(struct map_run *r, size_t index, int status)
+static struct map_task *task_of(struct map_run *r, size_t k)
 {
-    if (!r->failed || index < r->fail_at) {
-        r->failed = true;
-        r->fail_at = index;
-        r->fail_status = status;
-    }
+    return &r->ring[k % r->cap].task;
 }
 
-static struct map_slot *slot_of(struct map_run *r, size_t chunk_no)
+static struct map_ticket *ticket_of(struct map_run *r, size_t k)
 {
-    return &r->ring[chunk_no % r->cap];
+    return &r->ring[k % r->cap].ticket;
 }
 
-/* Ask the outstanding chunks that begin at or after item `from` to stop:
- * not started ones are cancelled, running ones stop at an item boundary.
- * Only called once submissions ended, so the asked chunks are exactly those
- * with begin >= cancel_mark, and each is asked once. */
-static void cancel_from(struct map_run *r, size_t from)
-{
-    if (from >= r->cancel_mark)
-        return;
-    for (size_t j = r->head; j < r->next; j++) {
-        struct map_slot *s = slot_of(r, j);
-        if (s->begin >= from && s->begin < r->cancel_mark)
-            (void)weft_future_request_cancel(s->f);
-    }
-    r->cancel_mark = from;
-}
-
-/* Stop for good: nothing more is submitted, every outstanding chunk is
- * asked to stop, and the remaining waits have no deadline. */
+/* Stop for good: nothing more is submitted or claimed, every outstanding
+ * task is asked to stop (once), and the remaining waits have no deadline. */
 static void stop_all(struct map_run *r)
 {
     r->no_more = true;
+    if (r->stopping)
+        return;
     r->stopping = true;
-    cancel_from(r, 0);
+    close_claims(&r->call);
+    for (size_t k = r->retired; k < r->submitted; k++) {
+        struct map_task *t = task_of(r, k);
+        t->asked = true;
+        (void)weft_future_request_cancel(t->f);
+    }
 }
 
 static void submit_next(struct map_run *r)
 {
-    struct map_slot *s = slot_of(r, r->next);
-    s->call = &r->call;
-    s->begin = r->next * r->chunk;
-    s->end = s->begin + r->chunk < r->n ? s->begin + r->chunk : r->n;
-    s->stop = s->begin;
-    s->status = 0;
-    s->ran = false;
-    int rc = weft_submit(r->pool, chunk_task, s, NULL, &s->f);
+    struct map_task *t = task_of(r, r->submitted);
+    *t = (struct map_task){.call = &r->call, .ticket = NO_TICKET};
+    int rc = weft_submit(r->pool, chunk_task, t, NULL, &t->f);
     if (rc != WEFT_OK) {
         note_error(r, rc);
         stop_all(r);
         return;
     }
-    r->next++;
+    r->submitted++;
+}
+
+/* The window: fewer than W tasks outstanding and fewer than W tickets
+ * uncollected (every claimed ticket belongs to a submitted task). */
+static bool can_submit(const struct map_run *r)
+{
+    return !r->no_more && r->submitted < r->nchunks && r->submitted - r->retired < r->cap &&
+           r->submitted - r->collected < r->cap;
 }
 
 /* Submit until the window is full. A failure seen through the hint ends
- * submissions and stops the chunks after it; chunks before it keep running
- * (they may hold a lower failure, and their results are promised). The
- * deadline is checked here too: a waited-on chunk that is already done (a
- * helping worker ran it inline) never reaches the deadline in the wait. */
+ * submissions; the chunks before it keep running (they may hold a lower
+ * failure, and their results are promised). The deadline is checked here
+ * too: a waited-on task that is already done (a helping worker ran it
+ * inline) never reaches the deadline in the wait. */
 static void fill_window(struct map_run *r)
 {
-    size_t fm = fail_min_load(&r->call);
-    if (fm != SIZE_MAX) {
+    if (fail_min_load(&r->call) != SIZE_MAX)
         r->no_more = true;
-        cancel_from(r, fm + 1);
-    }
-    if (!r->no_more && r->next < r->nchunks && r->deadline != NULL &&
+    if (!r->no_more && r->submitted < r->nchunks && r->deadline != NULL &&
         weft__deadline_passed(r->deadline)) {
         note_error(r, WEFT_ETIMEDOUT);
         stop_all(r);
     }
-    while (!r->no_more && r->next < r->nchunks && r->next - r->head < r->cap)
+    while (can_submit(r))
         submit_next(r);
 }
 
-/* Read the oldest chunk's outcome (its future is done) and free its slot. */
-static void collect_oldest(struct map_run *r)
+/* Read the oldest task's record (its future is done), keep its ticket's
+ * outcome for collection, and free its slot. */
+static void retire_oldest(struct map_run *r)
 {
-    struct map_slot *s = slot_of(r, r->head);
-    bool asked = s->begin >= r->cancel_mark;
-    if (weft_future_cancelled(s->f)) {
-        if (!asked)
+    struct map_task *t = task_of(r, r->retired);
+    if (weft_future_cancelled(t->f)) {
+        if (!t->asked)
             note_error(r, WEFT_ESHUTDOWN); /* shutdown(CANCEL) dropped it */
-    } else if (!s->ran) {
-        note_error(r, weft_future_result(s->f, 0, NULL)); /* WEFT_EBROKEN */
-    } else if (s->status != 0) {
-        note_failure(r, s->stop, s->status);
-    } else if (s->stop < s->end && !asked) {
-        /* Stopped early, not by us: shutdown(CANCEL). (A chunk that skipped
-         * its items for an earlier failure is only collected after that
-         * failure, and then everything was asked to stop.) */
-        note_error(r, WEFT_ESHUTDOWN);
+    } else if (!t->ran) {
+        note_error(r, weft_future_result(t->f, 0, NULL)); /* WEFT_EBROKEN */
+    } else {
+        if (t->cut && !t->asked)
+            note_error(r, WEFT_ESHUTDOWN); /* shutdown(CANCEL) stopped it */
+        if (t->ticket != NO_TICKET)
+            *ticket_of(r, t->ticket) = (struct map_ticket){true, t->stop, t->status};
     }
-    weft_future_release(s->f);
-    r->head++;
-    if (r->failed || r->err != WEFT_OK)
-        stop_all(r);
+    weft_future_release(t->f);
+    r->retired++;
+}
+
+/* Collect finished tickets in order, up to the first failure: every ticket
+ * before it was collected, so it is the lowest failing item. */
+static void collect_tickets(struct map_run *r)
+{
+    while (!r->failed) {
+        struct map_ticket *k = ticket_of(r, r->collected);
+        if (!k->done)
+            return;
+        k->done = false;
+        r->collected++;
+        if (k->status != 0) {
+            r->failed = true;
+            r->fail_at = k->stop;
+            r->fail_status = k->status;
+        }
+    }
 }
 
 static void run_chunks(struct map_run *r)
 {
     for (;;) {
         fill_window(r);
-        if (r->head == r->next)
+        if (r->retired == r->submitted)
             return;
-        weft_future *f = slot_of(r, r->head)->f;
+        weft_future *f = task_of(r, r->retired)->f;
         /* Once stopping, wait without a deadline: started chunks write out. */
         if (weft__future_wait(f, r->stopping ? NULL : r->deadline) != WEFT_OK) {
             note_error(r, WEFT_ETIMEDOUT);
             stop_all(r);
             continue;
         }
-        collect_oldest(r);
+        retire_oldest(r);
+        collect_tickets(r);
+        if (r->failed || r->err != WEFT_OK)
+            stop_all(r);
     }
 }
 
@@ -287,19 +396,27 @@ static int read_options(weft_map_options *o, const weft_map_options *user)
     return WEFT_OK;
 }
 
+static size_t clamp(size_t v, size_t lo, size_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 /* Chunk size and window from the options and the pool size. */
 static void plan(struct map_run *r, const weft_map_options *o)
 {
     size_t workers = weft_pool_size(r->pool);
+    size_t n = r->call.n;
     if (workers == 0)
         workers = 1;
-    r->chunk = o->chunk;
-    if (r->chunk == 0)
-        r->chunk = r->n / (AUTO_CHUNKS_PER_WORKER * workers);
-    if (r->chunk == 0)
-        r->chunk = 1;
-    r->nchunks = r->n / r->chunk + (r->n % r->chunk != 0);
-    r->cap = o->max_in_flight ? o->max_in_flight : DEFAULT_IN_FLIGHT_PER_WORKER * workers;
+    size_t chunk = o->chunk;
+    if (chunk == 0)
+        chunk = clamp(n / (AUTO_CHUNKS_PER_WORKER * workers), 1, AUTO_CHUNK_MAX);
+    r->call.chunk = chunk;
+    r->nchunks = n / chunk + (n % chunk != 0);
+    r->cap = o->max_in_flight;
+    if (r->cap == 0)
+        r->cap = clamp(WINDOW_PER_WORKER * workers / chunk, IN_FLIGHT_MIN_PER_WORKER * workers,
+                       IN_FLIGHT_MAX_PER_WORKER * workers);
     if (r->cap > r->nchunks)
         r->cap = r->nchunks;
 }
@@ -333,18 +450,19 @@ int weft_map(weft_pool *pool, weft_elem_fn fn, void *ud, const void *in, size_t 
     bool has_dl = weft__deadline_in(&dl, o.timeout_ns);
     if (n == 0)
         return WEFT_OK;
-    struct map_run r = {.pool = pool, .n = n, .deadline = has_dl ? &dl : NULL,
-                        .cancel_mark = SIZE_MAX};
+    struct map_run r = {.pool = pool, .deadline = has_dl ? &dl : NULL};
     r.call.fn = fn;
     r.call.ud = ud;
     r.call.in = in;
     r.call.in_stride = in_stride;
     r.call.out = out;
     r.call.out_stride = out_stride;
-    /* relaxed: published to the chunks by their submission. */
+    r.call.n = n;
+    /* relaxed, [MP2] [MP3]: published to the chunk tasks by their submission. */
+    atomic_store_explicit(&r.call.claims, 0, memory_order_relaxed);
     atomic_store_explicit(&r.call.fail_min, SIZE_MAX, memory_order_relaxed);
     plan(&r, &o);
-    r.ring = calloc(r.cap, sizeof(*r.ring));
+    r.ring = weft__calloc(r.cap, sizeof(*r.ring));
     if (r.ring == NULL)
         return WEFT_ENOMEM;
     run_chunks(&r);

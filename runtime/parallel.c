@@ -147,7 +147,7 @@ static int run_external(struct weft_pool *p, struct range *r)
     rc = weft__pool_accept(p, &root.task);
     if (rc != WEFT_OK)
         return rc;
-    weft__word_wait(&root.word, NULL, NULL);
+    weft__word_wait(&root.word, NULL);
     return WEFT_OK;
 }
 

@@ -51,8 +51,10 @@
 #include <sched.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "futex.h"
 #include "pool.h"
+#include "spare.h"
 #include "topology.h"
 
 #define SLEEPER 1ull
@@ -84,8 +86,8 @@ static inline uint32_t searchers(uint64_t s)
 
 int weft__park_init(struct weft_pool *p)
 {
-    p->mask_words = (p->n + 63) / 64;
-    p->parked_mask = calloc(p->mask_words, sizeof(*p->parked_mask));
+    p->mask_words = (p->nslots + 63) / 64;
+    p->parked_mask = weft__calloc(p->mask_words, sizeof(*p->parked_mask));
     if (p->parked_mask == NULL)
         return -ENOMEM;
     /* relaxed: not shared until the workers start. */
@@ -178,7 +180,9 @@ static bool work_visible(struct weft_pool *p)
 {
     if (!cds_wfcq_empty(&p->inj_head, &p->inj_tail))
         return true;
-    for (unsigned i = 0; i < p->n; i++)
+    /* acquire [SP2] (spare.c): the slots below live are initialized. */
+    unsigned live = atomic_load_explicit(&p->live, memory_order_acquire);
+    for (unsigned i = 0; i < live; i++)
         if (weft__deque_nonempty(&p->workers[i].dq))
             return true;
     return false;
@@ -228,7 +232,9 @@ static bool try_search(struct weft__worker *w)
     /* relaxed: a heuristic throttle; the CAS keeps the count exact. */
     uint64_t s = atomic_load_explicit(&p->idle, memory_order_relaxed);
     do {
-        if (2 * searchers(s) >= p->n - sleepers(s))
+        /* Parked spares count as sleepers too: awake is at least 0. */
+        uint32_t awake = sleepers(s) < p->n ? p->n - sleepers(s) : 0;
+        if (searchers(s) != 0 && 2 * searchers(s) >= awake)
             return false;
     } while (!atomic_compare_exchange_weak_explicit(&p->idle, &s, s + SEARCHER,
                                                     memory_order_seq_cst, memory_order_relaxed));
@@ -238,7 +244,7 @@ static bool try_search(struct weft__worker *w)
 
 static struct weft__task *look_once(struct weft__worker *w)
 {
-    struct weft__task *t = weft__deque_take(&w->dq);
+    struct weft__task *t = weft__deque_take(&w->dq, NULL);
     if (t == NULL)
         t = weft__inject_take(w);
     if (t == NULL)
@@ -353,6 +359,18 @@ struct weft__task *weft__idle(struct weft__worker *w)
                 w->searching = false;
                 atomic_fetch_sub_explicit(&p->idle, SEARCHER, memory_order_relaxed);
             }
+            return NULL;
+        }
+        /* A spare no longer needed leaves the protocol (spare.h), handing
+         * on what it may owe: a wake-up it was counted a searcher for
+         * [PK2], or work whose submitter found no one to claim because
+         * this spare had just taken its own bit back in park(). */
+        if (weft__spare_surplus(w)) {
+            weft__search_end(w);
+            /* [PK1] the surplus decision before the final look. */
+            weft__fence_seq_cst(p);
+            if (work_visible(p))
+                wake_one(p);
             return NULL;
         }
         struct weft__task *t = search(w);

@@ -12,7 +12,6 @@
  *         acquire load by shutdown waiters. exiting: the same for workers.
  *   Every accepted task either runs or is cancelled, and only then is it
  *   subtracted from life; workers exit only once life shows STOP and 0. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
@@ -20,37 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef WEFT_RECLAIM_RETIRE
-#include <urcu/urcu-memb.h>
-#endif
-
+#include "alloc.h"
 #include "futex.h"
 #include "inject.h"
 #include "future.h"
 #include "pool.h"
+#include "spare.h"
 #include "topology.h"
 
 #define DEFAULT_SPIN_US 50
 #define DEFAULT_STACK (8u << 20)
-#define DEQUE_INIT_CAP 256
-/* Initial private spawn stack slots per worker (it doubles when full). */
-#define LAZY_INIT_CAP 256
-
-#ifndef WEFT_RECLAIM_RETIRE
-/* liburcu's call_rcu thread, which the first pool starts, lives on after
- * the pools. If liburcu is unloaded (a plugin that links weft statically
- * is dlclosed), its exit handler stops that thread but does not join it,
- * and the thread can still be returning through liburcu's code when it is
- * unmapped: tests/dlopen crashed so in about 1 run of 200. So the first
- * pool marks liburcu RTLD_NODELETE, as libweft.so itself is linked (glibc
- * has dlopen in libc since 2.34). */
-static void keep_urcu_loaded(void)
-{
-    Dl_info info;
-    if (dladdr((void *)(uintptr_t)urcu_memb_call_rcu, &info) != 0 && info.dli_fname != NULL)
-        (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-}
-#endif
 
 void weft_pool_options_init(weft_pool_options *o)
 {
@@ -70,7 +48,7 @@ static int read_options(weft_pool_options *o, const weft_pool_options *user)
         user->struct_size > sizeof(*o))
         return WEFT_EINVAL;
     memcpy(o, user, user->struct_size);
-    if ((unsigned)o->pin > WEFT_PIN_SCATTER)
+    if ((unsigned)o->pin > WEFT_PIN_SCATTER || o->workers > WEFT_MAX_WORKERS)
         return WEFT_EINVAL;
     for (size_t i = 0; i < sizeof(o->reserved) / sizeof(o->reserved[0]); i++)
         if (o->reserved[i] != 0)
@@ -81,48 +59,38 @@ static int read_options(weft_pool_options *o, const weft_pool_options *user)
 static void pool_free(struct weft_pool *p)
 {
     if (p->workers) {
-        for (unsigned i = 0; i < p->n; i++) {
-            weft__deque_fini(&p->workers[i].dq);
-            free(p->workers[i].lazy.items);
-            free(p->workers[i].victims);
-            free(p->workers[i].tier_end);
-        }
+        for (unsigned i = 0; i < p->n; i++)
+            weft__worker_queues_fini(&p->workers[i]);
         free(p->workers);
     }
+    free(p->steal_order);
+    free(p->steal_tiers);
     weft__park_fini(p);
     free(p);
 }
 
 static int init_workers(struct weft_pool *p)
 {
-    p->workers = aligned_alloc(WEFT_CACHE_LINE, sizeof(struct weft__worker) * p->n);
+    p->workers = weft__aligned_alloc(WEFT_CACHE_LINE, sizeof(struct weft__worker) * p->nslots);
     if (p->workers == NULL)
         return WEFT_ENOMEM;
-    memset(p->workers, 0, sizeof(struct weft__worker) * p->n);
-    int *pus = malloc(sizeof(int) * p->n);
+    memset(p->workers, 0, sizeof(struct weft__worker) * p->nslots);
+    /* relaxed: not shared until the workers start. */
+    atomic_store_explicit(&p->live, p->n, memory_order_relaxed);
+    for (unsigned i = p->n; i < p->nslots; i++)
+        weft__worker_setup(p, &p->workers[i], i, -1);
+    int *pus = weft__malloc(sizeof(int) * p->n);
     if (pus == NULL)
         return WEFT_ENOMEM;
     int rc = weft__topology_plan(p->opts.pin, p->n, pus);
     for (unsigned i = 0; i < p->n && rc == 0; i++) {
         struct weft__worker *w = &p->workers[i];
-        w->pool = p;
-        w->index = i;
-        w->pu = pus[i];
-        w->rng = 0x9E3779B97F4A7C15ull * (i + 1) ^ (uint64_t)(uintptr_t)p;
-        w->child_ctx = weft__ctx_make(w, NULL);
-        w->lazy.ctx = &w->child_ctx;
-        rc = weft__deque_init(&w->dq, DEQUE_INIT_CAP, p->rcu);
-        /* weft.h reads it with a relaxed __atomic load (owner only): the
-         * same object, seen without the _Atomic qualifier it has here. */
-        w->lazy.dqb = (const int64_t *)&w->dq.bottom;
-        w->lazy.cap = LAZY_INIT_CAP;
-        w->lazy.items = malloc(LAZY_INIT_CAP * sizeof(*w->lazy.items));
-        if (w->lazy.items == NULL)
-            rc = -ENOMEM;
+        weft__worker_setup(p, w, i, pus[i]);
+        rc = weft__worker_queues_init(w);
     }
-    free(pus);
     if (rc == 0)
-        rc = weft__topology_victims(p);
+        rc = weft__topology_victims(p, pus);
+    free(pus);
     return rc == 0 ? WEFT_OK : WEFT_ENOMEM;
 }
 
@@ -134,8 +102,8 @@ static int start_workers(struct weft_pool *p)
     pthread_attr_setstacksize(&attr, p->stack_size);
     unsigned started = 0;
     for (; started < p->n; started++)
-        if (pthread_create(&p->workers[started].thread, &attr, weft__worker_main,
-                           &p->workers[started]) != 0)
+        if (weft__thread_create(&p->workers[started].thread, &attr, weft__worker_main,
+                                &p->workers[started]) != 0)
             break;
     pthread_attr_destroy(&attr);
     if (started == p->n)
@@ -153,12 +121,16 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     weft_pool_options o;
     if (out == NULL || read_options(&o, opts) != WEFT_OK)
         return WEFT_EINVAL;
-    struct weft_pool *p = aligned_alloc(WEFT_CACHE_LINE, sizeof(*p));
+    struct weft_pool *p = weft__aligned_alloc(WEFT_CACHE_LINE, sizeof(*p));
     if (p == NULL)
         return WEFT_ENOMEM;
     memset(p, 0, sizeof(*p));
     p->opts = o;
+    p->settled = weft__future_settled;
     p->n = o.workers ? o.workers : weft__topology_cpus();
+    if (p->n > WEFT_MAX_WORKERS)
+        p->n = WEFT_MAX_WORKERS;
+    p->nslots = p->n + weft__spare_slots(p->n);
     p->stack_size = o.stack_size ? o.stack_size : DEFAULT_STACK;
     if (p->stack_size < (size_t)PTHREAD_STACK_MIN)
         p->stack_size = PTHREAD_STACK_MIN;
@@ -168,16 +140,11 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     weft__fork_watch();
     p->forks = weft__fork_count();
 #ifndef WEFT_RECLAIM_RETIRE
-    /* In a forked child, liburcu's call_rcu thread (and maybe a reader
-     * frozen inside a read-side section) stayed in the parent: this pool
-     * keeps its old deque buffers on the retire list instead (fork.h). */
+    /* In a forked child a reader may be frozen inside a read-side section
+     * (its thread stayed in the parent), so a grace period might never end:
+     * this pool keeps its old deque buffers on the retire list instead
+     * (fork.h). */
     p->rcu = p->forks == 0;
-    /* Create liburcu's call_rcu thread now, not inside a growing push. */
-    if (p->rcu) {
-        static pthread_once_t urcu_kept = PTHREAD_ONCE_INIT;
-        (void)pthread_once(&urcu_kept, keep_urcu_loaded);
-        (void)urcu_memb_get_default_call_rcu_data();
-    }
 #endif
     int rc = weft__park_init(p) == 0 ? init_workers(p) : WEFT_ENOMEM;
     if (rc == WEFT_OK)
@@ -201,6 +168,7 @@ void weft__pool_set_drained(struct weft_pool *p)
      * that set its bit after our scan sees exiting in its final check. */
     weft__fence_seq_cst(p);
     weft__wake_all(p);
+    weft__spare_exit_all(p);
     /* [PL2] release: drained last, so a destroy that waits for it never
      * frees the pool while we still scan it. */
     atomic_store_explicit(&p->drained, 1, memory_order_release);
@@ -236,7 +204,7 @@ int weft__pool_accept(struct weft_pool *p, struct weft__task *t)
         return rc;
     struct weft__worker *w = weft__self;
     if (w != NULL && w->pool == p) {
-        weft__push_local(w, t);
+        weft__push_local(w, t, WEFT_DQ_INDEPENDENT);
     } else {
         /* wfcqueue enqueue is an xchg: a full barrier before the notify. */
         weft__inject_push(&p->inj_head, &p->inj_tail, t);
@@ -329,11 +297,7 @@ int weft_pool_destroy(weft_pool *p)
     weft_pool_shutdown(p, WEFT_SHUTDOWN_WAIT);
     for (unsigned i = 0; i < p->n; i++)
         pthread_join(p->workers[i].thread, NULL);
-#ifndef WEFT_RECLAIM_RETIRE
-    /* Every retired deque buffer is freed before the pool memory goes. */
-    if (p->rcu)
-        urcu_memb_barrier();
-#endif
+    weft__spare_join_all(p);
     pool_free(p);
     return WEFT_OK;
 }

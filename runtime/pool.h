@@ -22,6 +22,8 @@
 #include "wait.h"
 #include "weft.h"
 
+struct weft__tier; /* topology.h */
+
 struct weft_ctx {
     struct weft__ctx_head head; /* first: weft.h's inline group init reads it */
     struct weft__worker *worker;
@@ -33,6 +35,9 @@ struct weft__worker {
 
     /* Written by wakers and the owner: the futex word the worker parks on. */
     alignas(WEFT_CACHE_LINE) _Atomic uint32_t park;
+    /* Spares only (spare.c [SP1]): SPARE_SLEEPING while parked as surplus,
+     * set back by the waker that needs it. */
+    _Atomic uint32_t gate;
     /* Written by the owner when it leaves or enters idleness: the CPU it is
      * busy on, or -1 while idle (topology.c, weft__topology_spread). */
     _Atomic int busy_cpu;
@@ -47,7 +52,7 @@ struct weft__worker {
     alignas(WEFT_CACHE_LINE) struct weft_pool *pool;
     unsigned index;
     uint64_t rng;            /* xorshift state for victim choice */
-    uintptr_t stack_limit;   /* frames below this address do not leapfrog */
+    uintptr_t stack_limit;   /* frames below this address run nothing inline */
     uint32_t unflushed;      /* finished submitted tasks not yet subtracted from life */
     uint32_t tick;           /* tasks since the injection queue was last polled */
     /* Private spawn stack (group.c; weft.h's inline spawn/sync use it).
@@ -58,10 +63,14 @@ struct weft__worker {
     /* A new line again, so steal_req's line holds nothing else. */
     alignas(WEFT_CACHE_LINE) struct weft_ctx child_ctx; /* context of children run inline */
     bool searching;          /* counted in the pool's searchers */
+    unsigned spare_rank;     /* k for spare k (spare.h), WEFT__NOT_SPARE for workers */
+    int64_t wait_since;      /* start of this stretch of waiting, 0: running (wait.c) */
+    bool spare_held;         /* a spare runs in this worker's place (spare.h) */
+    _Atomic uint32_t spare_started; /* spare slots: 1 once a starter owns the slot */
     int pu;                  /* pinned PU (hwloc os index) or -1 */
-    unsigned *victims;       /* steal order (nearest first when pinned) */
-    unsigned *tier_end;      /* victims[tier_end[k-1] .. tier_end[k]) is tier k */
+    const struct weft__tier *tiers; /* victims, nearest first (topology.h) */
     unsigned ntiers;
+    unsigned order_pos;      /* this worker's position in pool->steal_order */
     bool nudged;             /* affinity narrowed by weft__topology_spread */
     cpu_set_t home;          /* affinity before a nudge, restored at parking */
     pthread_t thread;
@@ -73,14 +82,23 @@ struct weft__worker {
 #define WEFT_LIFE_CANCEL 2ull
 #define WEFT_LIFE_ONE 4ull
 
+#define WEFT__NOT_SPARE 0xffffffffu
+
 struct weft_pool {
     unsigned n;                    /* number of workers */
-    struct weft__worker *workers;  /* n entries, cache-line aligned */
+    unsigned nslots;               /* n + spare slots (spare.h) */
+    struct weft__worker *workers;  /* nslots entries, cache-line aligned */
+    /* Slots [0, live) are initialized and may be read by any worker:
+     * n, then each spare slot whose thread was started (spare.c). */
+    _Atomic unsigned live;
     weft_pool_options opts;        /* copy of the creation options */
     char name_prefix[12];
     size_t stack_size;             /* worker stack bytes */
     uint32_t forks;                /* weft__fork_count() at creation (fork.h) */
-    bool rcu;                      /* old deque buffers go through call_rcu */
+    bool rcu;                      /* old deque buffers freed after a grace period */
+    unsigned *steal_order;         /* the n workers by locality (topology.h) */
+    struct weft__tier *steal_tiers; /* every worker's tiers, one block */
+    weft__settled_fn settled;      /* of the independent tasks (futures), task.h */
 
     /* External submissions: wait-free enqueue (xchg), dequeued in batches by
      * one worker at a time (inj_lock). */
@@ -92,6 +110,10 @@ struct weft_pool {
     alignas(WEFT_CACHE_LINE) _Atomic uint64_t idle;
     _Atomic uint64_t *parked_mask; /* bit w set: worker w parked and claimable */
     unsigned mask_words;
+
+    /* Spares (spare.c): workers blocked in waits (low 31 bits) and
+     * WEFT__SPARES_EXIT once the pool exits. */
+    alignas(WEFT_CACHE_LINE) _Atomic uint32_t blocked;
 
     /* Lifecycle (pool.c). */
     alignas(WEFT_CACHE_LINE) _Atomic uint64_t life;
@@ -161,20 +183,48 @@ struct weft__frame {
     unsigned priv;
     unsigned open;
 };
+/* Fill in slot `index` of pool p (pu: the PU to pin to, or -1). */
+void weft__worker_setup(struct weft_pool *p, struct weft__worker *w, unsigned index, int pu);
+/* Allocate w's deque and private spawn stack. Returns 0 or -ENOMEM. */
+int weft__worker_queues_init(struct weft__worker *w);
+/* Free them (also after a partial or no init: the slot is zeroed). */
+void weft__worker_queues_fini(struct weft__worker *w);
+/* Start w's thread (weft__worker_main). Returns 0 or -EAGAIN. */
+int weft__worker_thread_start(struct weft__worker *w);
 void weft__frame_enter(struct weft__worker *w, struct weft__frame *saved);
 void weft__frame_leave(struct weft__worker *w, const struct weft__frame *saved);
 void *weft__worker_main(void *arg);
 /* Run task t on w as a nested or top-level task (stats, frame bookkeeping). */
 void weft__run(struct weft__worker *w, struct weft__task *t);
-/* Push t on w's own deque and wake an idle worker if none is searching. If the
- * deque cannot grow, t goes through the injection queue instead. */
-void weft__push_local(struct weft__worker *w, struct weft__task *t);
+/* Push t on w's own deque (flags: 0, or WEFT_DQ_INDEPENDENT for a
+ * weft__itask) and wake an idle worker if none is searching. If the deque
+ * cannot grow, t goes through the injection queue instead. */
+void weft__push_local(struct weft__worker *w, struct weft__task *t, unsigned flags);
+/* Queue independent task t on w's pool's injection queue (any worker
+ * starts it) and wake an idle worker if none is searching. */
+void weft__handoff(struct weft__worker *w, struct weft__task *t);
+/* Owner: take the newest dependent task of w's deque above index floor.
+ * Independent tasks on the way are set aside: disposed of if settled
+ * (task.h), else handed off. NULL if there is none. */
+struct weft__task *weft__take_dependent(struct weft__worker *w, int64_t floor);
+/* Owner: dispose of the settled independent tasks on top of the running
+ * frame's part of the deque (their handles ran them inline). */
+void weft__discard_settled(struct weft__worker *w);
 /* Move the running frame's private children onto the deque (oldest first)
  * so thieves can take them, clear steal_req, and wake a sleeper if needed. */
 void weft__publish(struct weft__worker *w);
-/* Help while waiting: find and run one task. leap (may be NULL) is stolen
- * from right after w's own work (leapfrogging). Returns true if a task ran. */
-bool weft__help_one(struct weft__worker *w, struct weft__worker *leap);
+/* Help while waiting: find and run one task the awaited work depends on:
+ * with own, one of the waiting frame's dependent tasks; then a dependent
+ * task stolen from leap (may be NULL: leapfrogging). Runs nothing past the
+ * stack bound. Returns true if a task ran. */
+bool weft__help_one(struct weft__worker *w, struct weft__worker *leap, bool own);
+/* True while w's thread has stack to run more work inline: every inline
+ * run (helping, a waiter running its awaited task, sync running a child
+ * from the slow path) checks it; past it, waits block (spare.h). */
+static inline bool weft__stack_room(const struct weft__worker *w)
+{
+    return (uintptr_t)__builtin_frame_address(0) > w->stack_limit;
+}
 
 /* Name w as the worker to leapfrog onto for the work it is about to run,
  * if w's deque is empty now: everything on it while that work runs then
@@ -241,8 +291,11 @@ void weft__pool_set_drained(struct weft_pool *p);
  * shutdown then waits for its weft__life_sub. Returns WEFT_OK,
  * WEFT_ESHUTDOWN, WEFT_EBROKEN. */
 int weft__pool_admit(struct weft_pool *p);
-/* Accept a task: counts it in life and queues it (worker: own deque;
- * otherwise: injection queue). Returns WEFT_OK, WEFT_ESHUTDOWN, WEFT_EBROKEN. */
+/* Accept an independent task (a future's, or a root job that only goes
+ * to the injection queue): counts it in life and queues it (a worker
+ * of p: its own deque; otherwise: the injection queue, which starts tasks
+ * in the order they were queued). Returns WEFT_OK, WEFT_ESHUTDOWN,
+ * WEFT_EBROKEN. */
 int weft__pool_accept(struct weft_pool *p, struct weft__task *t);
 /* True if pool p's workers are cancelling unstarted submitted tasks. */
 bool weft__pool_cancelling(const struct weft_pool *p);

@@ -10,6 +10,13 @@
  * main thread, after exit()) keeps its current slab reachable through its
  * thread-local pointer until the process ends.
  *
+ * Debug builds (no NDEBUG) add a quarantine for weft__slab_retire: a ring
+ * per thread of the last SLAB_QUARANTINE blocks it retired, each given back
+ * (as weft__slab_free) when a newer one takes its entry, or when the thread
+ * exits (a second thread key's destructor). The ring is plain thread-local
+ * data: only its thread touches it. A thread that exits without running
+ * destructors keeps its ring, and the slabs it holds, reachable through it.
+ *
  * Ordering
  *   [SL1] acq_rel on every decrement of live: the release half orders each
  *         thread's last use of its blocks before the decrement; the acquire
@@ -22,6 +29,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "compiler.h"
 #include "slab.h"
 
@@ -87,15 +95,80 @@ static void make_key(void)
  * linked -z nodelete, but libweft.a may sit in a plugin that is unloaded):
  * delete the key first, so no exiting thread calls into unmapped code. The
  * slabs of threads still alive then stay allocated. */
+#ifndef NDEBUG
+#define SLAB_QUARANTINE 64
+
+struct quarantine {
+    struct weft__slab *slab[SLAB_QUARANTINE];
+    void *block[SLAB_QUARANTINE]; /* NULL: a free entry */
+    unsigned next;                /* the entry the next retired block takes */
+    bool hooked;                  /* the thread-exit destructor is armed */
+};
+
+/* Not initial-exec: debug builds only, and the library may be dlopen()ed. */
+static _Thread_local struct quarantine quarantine;
+
+static pthread_once_t qkey_once = PTHREAD_ONCE_INIT;
+static pthread_key_t qkey;
+static bool qkey_ok;
+
+/* Thread exit: give back every block still in the ring. A destructor of
+ * another key that retires blocks after this re-arms the hook, and the
+ * thread runs destructors once more. */
+static void quarantine_flush(void *arg)
+{
+    struct quarantine *q = arg;
+    q->hooked = false;
+    for (unsigned i = 0; i < SLAB_QUARANTINE; i++) {
+        if (q->block[i] != NULL) {
+            slab_put(q->slab[i], 1);
+            q->block[i] = NULL;
+        }
+    }
+}
+
+static void make_qkey(void)
+{
+    qkey_ok = pthread_key_create(&qkey, quarantine_flush) == 0;
+}
+
+void weft__slab_retire(struct weft__slab *slab, void *block)
+{
+    struct quarantine *q = &quarantine;
+    if (!q->hooked) {
+        pthread_once(&qkey_once, make_qkey);
+        if (!qkey_ok || pthread_setspecific(qkey, q) != 0) {
+            /* No exit hook: nothing may stay in a ring nobody flushes. */
+            weft__slab_free(slab, block);
+            return;
+        }
+        q->hooked = true;
+    }
+    slab_poison(block, WEFT_SLAB_BLOCK);
+    unsigned i = q->next;
+    q->next = (i + 1) % SLAB_QUARANTINE;
+    struct weft__slab *old_slab = q->slab[i];
+    void *old = q->block[i];
+    q->slab[i] = slab;
+    q->block[i] = block;
+    if (old != NULL)
+        slab_put(old_slab, 1); /* poisoned when it was retired */
+}
+#endif
+
 __attribute__((destructor)) static void slab_unload(void)
 {
     if (key_ok)
         (void)pthread_key_delete(key);
+#ifndef NDEBUG
+    if (qkey_ok)
+        (void)pthread_key_delete(qkey);
+#endif
 }
 
 static struct weft__slab *slab_new(void)
 {
-    struct weft__slab *s = aligned_alloc(WEFT_SLAB_BLOCK, sizeof(*s));
+    struct weft__slab *s = weft__aligned_alloc(WEFT_SLAB_BLOCK, sizeof(*s));
     if (s == NULL)
         return NULL;
     /* relaxed: s is private until a block of it is handed out. */

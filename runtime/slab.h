@@ -23,4 +23,18 @@ void *weft__slab_alloc(struct weft__slab **slab);
  * not be touched afterwards. */
 void weft__slab_free(struct weft__slab *slab, void *block);
 
+/* Give back a block that callers may still (wrongly) reach, such as a freed
+ * future behind a handle released once too often. Release builds: exactly
+ * weft__slab_free. Debug builds (no NDEBUG) keep the block in a quarantine
+ * of the calling thread's last SLAB_QUARANTINE such blocks (slab.c) and
+ * give it back only when it leaves, so until then its contents, as the
+ * last owner left them, stay readable to checks that catch a use after
+ * free (and nothing reuses the memory). ASan builds poison it at once, as
+ * weft__slab_free does. */
+#ifdef NDEBUG
+#define weft__slab_retire(slab, block) weft__slab_free((slab), (block))
+#else
+void weft__slab_retire(struct weft__slab *slab, void *block);
+#endif
+
 #endif

@@ -2,10 +2,12 @@
  * (hwloc ignores taskset otherwise, and a bind would escape it). */
 #include <errno.h>
 #include <hwloc.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "pool.h"
 #include "topology.h"
 
@@ -45,7 +47,7 @@ unsigned weft__topology_cpus(void)
 static int allowed_pus(hwloc_topology_t t, int **out)
 {
     int n = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_PU);
-    int *pus = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    int *pus = weft__malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
     if (pus == NULL)
         return -ENOMEM;
     hwloc_const_cpuset_t allowed = hwloc_topology_get_allowed_cpuset(t);
@@ -61,7 +63,7 @@ static int allowed_pus(hwloc_topology_t t, int **out)
 
 static int plan_scatter(hwloc_topology_t t, unsigned n, int *pus)
 {
-    hwloc_bitmap_t *sets = calloc(n, sizeof(*sets));
+    hwloc_bitmap_t *sets = weft__calloc(n, sizeof(*sets));
     if (sets == NULL)
         return -ENOMEM;
     hwloc_obj_t root = hwloc_get_root_obj(t);
@@ -169,69 +171,114 @@ void weft__topology_unspread(struct weft__worker *w)
     }
 }
 
-/* Depth of the deepest object shared by two PUs: deeper means nearer. */
-static int shared_depth(hwloc_topology_t t, int a, int b)
+unsigned weft__topology_max_tiers(hwloc_topology_t t)
 {
-    hwloc_obj_t pa = hwloc_get_pu_obj_by_os_index(t, (unsigned)a);
-    hwloc_obj_t pb = hwloc_get_pu_obj_by_os_index(t, (unsigned)b);
-    if (pa == NULL || pb == NULL)
+    /* One per ancestor of a PU (every normal level), and the whole pool. */
+    return t != NULL ? (unsigned)hwloc_topology_get_depth(t) + 1 : 1;
+}
+
+struct rank {
+    unsigned key;    /* the PU's logical index; UINT_MAX: no PU */
+    unsigned worker;
+};
+
+static int rank_cmp(const void *a, const void *b)
+{
+    const struct rank *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->worker < y->worker ? -1 : x->worker > y->worker;
+}
+
+static unsigned pu_key(hwloc_topology_t t, int pu)
+{
+    hwloc_obj_t o = pu >= 0 ? hwloc_get_pu_obj_by_os_index(t, (unsigned)pu) : NULL;
+    return o != NULL ? o->logical_index : UINT_MAX;
+}
+
+int weft__topology_order(hwloc_topology_t t, unsigned n, const int *pu_of, unsigned *order)
+{
+    if (t == NULL) {
+        for (unsigned i = 0; i < n; i++)
+            order[i] = i;
         return 0;
-    return hwloc_get_common_ancestor_obj(t, pa, pb)->depth;
-}
-
-int weft__topology_order(hwloc_topology_t t, int self_pu, const int *pu_of, unsigned *victims,
-                         unsigned m, unsigned *tier_end)
-{
-    int *dist = malloc(sizeof(int) * (m ? m : 1));
-    if (dist == NULL)
+    }
+    struct rank *r = weft__malloc(sizeof(*r) * (n ? n : 1));
+    if (r == NULL)
         return -ENOMEM;
-    for (unsigned i = 0; i < m; i++)
-        dist[i] = shared_depth(t, self_pu, pu_of[victims[i]]);
-    for (unsigned i = 1; i < m; i++) /* insertion sort, stable: m is small */
-        for (unsigned j = i; j > 0 && dist[j] > dist[j - 1]; j--) {
-            int d = dist[j]; dist[j] = dist[j - 1]; dist[j - 1] = d;
-            unsigned v = victims[j]; victims[j] = victims[j - 1]; victims[j - 1] = v;
-        }
-    int tiers = 0;
-    for (unsigned i = 1; i <= m; i++)
-        if (i == m || dist[i] != dist[i - 1])
-            tier_end[tiers++] = i;
-    free(dist);
-    return tiers;
+    for (unsigned i = 0; i < n; i++)
+        r[i] = (struct rank){pu_key(t, pu_of[i]), i};
+    qsort(r, n, sizeof(*r), rank_cmp);
+    for (unsigned i = 0; i < n; i++)
+        order[i] = r[i].worker;
+    free(r);
+    return 0;
 }
 
-/* Order a pinned worker's victims nearest first (keeps the flat tier on
- * allocation failure). */
-static void order_by_distance(hwloc_topology_t t, struct weft_pool *p, struct weft__worker *w)
+static bool under(hwloc_obj_t a, const int *pu_of, unsigned worker)
 {
-    int *pu_of = malloc(sizeof(int) * p->n);
-    if (pu_of == NULL)
-        return;
-    for (unsigned i = 0; i < p->n; i++)
-        pu_of[i] = p->workers[i].pu;
-    int tiers = weft__topology_order(t, w->pu, pu_of, w->victims, p->n - 1, w->tier_end);
-    if (tiers > 0)
-        w->ntiers = (unsigned)tiers;
-    free(pu_of);
+    return pu_of[worker] >= 0 && hwloc_bitmap_isset(a->cpuset, (unsigned)pu_of[worker]);
 }
 
-int weft__topology_victims(struct weft_pool *p)
+/* The range of order holding the workers under a, which holds position pos
+ * (the workers under a are adjacent: see topology.h). Binary searches. */
+static struct weft__tier range_under(hwloc_obj_t a, const int *pu_of, const unsigned *order,
+                                     unsigned n, unsigned pos)
+{
+    unsigned lo = 0, hi = pos; /* the first position under a is in [lo, hi] */
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (under(a, pu_of, order[mid]))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    struct weft__tier r = {lo, 0};
+    lo = pos + 1, hi = n; /* the first position past a's workers is in [lo, hi] */
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (under(a, pu_of, order[mid]))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    r.hi = lo;
+    return r;
+}
+
+unsigned weft__topology_tiers(hwloc_topology_t t, unsigned n, const int *pu_of,
+                              const unsigned *order, unsigned pos, struct weft__tier *tiers)
+{
+    int pu = pu_of[order[pos]];
+    hwloc_obj_t o = t != NULL && pu >= 0 ? hwloc_get_pu_obj_by_os_index(t, (unsigned)pu) : NULL;
+    unsigned k = 0, size = 1; /* the nearest range so far: the worker itself */
+    for (; o != NULL; o = o->parent) {
+        struct weft__tier r = range_under(o, pu_of, order, n, pos);
+        if (r.hi - r.lo > size) {
+            tiers[k++] = r;
+            size = r.hi - r.lo;
+        }
+    }
+    if (n > size)
+        tiers[k++] = (struct weft__tier){0, n};
+    return k;
+}
+
+int weft__topology_victims(struct weft_pool *p, const int *pus)
 {
     hwloc_topology_t t = p->opts.pin != WEFT_PIN_NONE ? get_topo() : NULL;
-    for (unsigned i = 0; i < p->n; i++) {
-        struct weft__worker *w = &p->workers[i];
-        unsigned m = p->n - 1;
-        w->victims = malloc(sizeof(unsigned) * (m ? m : 1));
-        w->tier_end = malloc(sizeof(unsigned) * (m ? m : 1));
-        if (w->victims == NULL || w->tier_end == NULL)
-            return -ENOMEM;
-        for (unsigned j = 0, k = 0; j < p->n; j++)
-            if (j != i)
-                w->victims[k++] = j;
-        w->tier_end[0] = m;
-        w->ntiers = m ? 1 : 0;
-        if (t != NULL && w->pu >= 0 && m > 1)
-            order_by_distance(t, p, w);
+    size_t stride = weft__topology_max_tiers(t);
+    p->steal_order = weft__malloc(sizeof(*p->steal_order) * p->n);
+    p->steal_tiers = weft__malloc(sizeof(*p->steal_tiers) * p->n * stride);
+    if (p->steal_order == NULL || p->steal_tiers == NULL ||
+        weft__topology_order(t, p->n, pus, p->steal_order) != 0)
+        return -ENOMEM;
+    for (unsigned k = 0; k < p->n; k++) {
+        struct weft__worker *w = &p->workers[p->steal_order[k]];
+        struct weft__tier *tiers = p->steal_tiers + k * stride;
+        w->order_pos = k;
+        w->tiers = tiers;
+        w->ntiers = weft__topology_tiers(t, p->n, pus, p->steal_order, k, tiers);
     }
     return 0;
 }

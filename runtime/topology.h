@@ -13,7 +13,7 @@ struct weft__worker;
 /* Number of CPUs in the process affinity mask (taskset, cpusets). >= 1. */
 unsigned weft__topology_cpus(void);
 /* Choose a PU (OS index) for each of n workers under policy pin, within the
- * allowed CPUs; pus[i] = -1 when unpinned. Returns 0, or -EINVAL. */
+ * allowed CPUs; pus[i] = -1 when unpinned. Returns 0, or -ENOMEM. */
 int weft__topology_plan(weft_pin pin, unsigned n, int *pus);
 /* Bind the calling thread to PU pu (OS index). Best effort. */
 void weft__topology_bind_self(int pu);
@@ -24,13 +24,47 @@ void weft__topology_bind_self(int pu);
  * affinity before the worker parks. Both are no-ops for pinned workers. */
 void weft__topology_spread(struct weft__worker *w);
 void weft__topology_unspread(struct weft__worker *w);
-/* Sort victims[0..m) (worker indexes; pu_of[v] is worker v's PU) nearest to
- * self_pu first, by the depth of the deepest topology object they share,
- * and write the end of each tier of equal distance to tier_end. Returns the
- * number of tiers, or -ENOMEM. Exposed for tests on synthetic topologies. */
-int weft__topology_order(hwloc_topology_t t, int self_pu, const int *pu_of, unsigned *victims,
-                         unsigned m, unsigned *tier_end);
-/* Build each worker's victim list and locality tiers. Returns 0 / -ENOMEM. */
-int weft__topology_victims(struct weft_pool *p);
+/* Steal order. A pool keeps its workers in one array (the steal order),
+ * sorted by their PUs' hwloc logical index, which numbers PUs depth-first:
+ * the workers under any topology object are adjacent in it. Unpinned
+ * workers come last. A worker's tiers are ranges of that array that grow
+ * outwards from its own position: tier k is the range of the nearest
+ * ancestor object (in the hwloc tree) that holds more workers than tier
+ * k-1's range, less that range; the last tier is the whole array. Unpinned
+ * pools have one tier: all other workers. Memory: one order entry per worker
+ * and, per worker, at most the topology depth plus one ranges. */
+struct weft__tier {
+    unsigned lo, hi; /* positions [lo, hi) of the steal order */
+};
+
+/* Number of workers of tier r that lie outside the nearer range in (in
+ * lies inside r). */
+static inline unsigned weft__tier_len(struct weft__tier r, struct weft__tier in)
+{
+    return (r.hi - r.lo) - (in.hi - in.lo);
+}
+
+/* The j-th worker (j < weft__tier_len(r, in)) of tier r less range in. */
+static inline unsigned weft__tier_victim(const unsigned *order, struct weft__tier r,
+                                         struct weft__tier in, unsigned j)
+{
+    unsigned below = in.lo - r.lo;
+    return order[j < below ? r.lo + j : in.hi + (j - below)];
+}
+
+/* Most tiers a worker can have on topology t (NULL: no locality). */
+unsigned weft__topology_max_tiers(hwloc_topology_t t);
+/* Sort the n workers (pu_of[w]: worker w's PU, OS index, or -1) into
+ * order[0..n) by locality on t; t NULL keeps index order. Returns 0 or
+ * -ENOMEM. Exposed, as the next one, for tests on synthetic topologies. */
+int weft__topology_order(hwloc_topology_t t, unsigned n, const int *pu_of, unsigned *order);
+/* Write the tiers of the worker at position pos of order (from
+ * weft__topology_order) to tiers, nearest first; returns their number (0
+ * when n < 2), at most weft__topology_max_tiers(t). */
+unsigned weft__topology_tiers(hwloc_topology_t t, unsigned n, const int *pu_of,
+                              const unsigned *order, unsigned pos, struct weft__tier *tiers);
+/* Build p's steal order and each worker's tiers (pus[w]: worker w's PU, as
+ * weft__topology_plan wrote it). Returns 0 or -ENOMEM. */
+int weft__topology_victims(struct weft_pool *p, const int *pus);
 
 #endif

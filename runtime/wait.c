@@ -19,6 +19,7 @@
 #include "futex.h"
 #include "future.h"
 #include "pool.h"
+#include "spare.h"
 #include "wait.h"
 
 /* An external waiter polls before it sleeps: 16 pauses (~0.6 us; a pause
@@ -29,16 +30,25 @@
  * on the development VM); after it, the waiter sleeps on the futex. */
 #define EXTERNAL_PAUSES 16
 #define EXTERNAL_POLL_NS 50000
-/* A helping worker with nothing to run first retries for a short while:
- * its failed leapfrog steal asked the thief to publish its private
+/* A helping worker with nothing it may run first retries for a short
+ * while: a failed leapfrog steal asked the thief to publish its private
  * children, which happens at the thief's next spawn, usually within
- * nanoseconds (bounded: HELP_RETRIES rounds of HELP_PAUSES pauses, ~40 us).
- * Then it sleeps in slices so that new work is noticed: from 20 us doubling
- * to 1 ms. */
-#define HELP_RETRIES 64
-#define HELP_PAUSES 16
+ * nanoseconds (bounded: WORKER_RETRIES rounds of WORKER_PAUSES pauses,
+ * ~40 us). Then, and at once for a wait that runs nothing, it sleeps. Once
+ * it has waited SPARE_AFTER_NS with no task run (a loop of short timed
+ * waits counts as one wait), it publishes its own private children (others
+ * may need them while it sleeps) and lets a spare worker run in its place
+ * (spare.h). A helping wait then sleeps in slices (from 20 us doubling to
+ * 1 ms) and looks for work in between; when it finds some it is no longer
+ * blocked and the spare is let go. */
+#define WORKER_RETRIES 64
+#define WORKER_PAUSES 16
 #define HELP_SLICE_MIN_NS 20000
 #define HELP_SLICE_MAX_NS 1000000
+/* A worker waiting this long with no task run lets a spare take its place:
+ * long enough that a short wait costs no wake of another thread, short
+ * against any work worth a thread. */
+#define SPARE_AFTER_NS 50000
 
 static inline uint32_t load_acquire(_Atomic uint32_t *word)
 {
@@ -107,74 +117,115 @@ static void slice_deadline(struct timespec *out, const struct timespec *deadline
 }
 
 /* The worker to leapfrog onto: the hint's, while its work is not done, if
- * it is one of w's own pool (a future of another pool runs on that pool's
- * workers). Tested by address, never through v: a worker of another pool
- * may be freed as soon as the awaited future completes. relaxed (both
+ * it is a slot of w's own pool (a future of another pool runs on that
+ * pool's workers). Tested by address, never through v: a worker of another
+ * pool may be freed as soon as the awaited future completes. relaxed (both
  * loads): hints; a stale "not done" is the window weft__help_one
  * (worker.c) describes, and this check is what keeps it that small. */
 static struct weft__worker *leap_target(const struct weft__worker *w,
                                         const struct weft__leap *leap)
 {
-    if (leap == NULL || leap->hint == NULL ||
+    if (leap->hint == NULL ||
         weft__phase_done(atomic_load_explicit(leap->word, memory_order_relaxed)))
         return NULL;
     struct weft__worker *v = atomic_load_explicit(leap->hint, memory_order_relaxed);
     const struct weft_pool *p = w->pool;
     uintptr_t off = (uintptr_t)v - (uintptr_t)p->workers;
-    return v != NULL && off < (uintptr_t)p->n * sizeof *v ? v : NULL;
+    return v != NULL && off < (uintptr_t)p->nslots * sizeof *v ? v : NULL;
 }
 
-static int wait_helping(struct weft__worker *w, _Atomic uint32_t *word,
-                        const struct weft__leap *leap, const struct timespec *deadline,
-                        const struct weft__runner *runner)
+/* Run one task that h allows. The awaited task itself comes first: it is
+ * what the wait needs most, and running it leaves nothing to steal. */
+static bool help_step(struct weft__worker *w, const struct weft__help *h)
+{
+    if (h->runner.run != NULL && weft__stack_room(w) && h->runner.run(h->runner.arg, w))
+        return true;
+    return weft__help_one(w, leap_target(w, &h->leap), h->own);
+}
+
+/* Start of the stretch of waiting w is in: it began at w's first block
+ * since it last ran a task (weft__spare_release ends a stretch), so a loop
+ * of short timed waits is one stretch. */
+static int64_t waiting_since(struct weft__worker *w, int64_t now)
+{
+    if (w->wait_since == 0)
+        w->wait_since = now;
+    return w->wait_since;
+}
+
+/* Sleep on the word once. Until a spare holds the worker's place, the
+ * sleep ends when one is due; then a helping wait sleeps in slices and
+ * looks for work in between, and any other sleeps until done or its
+ * deadline. */
+static void block_once(struct weft__worker *w, _Atomic uint32_t *word,
+                       const struct timespec *deadline, int64_t *slice, bool helping)
+{
+    int64_t now = weft__now_ns();
+    int64_t due = waiting_since(w, now) + SPARE_AFTER_NS;
+    if (!w->spare_held && now >= due) {
+        weft__publish(w);
+        weft__spare_hold(w);
+    }
+    if (w->spare_held && !helping) {
+        sleep_once(word, deadline);
+        return;
+    }
+    struct timespec until;
+    slice_deadline(&until, deadline, w->spare_held ? *slice : due - now);
+    sleep_once(word, &until);
+    if (w->spare_held && *slice < HELP_SLICE_MAX_NS)
+        *slice *= 2;
+}
+
+/* A spare taken in a wait stays until the worker runs a task again (the
+ * waiting task resumes: weft__run, help_step, or its worker goes idle), so a
+ * loop of short timed waits keeps one spare running the work it polls
+ * for; a wait that ends done lets it go at once. */
+static int wait_worker(struct weft__worker *w, _Atomic uint32_t *word,
+                       const struct weft__help *h, const struct timespec *deadline)
 {
     int64_t slice = HELP_SLICE_MIN_NS;
     unsigned retries = 0;
     for (;;) {
-        if (weft__phase_done(load_acquire(word)))
+        if (weft__phase_done(load_acquire(word))) {
+            weft__spare_release(w);
             return WEFT_OK;
-        /* The deadline is checked before every helping step: a queue full of
-         * other work must not stretch a timed wait. */
+        }
+        /* The deadline is checked before every step: nothing stretches a
+         * timed wait (and a timed wait runs no task at all). */
         if (deadline != NULL && weft__deadline_passed(deadline))
             return weft__phase_done(load_acquire(word)) ? WEFT_OK : WEFT_ETIMEDOUT;
-        if (weft__help_one(w, leap_target(w, leap))) {
+        if (h != NULL && help_step(w, h)) {
+            weft__spare_release(w); /* it ran a task: the spare may go */
             slice = HELP_SLICE_MIN_NS;
             retries = 0;
             continue;
         }
-        /* Nothing else we may run: run the awaited work itself if it has not
-         * started (past the nesting limits this is what keeps a chain of
-         * nested waits on one worker from deadlocking). */
-        if (runner != NULL && runner->run(runner->arg, w))
-            continue;
-        if (retries++ < HELP_RETRIES) {
-            for (int i = 0; i < HELP_PAUSES; i++)
+        if (h != NULL && retries++ < WORKER_RETRIES) {
+            for (int i = 0; i < WORKER_PAUSES; i++)
                 weft__cpu_relax();
             continue;
         }
-        /* Nothing we may run: sleep briefly on the word, then look again. */
-        struct timespec until;
-        slice_deadline(&until, deadline, slice);
-        sleep_once(word, &until);
-        if (slice < HELP_SLICE_MAX_NS)
-            slice *= 2;
+        block_once(w, word, deadline, &slice, h != NULL);
     }
 }
 
-int weft__word_wait_run(_Atomic uint32_t *word, const struct weft__leap *leap,
-                        const struct timespec *deadline, const struct weft__runner *runner)
+int weft__word_wait(_Atomic uint32_t *word, const struct timespec *deadline)
 {
     if (weft__phase_done(load_acquire(word)))
         return WEFT_OK;
     struct weft__worker *w = weft__self;
     if (w != NULL)
-        return wait_helping(w, word, leap, deadline, runner);
+        return wait_worker(w, word, NULL, deadline);
     return wait_external(word, deadline);
 }
 
-int weft__word_wait(_Atomic uint32_t *word, weft__leap_hint *leap,
-                    const struct timespec *deadline)
+int weft__word_wait_help(_Atomic uint32_t *word, const struct weft__help *h)
 {
-    struct weft__leap l = {.hint = leap, .word = word};
-    return weft__word_wait_run(word, &l, deadline, NULL);
+    if (weft__phase_done(load_acquire(word)))
+        return WEFT_OK;
+    struct weft__worker *w = weft__self;
+    if (w != NULL)
+        return wait_worker(w, word, h, NULL);
+    return wait_external(word, NULL);
 }

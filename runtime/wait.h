@@ -20,16 +20,6 @@ struct weft__worker;
  * reads it at every step (relaxed: a hint; see worker.c, weft__help_one). */
 typedef _Atomic(struct weft__worker *) weft__leap_hint;
 
-/* Wait until the word's phase is done or the absolute deadline (NULL: none)
- * passes. On a worker thread it runs other tasks meanwhile (the deque of the
- * worker in *leap, if any, right after its own), never blocking while it may
- * run work; off-worker it spins briefly then sleeps on the futex. EINTR and
- * spurious wakes never end it early. leap may be NULL.
- * Returns WEFT_OK or WEFT_ETIMEDOUT. On WEFT_OK the caller has acquired
- * everything the completer wrote before weft__word_complete. */
-int weft__word_wait(_Atomic uint32_t *word, weft__leap_hint *leap,
-                    const struct timespec *deadline);
-
 /* Optional hook for a helping wait: run(arg, w) runs the awaited work on
  * worker w if it has not started yet and returns true if it did. */
 struct weft__runner {
@@ -39,18 +29,39 @@ struct weft__runner {
 
 /* Where a helping wait leapfrogs: onto the worker in *hint, and only while
  * that work's completion word *word is not done (once it is, the thief may
- * be running unrelated work). hint NULL: nowhere. weft__word_wait passes its
- * own word; a wait set names one of its futures, whose completion may reach
- * the set's word later (a pruner can hold the set's link, future.c [FU4]). */
+ * be running unrelated work). hint NULL: nowhere. A wait on one word names
+ * that word; a wait set names one of its futures, whose completion may
+ * reach the set's word later (a pruner can hold the set's link, future.c
+ * [FU4]). */
 struct weft__leap {
     weft__leap_hint *hint;
     _Atomic uint32_t *word;
 };
 
-/* weft__word_wait with a leap target of its own (NULL: none) and a runner
- * (NULL: none). */
-int weft__word_wait_run(_Atomic uint32_t *word, const struct weft__leap *leap,
-                        const struct timespec *deadline, const struct weft__runner *runner);
+/* What a helping wait may run, all of it work the awaited work depends on:
+ * the awaited task itself (runner), the waiting frame's dependent tasks
+ * (own: a sync's children), and the dependent tasks of the worker running
+ * the awaited work (leap). */
+struct weft__help {
+    struct weft__runner runner; /* run NULL: none */
+    struct weft__leap leap;     /* hint NULL: none */
+    bool own;
+};
+
+/* Wait until the word's phase is done or the absolute deadline (NULL:
+ * none) passes, running no task. Off a worker it spins briefly, then
+ * sleeps on the futex. On a worker it sleeps too; one that stays blocked
+ * lets a spare worker take its place meanwhile (spare.h), so the tasks it
+ * leaves queued still run. EINTR and spurious wakes never end it early.
+ * Returns WEFT_OK or WEFT_ETIMEDOUT. On WEFT_OK the caller has acquired
+ * everything the completer wrote before weft__word_complete. */
+int weft__word_wait(_Atomic uint32_t *word, const struct timespec *deadline);
+
+/* Wait, without a deadline, until the word's phase is done. On a worker it
+ * first runs what h allows, within the stack bound (pool.h,
+ * weft__stack_room), and blocks as weft__word_wait once nothing is left.
+ * Off a worker it is weft__word_wait. Returns WEFT_OK. */
+int weft__word_wait_help(_Atomic uint32_t *word, const struct weft__help *h);
 
 /* Store final (a done phase plus flag bits) and wake sleepers if any.
  * Returns the previous value. The caller must keep the word's memory alive

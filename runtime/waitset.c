@@ -66,6 +66,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "compiler.h"
 #include "futex.h"
 #include "future.h"
@@ -238,28 +239,31 @@ static bool all_stranded(const struct waitset *ws)
 }
 
 /* Wait until a link may have completed since the last ws_pop, which must
- * have returned NULL. Returns WEFT_OK (re-drain), WEFT_ETIMEDOUT or WEFT_EBROKEN. The word
- * uses the completion-word layout [WS2], so the shared wait of wait.c does
- * it: on a worker it helps (and runs awaited tasks through the runner),
- * elsewhere it polls briefly and sleeps on the futex. Returns WEFT_EBROKEN
- * instead of sleeping when nothing it waits for can complete. */
-static int ws_block(struct waitset *ws, const struct timespec *deadline)
+ * have returned NULL. Returns WEFT_OK (re-drain), WEFT_ETIMEDOUT or
+ * WEFT_EBROKEN. The word uses the completion-word layout [WS2], so the
+ * shared wait of wait.c does it. Only a wait that needs every future
+ * (help: WEFT_ALL_COMPLETED without a deadline) helps on a worker: it runs
+ * awaited tasks through the runner and leapfrogs onto the worker running
+ * the first future still awaited, while that future is pending (its
+ * completion can reach ws->word late, wait.h). A wait that can return
+ * early runs no task: one it ran inline could still be running, under
+ * it, when the wait should have returned. Returns WEFT_EBROKEN instead of
+ * sleeping when nothing it waits for can complete. */
+static int ws_block(struct waitset *ws, const struct timespec *deadline, bool help)
 {
     if (weft_unlikely(weft__fork_count() != 0) && all_stranded(ws))
         return WEFT_EBROKEN;
     if (deadline != NULL && weft__deadline_passed(deadline))
         return word_done(ws) ? WEFT_OK : WEFT_ETIMEDOUT;
-    /* A helping wait leapfrogs onto the worker running the first future
-     * still awaited, while that future is pending (its completion can reach
-     * ws->word late, wait.h); a completion wakes the word, and the next
-     * block looks again. The caller's references keep f alive. */
+    if (!help || deadline != NULL)
+        return weft__word_wait(&ws->word, deadline);
+    /* The caller's references keep f alive. */
     weft_future *f = first_undone(ws);
-    struct weft__runner runner = {.run = run_awaited_one, .arg = ws};
-    struct weft__leap leap = f != NULL ? weft__future_leap(f) : (struct weft__leap){0};
-    return weft__word_wait_run(&ws->word, &leap, deadline, &runner);
+    struct weft__help h = {.runner = {.run = run_awaited_one, .arg = ws}};
+    if (f != NULL)
+        h.leap = weft__future_leap(f);
+    return weft__word_wait_help(&ws->word, &h);
 }
-
-/* ---- building a waiter ---- */
 
 static size_t hash_ptr(const void *p, size_t mask)
 {
@@ -293,7 +297,7 @@ static int add_distinct(struct waitset *ws, weft_future *const *fs, size_t n)
     size_t cap = 4;
     while (cap < 2 * n)
         cap *= 2;
-    weft_future **set = calloc(cap, sizeof(*set));
+    weft_future **set = weft__calloc(cap, sizeof(*set));
     if (set == NULL)
         return WEFT_ENOMEM;
     for (size_t i = 0; i < n; i++) {
@@ -315,7 +319,7 @@ static struct waitset *ws_alloc(size_t n)
         return NULL;
     size_t size = sizeof(struct waitset) + n * sizeof(struct ws_link);
     size = (size + WEFT_CACHE_LINE - 1) & ~(size_t)(WEFT_CACHE_LINE - 1);
-    struct waitset *ws = aligned_alloc(WEFT_CACHE_LINE, size);
+    struct waitset *ws = weft__aligned_alloc(WEFT_CACHE_LINE, size);
     if (ws == NULL)
         return NULL;
     /* relaxed: ws is private until the first link is registered, and
@@ -443,7 +447,7 @@ static int wait_goal(struct waitset *ws, weft_return_when when, const struct tim
         }
         if (goal_met(when, ndone, ws->nlinks, failed))
             return WEFT_OK;
-        int rc = ws_block(ws, deadline);
+        int rc = ws_block(ws, deadline, when == WEFT_ALL_COMPLETED);
         if (rc != WEFT_OK)
             return rc;
     }
@@ -499,7 +503,7 @@ int weft_as_completed_begin(weft_as_completed **out, weft_future *const *fs, siz
 {
     if (out == NULL || !futures_valid(fs, n))
         return WEFT_EINVAL;
-    struct weft_as_completed *it = malloc(sizeof(*it));
+    struct weft_as_completed *it = weft__malloc(sizeof(*it));
     if (it == NULL)
         return WEFT_ENOMEM;
     it->has_deadline = weft__deadline_in(&it->deadline, timeout_ns);
@@ -535,7 +539,7 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **f, size_t *index
         if (timed_out)
             return WEFT_ETIMEDOUT;
         /* One more drain after a timeout catches a completion at the wire. */
-        int rc = ws_block(ws, it->has_deadline ? &it->deadline : NULL);
+        int rc = ws_block(ws, it->has_deadline ? &it->deadline : NULL, false);
         if (rc == WEFT_EBROKEN)
             return rc;
         timed_out = rc == WEFT_ETIMEDOUT;

@@ -1,9 +1,11 @@
 /* weft_map (Executor.map over arrays): results in input order for every
  * chunking (1, automatic, n < chunk, n = 0), strides and broadcasting,
- * argument checks, the bounded window of chunks in flight, the timeout
- * (measured from the call; nothing runs after the return), first-failure
- * reporting (lowest failing index, the rest not run) and weft_map called
- * from inside a task (it helps, no deadlock on one worker).
+ * argument checks, the bounded window of chunks in flight, the default
+ * window in items (independent of n), items starting in input order, the
+ * timeout (measured from the call; nothing runs after the return),
+ * first-failure reporting (lowest failing index; items after it never start
+ * once it is known) and weft_map called from inside a task (it helps, no
+ * deadlock on one worker).
  *
  * Element functions record into atomics; the test thread asserts. */
 #include <criterion/criterion.h>
@@ -164,6 +166,82 @@ Test(cf_map, bad_arguments_are_einval)
     cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
 }
 
+/* ---- input order ------------------------------------------------------------ */
+
+/* Items start in input order: on one worker, fn is called with strictly
+ * increasing indices, whichever order the pool runs the chunk tasks in. */
+struct order_rec {
+    atomic_long last; /* last index called, -1 before the first */
+    atomic_int out_of_order;
+    atomic_long calls;
+};
+
+static int ordered_fn(weft_ctx *ctx, const void *in, void *out, void *ud)
+{
+    struct order_rec *o = ud;
+    long i = (long)(*(const int64_t *)in) - 1; /* inputs are iota */
+    if (atomic_exchange(&o->last, i) >= i)
+        atomic_fetch_add(&o->out_of_order, 1);
+    atomic_fetch_add(&o->calls, 1);
+    return double_fn(ctx, in, out, NULL);
+}
+
+/* A weft_map call set up by the test thread, run there or in a task. */
+struct order_case {
+    weft_pool *pool;
+    size_t n, chunk, in_flight;
+    int64_t *in, *out;
+    int rc;
+    struct order_rec rec;
+};
+
+static void run_order_case(struct order_case *c)
+{
+    weft_map_options o = opts_of(c->chunk, c->in_flight, WEFT_FOREVER);
+    c->rc = weft_map(c->pool, ordered_fn, &c->rec, c->in, sizeof(int64_t), c->out,
+                     sizeof(int64_t), c->n, &o, NULL);
+}
+
+static int order_case_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    run_order_case(arg);
+    return 0;
+}
+
+static void check_order(weft_pool *p, size_t chunk, size_t in_flight, bool in_task)
+{
+    struct order_case c = {.pool = p, .n = 300, .chunk = chunk, .in_flight = in_flight};
+    c.in = iota(c.n);
+    c.out = calloc(c.n, sizeof(int64_t));
+    cr_assert(c.out != NULL);
+    atomic_store(&c.rec.last, -1);
+    if (in_task)
+        cr_assert(eq(int, wtc_run_task(p, order_case_task, &c, NULL), WEFT_OK));
+    else
+        run_order_case(&c);
+    cr_assert(eq(int, c.rc, WEFT_OK));
+    assert_doubled(c.in, c.out, c.n);
+    free(c.in);
+    free(c.out);
+    cr_assert(eq(long, atomic_load(&c.rec.calls), (long)c.n));
+    cr_assert(eq(int, atomic_load(&c.rec.out_of_order), 0),
+              "chunk %zu, %zu in flight, %s", chunk, in_flight, in_task ? "in a task" : "outside");
+}
+
+Test(cf_map, items_start_in_input_order_on_one_worker)
+{
+    weft_pool *p = wtc_pool_new(1);
+    for (int in_task = 0; in_task < 2; in_task++) {
+        check_order(p, 1, 5, in_task);
+        check_order(p, 3, 4, in_task);
+        check_order(p, 1, 0, in_task);
+        check_order(p, 0, 0, in_task);
+    }
+    cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
+}
+
 /* ---- bounded window -------------------------------------------------------- */
 
 #define TRACK_MAX_CHUNKS 1024
@@ -236,6 +314,68 @@ Test(cf_map, at_most_max_in_flight_chunks_outstanding)
     check_window(p, 2);
     check_window(p, 5);
     cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
+}
+
+/* With default options, items started and not yet collected stay within
+ * weft.h's bound of 32768 per worker, whatever n is. Collection is in input
+ * order and only of completed items, so the count of items collected never
+ * exceeds the longest prefix of completed items: started - prefix, read by
+ * each item as it starts, is a lower bound of started - collected. */
+#define DEFAULT_WINDOW_PER_WORKER 32768
+
+struct window_probe {
+    size_t n;
+    atomic_long started;
+    atomic_long prefix; /* items [0, prefix) completed */
+    atomic_long max_ahead;
+    atomic_char *done;
+};
+
+static void probe_note_ahead(struct window_probe *w, long ahead)
+{
+    long m = atomic_load(&w->max_ahead);
+    while (ahead > m && !atomic_compare_exchange_weak(&w->max_ahead, &m, ahead)) {
+    }
+}
+
+/* Advance the prefix over completed items. Every item stores done, then
+ * advances: of two items finishing at once, one sees the other's done. */
+static void probe_advance(struct window_probe *w)
+{
+    long p = atomic_load(&w->prefix);
+    while ((size_t)p < w->n && atomic_load(&w->done[p]))
+        if (atomic_compare_exchange_weak(&w->prefix, &p, p + 1))
+            p++;
+}
+
+static int probed_fn(weft_ctx *ctx, const void *in, void *out, void *ud)
+{
+    struct window_probe *w = ud;
+    size_t i = (size_t)(*(const int64_t *)in) - 1; /* inputs are iota */
+    long s = atomic_fetch_add(&w->started, 1) + 1;
+    probe_note_ahead(w, s - atomic_load(&w->prefix));
+    int rc = double_fn(ctx, in, out, NULL);
+    atomic_store(&w->done[i], 1);
+    probe_advance(w);
+    return rc;
+}
+
+Test(cf_map, default_window_in_items_does_not_grow_with_n)
+{
+    enum { WORKERS = 2 };
+    weft_pool *p = wtc_pool_new(WORKERS);
+    struct window_probe w = {.n = 400000};
+    w.done = calloc(w.n, sizeof(*w.done));
+    int64_t *in = iota(w.n), *out = calloc(w.n, sizeof(int64_t));
+    cr_assert(eq(int, weft_map(p, probed_fn, &w, in, sizeof(int64_t), out, sizeof(int64_t), w.n,
+                               NULL, NULL), WEFT_OK));
+    assert_doubled(in, out, w.n);
+    cr_assert(eq(long, atomic_load(&w.prefix), (long)w.n));
+    cr_assert(le(long, atomic_load(&w.max_ahead), (long)DEFAULT_WINDOW_PER_WORKER * WORKERS));
+    cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
+    free(w.done);
+    free(in);
+    free(out);
 }
 
 /* ---- timeout --------------------------------------------------------------- */
@@ -315,7 +455,7 @@ static int run_failing(struct failing *f, size_t n, size_t chunk, size_t *fi, in
     weft_pool *p = wtc_pool_new(2);
     int64_t *in = iota(n), *out = calloc(n, sizeof(int64_t));
     /* A window of 8 chunks, so that a failure stops the call long before
-     * the end of the input (the default window would cover it all). */
+     * the end of the input. */
     weft_map_options o = opts_of(chunk, 8, WEFT_FOREVER);
     int rc = weft_map(p, failing_fn, f, in, sizeof(int64_t), out, sizeof(int64_t), n, &o, fi);
     cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
@@ -343,6 +483,92 @@ Test(cf_map, first_failure_reports_its_index_and_cancels_the_rest)
     cr_assert(eq(int, atomic_load(&f->calls_at[538]), 0));
     free(out);
     free(f);
+}
+
+/* Items start in input order, so once an item failed, no later item
+ * starts: on one worker none at all; on several, only items that another
+ * worker had already started when the failure happened (items after the
+ * failing one are slow, so each other worker holds at most one). */
+struct stop_case {
+    weft_pool *pool;
+    size_t n;
+    int64_t slow_ns; /* items other than the failing one sleep this long */
+    int64_t *in, *out;
+    int rc;
+    size_t fi;
+    atomic_int calls_at[64];
+};
+
+enum { STOP_BAD = 1, STOP_STATUS = 5 };
+
+static int stop_fn(weft_ctx *ctx, const void *in, void *out, void *ud)
+{
+    struct stop_case *c = ud;
+    size_t i = (size_t)(*(const int64_t *)in) - 1;
+    atomic_fetch_add(&c->calls_at[i], 1);
+    if (i == STOP_BAD)
+        return STOP_STATUS;
+    if (c->slow_ns > 0)
+        wt_sleep_ns(c->slow_ns);
+    return double_fn(ctx, in, out, NULL);
+}
+
+static void run_stop_case(struct stop_case *c)
+{
+    weft_map_options o = opts_of(1, 5, WEFT_FOREVER);
+    c->rc = weft_map(c->pool, stop_fn, c, c->in, sizeof(int64_t), c->out, sizeof(int64_t), c->n,
+                     &o, &c->fi);
+}
+
+static int stop_case_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    run_stop_case(arg);
+    return 0;
+}
+
+/* Returns how many items after the failing one were called. */
+static int check_stop(unsigned workers, int64_t slow_ns, bool in_task)
+{
+    struct stop_case *c = calloc(1, sizeof(*c));
+    cr_assert(c != NULL);
+    c->pool = wtc_pool_new(workers);
+    c->n = 40;
+    c->slow_ns = slow_ns;
+    c->in = iota(c->n);
+    c->out = calloc(c->n, sizeof(int64_t));
+    cr_assert(c->out != NULL);
+    if (in_task)
+        cr_assert(eq(int, wtc_run_task(c->pool, stop_case_task, c, NULL), WEFT_OK));
+    else
+        run_stop_case(c);
+    cr_assert(eq(int, weft_pool_destroy(c->pool), WEFT_OK));
+    cr_assert(eq(int, c->rc, STOP_STATUS));
+    cr_assert(eq(sz, c->fi, STOP_BAD));
+    int after = 0;
+    for (size_t i = 0; i <= STOP_BAD; i++)
+        cr_assert(eq(int, atomic_load(&c->calls_at[i]), 1), "item %zu", i);
+    for (size_t i = STOP_BAD + 1; i < c->n; i++)
+        after += atomic_load(&c->calls_at[i]);
+    assert_doubled(c->in, c->out, STOP_BAD);
+    free(c->in);
+    free(c->out);
+    free(c);
+    return after;
+}
+
+Test(cf_map, no_item_after_a_failure_starts_on_one_worker)
+{
+    cr_assert(eq(int, check_stop(1, 0, false), 0));
+    cr_assert(eq(int, check_stop(1, 0, true), 0));
+}
+
+Test(cf_map, after_a_failure_only_items_already_running_in_parallel_started)
+{
+    enum { WORKERS = 2 };
+    for (int rep = 0; rep < 3; rep++)
+        cr_assert(le(int, check_stop(WORKERS, 100 * MS, false), WORKERS - 1));
 }
 
 Test(cf_map, lowest_failing_index_wins_when_several_fail)

@@ -15,12 +15,16 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
+#include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "futex.h"
 #include "weft.h"
 #include "weft_criterion.h"
 #include "weft_watchers.h"
@@ -751,4 +755,393 @@ Test(cf_wait, ending_an_iterator_removes_only_its_own_links)
     weft_as_completed_end(keep);
     assert_no_links(fs, 2);
     release_all(fs, 2);
+}
+
+/* ---- deadlines: past, invalid, huge -------------------------------------------- */
+
+/* A deadline at or before now makes a wait a poll: WEFT_OK if the future is
+ * done, else WEFT_ETIMEDOUT, at once and without sleeping, negative tv_sec
+ * included (the futex rejects those with EINVAL, which a wait must never take
+ * for a wake-up and retry: that spun a CPU until the future completed). Each
+ * call below is timed by wall clock and by the calling thread's CPU clock. */
+#define POLL_WALL_NS (50 * MS)
+#define POLL_CPU_NS (5 * MS)
+#define N_PAST 6
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Filled by whichever thread runs the checks (the test's or a worker), and
+ * asserted on by the test's thread: the first failure, and how many. */
+struct deadline_report {
+    char first[320];
+    int failures;
+};
+
+static void note(struct deadline_report *r, const char *fmt, ...)
+{
+    if (r->failures++ != 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->first, sizeof(r->first), fmt, ap);
+    va_end(ap);
+}
+
+static void assert_no_failures(const struct deadline_report *r)
+{
+    cr_assert(eq(int, r->failures, 0), "%d failed checks; the first: %s", r->failures, r->first);
+}
+
+/* call must return want within POLL_WALL_NS, using less than POLL_CPU_NS of
+ * this thread's CPU time. */
+#define POLL_CHECK(r, want, call)                                                         \
+    do {                                                                                  \
+        int64_t w0_ = wt_now_ns(), c0_ = thread_cpu_ns();                                 \
+        int rc_ = (call);                                                                 \
+        int64_t w_ = wt_now_ns() - w0_, c_ = thread_cpu_ns() - c0_;                       \
+        if (rc_ != (want) || w_ >= POLL_WALL_NS || c_ >= POLL_CPU_NS)                     \
+            note((r), "line %d: %s: rc %d (want %d), %lld us wall, %lld us CPU", __LINE__, \
+                 #call, rc_, (want), (long long)(w_ / 1000), (long long)(c_ / 1000));     \
+    } while (0)
+
+#define TIME_T_MAX ((time_t)(sizeof(time_t) == 8 ? INT64_MAX : INT32_MAX))
+#define TIME_T_MIN ((time_t)(sizeof(time_t) == 8 ? INT64_MIN : INT32_MIN))
+
+static void past_deadlines(struct timespec *d)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    d[0] = (struct timespec){.tv_sec = -1, .tv_nsec = 0};
+    d[1] = (struct timespec){.tv_sec = -1000000, .tv_nsec = 999999999};
+    d[2] = (struct timespec){.tv_sec = TIME_T_MIN, .tv_nsec = 0};
+    d[3] = (struct timespec){.tv_sec = 0, .tv_nsec = 0};
+    d[4] = now; /* already past when the wait looks at it */
+    d[5] = now;  /* now - 1 ms */
+    if (d[5].tv_nsec >= 1000000) {
+        d[5].tv_nsec -= 1000000;
+    } else {
+        d[5].tv_sec--;
+        d[5].tv_nsec += 1000000000 - 1000000;
+    }
+}
+
+/* Every form of wait, with a deadline already past (or a timeout that has
+ * run out: 0, and 1 ns), on a future that is pending and on one that is
+ * done; then invalid tv_nsec values. */
+static void deadline_checks(weft_future *pending, weft_future *done, struct deadline_report *r)
+{
+    struct timespec past[N_PAST];
+    past_deadlines(past);
+    for (int i = 0; i < N_PAST; i++) {
+        POLL_CHECK(r, WEFT_ETIMEDOUT, weft_future_wait_until(pending, &past[i]));
+        POLL_CHECK(r, WEFT_OK, weft_future_wait_until(done, &past[i]));
+    }
+
+    weft_future *both[2] = {pending, done};
+    static const int64_t spent[] = {0, 1};
+    for (size_t i = 0; i < sizeof(spent) / sizeof(spent[0]); i++) {
+        int64_t t = spent[i];
+        POLL_CHECK(r, WEFT_ETIMEDOUT, weft_future_wait(pending, t));
+        POLL_CHECK(r, WEFT_ETIMEDOUT, weft_future_result(pending, t, NULL));
+        POLL_CHECK(r, WEFT_OK, weft_future_wait(done, t));
+        POLL_CHECK(r, WEFT_ETIMEDOUT, weft_wait(&pending, 1, t, WEFT_ALL_COMPLETED, NULL));
+        POLL_CHECK(r, WEFT_ETIMEDOUT, weft_wait(both, 2, t, WEFT_ALL_COMPLETED, NULL));
+        POLL_CHECK(r, WEFT_OK, weft_wait(both, 2, t, WEFT_FIRST_COMPLETED, NULL));
+        weft_as_completed *it = NULL;
+        if (weft_as_completed_begin(&it, both, 2, t) != WEFT_OK) {
+            note(r, "weft_as_completed_begin failed");
+            continue;
+        }
+        weft_future *f = NULL;
+        POLL_CHECK(r, WEFT_OK, weft_as_completed_next(it, &f, NULL));
+        POLL_CHECK(r, WEFT_ETIMEDOUT, weft_as_completed_next(it, &f, NULL));
+        POLL_CHECK(r, WEFT_ETIMEDOUT, weft_as_completed_next(it, &f, NULL));
+        weft_as_completed_end(it);
+    }
+
+    static const long bad_nsec[] = {-1, 1000000000, LONG_MIN, LONG_MAX};
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const time_t secs[] = {-1, 0, now.tv_sec + 1, TIME_T_MAX};
+    for (size_t i = 0; i < sizeof(bad_nsec) / sizeof(bad_nsec[0]); i++) {
+        for (size_t j = 0; j < sizeof(secs) / sizeof(secs[0]); j++) {
+            struct timespec d = {.tv_sec = secs[j], .tv_nsec = bad_nsec[i]};
+            POLL_CHECK(r, WEFT_EINVAL, weft_future_wait_until(pending, &d));
+            POLL_CHECK(r, WEFT_EINVAL, weft_future_wait_until(done, &d));
+        }
+    }
+    POLL_CHECK(r, WEFT_EINVAL, weft_future_wait_until(NULL, &past[0]));
+    POLL_CHECK(r, WEFT_EINVAL, weft_future_wait_until(pending, NULL));
+}
+
+/* Completes the never-completed promise after 3 s unless stopped, so that a
+ * wait that wrongly spins or sleeps on a past deadline ends in a failed
+ * check rather than in the suite's timeout. */
+struct rescue {
+    weft_future *f;
+    atomic_int stop;
+    pthread_t t;
+};
+
+static void *rescue_main(void *arg)
+{
+    struct rescue *r = arg;
+    for (int i = 0; i < 300 && !atomic_load(&r->stop); i++)
+        wt_sleep_ns(10 * MS);
+    if (!atomic_load(&r->stop))
+        (void)weft_promise_set_result(r->f, NULL, NULL);
+    return NULL;
+}
+
+static void rescue_start(struct rescue *r, weft_future *f)
+{
+    r->f = f;
+    atomic_store(&r->stop, 0);
+    cr_assert(eq(int, pthread_create(&r->t, NULL, rescue_main, r), 0));
+}
+
+static void rescue_stop(struct rescue *r)
+{
+    atomic_store(&r->stop, 1);
+    cr_assert(eq(int, pthread_join(r->t, NULL), 0));
+}
+
+Test(cf_wait, past_deadlines_poll_from_an_external_thread, .timeout = 30)
+{
+    weft_future *fs[2];
+    promises(fs, 2);
+    complete(fs[1], SET_RESULT);
+    struct rescue rs;
+    rescue_start(&rs, fs[0]);
+    struct deadline_report r = {0};
+    deadline_checks(fs[0], fs[1], &r);
+    rescue_stop(&rs);
+    assert_no_failures(&r);
+    release_all(fs, 2);
+}
+
+struct deadline_task_arg {
+    weft_future *pending, *done;
+    struct deadline_report r;
+};
+
+static int deadline_task(weft_ctx *ctx, void *arg, void **result)
+{
+    struct deadline_task_arg *a = arg;
+    (void)ctx;
+    (void)result;
+    deadline_checks(a->pending, a->done, &a->r);
+    return 0;
+}
+
+Test(cf_wait, past_deadlines_poll_on_a_worker, .timeout = 30)
+{
+    weft_pool *p = wtc_pool_new(1);
+    weft_future *fs[2];
+    promises(fs, 2);
+    complete(fs[1], SET_RESULT);
+    struct rescue rs;
+    rescue_start(&rs, fs[0]);
+    struct deadline_task_arg a = {.pending = fs[0], .done = fs[1]};
+    cr_assert(eq(int, wtc_run_task(p, deadline_task, &a, NULL), WEFT_OK));
+    rescue_stop(&rs);
+    assert_no_failures(&a.r);
+    wtc_pool_drop(p);
+    release_all(fs, 2);
+}
+
+/* Relative timeouts whose deadline does not fit a timespec (or only just
+ * does) wait like WEFT_FOREVER, never as a deadline in the past: each form
+ * waits for a promise that another thread completes 20 ms later. */
+#define COMPLETE_AFTER_NS (20 * MS)
+
+static void *complete_later_main(void *arg)
+{
+    wt_sleep_ns(COMPLETE_AFTER_NS);
+    (void)weft_promise_set_result(arg, &value_v, NULL);
+    return NULL;
+}
+
+enum huge_form { H_WAIT, H_RESULT, H_UNTIL, H_WAIT_ONE, H_WAIT_SET, H_AS_COMPLETED, H_FORMS };
+
+static int huge_wait(enum huge_form form, weft_future *f, weft_future *other, int64_t t)
+{
+    weft_future *set[2] = {other, f};
+    switch (form) {
+    case H_WAIT:
+        return weft_future_wait(f, t);
+    case H_RESULT: {
+        void *v = NULL;
+        int rc = weft_future_result(f, t, &v);
+        return rc == WEFT_OK && v != &value_v ? -1000 : rc;
+    }
+    case H_UNTIL: {
+        struct timespec d = {.tv_sec = TIME_T_MAX - (time_t)(t % 2), .tv_nsec = 999999999};
+        return weft_future_wait_until(f, &d);
+    }
+    case H_WAIT_ONE:
+        return weft_wait(&f, 1, t, WEFT_ALL_COMPLETED, NULL);
+    case H_WAIT_SET:
+        return weft_wait(set, 2, t, WEFT_ALL_COMPLETED, NULL);
+    case H_AS_COMPLETED: {
+        weft_as_completed *it = NULL;
+        int rc = weft_as_completed_begin(&it, set, 2, t);
+        if (rc != WEFT_OK)
+            return rc;
+        weft_future *got = NULL;
+        for (int i = 0; i < 2 && rc == WEFT_OK; i++)
+            rc = weft_as_completed_next(it, &got, NULL);
+        weft_as_completed_end(it);
+        return rc;
+    }
+    default:
+        return -2000;
+    }
+}
+
+static void huge_checks(struct deadline_report *r)
+{
+    static const int64_t huge[] = {INT64_MAX, INT64_MAX - 1, INT64_MAX - 999999999};
+    weft_future *done = NULL;
+    if (weft_promise_create(&done) != WEFT_OK ||
+        weft_promise_set_result(done, NULL, NULL) != WEFT_OK) {
+        note(r, "promise setup failed");
+        weft_future_release(done);
+        return;
+    }
+    for (int form = 0; form < H_FORMS; form++) {
+        for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+            weft_future *f = NULL;
+            pthread_t t;
+            if (weft_promise_create(&f) != WEFT_OK ||
+                pthread_create(&t, NULL, complete_later_main, f) != 0) {
+                note(r, "setup failed");
+                weft_future_release(f);
+                break;
+            }
+            int64_t t0 = wt_now_ns();
+            int rc = huge_wait((enum huge_form)form, f, done, huge[i]);
+            int64_t took = wt_now_ns() - t0;
+            pthread_join(t, NULL);
+            if (rc != WEFT_OK || took > COMPLETE_AFTER_NS + LATE_NS)
+                note(r, "form %d, timeout %lld: rc %d (want 0) after %lld ms", form,
+                     (long long)huge[i], rc, (long long)(took / MS));
+            weft_future_release(f);
+        }
+    }
+    weft_future_release(done);
+}
+
+Test(cf_wait, huge_timeouts_wait_from_an_external_thread, .timeout = 30)
+{
+    struct deadline_report r = {0};
+    huge_checks(&r);
+    assert_no_failures(&r);
+}
+
+static int huge_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    huge_checks(arg);
+    return 0;
+}
+
+Test(cf_wait, huge_timeouts_wait_on_a_worker, .timeout = 30)
+{
+    weft_pool *p = wtc_pool_new(1);
+    struct deadline_report r = {0};
+    cr_assert(eq(int, wtc_run_task(p, huge_task, &r, NULL), WEFT_OK));
+    assert_no_failures(&r);
+    wtc_pool_drop(p);
+}
+
+static int slow_square(weft_ctx *ctx, const void *in, void *out, void *ud)
+{
+    (void)ctx;
+    (void)ud;
+    wt_sleep_us(100);
+    int64_t x = *(const int64_t *)in;
+    *(int64_t *)out = x * x;
+    return 0;
+}
+
+Test(cf_wait, map_with_a_huge_timeout_runs_to_the_end, .timeout = 30)
+{
+    weft_pool *p = wtc_pool_new(2);
+    enum { N = 32 };
+    int64_t in[N], out[N];
+    for (int i = 0; i < N; i++)
+        in[i] = i;
+    static const int64_t huge[] = {INT64_MAX, INT64_MAX - 1, INT64_MAX - 999999999};
+    for (size_t k = 0; k < sizeof(huge) / sizeof(huge[0]); k++) {
+        weft_map_options o;
+        weft_map_options_init(&o);
+        o.chunk = 1;
+        o.timeout_ns = huge[k];
+        size_t fi = 999;
+        for (int i = 0; i < N; i++)
+            out[i] = -1;
+        cr_assert(eq(int, weft_map(p, slow_square, NULL, in, sizeof(in[0]), out, sizeof(out[0]), N,
+                                   &o, &fi),
+                     WEFT_OK));
+        cr_assert(eq(sz, fi, 999));
+        for (int i = 0; i < N; i++)
+            cr_assert(eq(i64, out[i], (int64_t)i * i));
+    }
+    wtc_pool_drop(p);
+}
+
+/* The helpers behind the rules above (runtime/futex.h). */
+Test(cf_wait, the_futex_wrapper_times_out_on_a_deadline_the_kernel_rejects, .timeout = 10)
+{
+    _Atomic uint32_t word = 0;
+    const struct timespec rejected[] = {{.tv_sec = -1, .tv_nsec = 0},
+                                        {.tv_sec = TIME_T_MIN, .tv_nsec = 0},
+                                        {.tv_sec = 1, .tv_nsec = 1000000000},
+                                        {.tv_sec = 1, .tv_nsec = -1}};
+    for (size_t i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++)
+        cr_assert(eq(int, weft__futex_wait(&word, 0, &rejected[i]), -ETIMEDOUT), "deadline %zu", i);
+    const struct timespec past = {.tv_sec = 0, .tv_nsec = 0};
+    cr_assert(eq(int, weft__futex_wait(&word, 0, &past), -ETIMEDOUT));
+    cr_assert(eq(int, weft__futex_wait(&word, 1, &past), -EAGAIN));
+}
+
+Test(cf_wait, deadline_helpers_saturate_and_validate, .timeout = 10)
+{
+    struct timespec now, d;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    static const int64_t huge[] = {INT64_MAX, INT64_MAX - 1, INT64_MAX - 999999999, INT64_MAX / 2};
+    for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+        d = (struct timespec){.tv_sec = -7, .tv_nsec = -7};
+        if (weft__deadline_in(&d, huge[i])) {
+            /* Held: then it lies in the future, normalized, never wrapped. */
+            cr_assert(gt(i64, (int64_t)d.tv_sec, (int64_t)now.tv_sec), "timeout %zu", i);
+            cr_assert(ge(long, d.tv_nsec, 0L));
+            cr_assert(lt(long, d.tv_nsec, 1000000000L));
+            cr_assert(eq(int, weft__deadline_check(&d), 0));
+        }
+    }
+    cr_assert(eq(int, weft__deadline_in(&d, -1), 0));
+    cr_assert(eq(int, weft__deadline_in(&d, INT64_MIN), 0));
+
+    struct timespec past[N_PAST];
+    past_deadlines(past);
+    for (int i = 0; i < N_PAST; i++)
+        cr_assert(eq(int, weft__deadline_check(&past[i]), 1), "past deadline %d", i);
+    const struct timespec later = {.tv_sec = now.tv_sec + 3600, .tv_nsec = now.tv_nsec};
+    const struct timespec far = {.tv_sec = TIME_T_MAX, .tv_nsec = 999999999};
+    cr_assert(eq(int, weft__deadline_check(&later), 0));
+    cr_assert(eq(int, weft__deadline_check(&far), 0));
+    const struct timespec bad[] = {{.tv_sec = 0, .tv_nsec = -1},
+                                   {.tv_sec = now.tv_sec + 3600, .tv_nsec = 1000000000},
+                                   {.tv_sec = -1, .tv_nsec = LONG_MIN}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert(eq(int, weft__deadline_check(&bad[i]), -EINVAL), "bad deadline %zu", i);
+    cr_assert(eq(int, weft__deadline_check(NULL), -EINVAL));
 }

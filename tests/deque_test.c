@@ -19,7 +19,7 @@
 static struct weft__deque dq;
 static struct weft__task tasks[NTASKS]; /* identity only: never run */
 
-/* Growing pushes call call_rcu and steals take the read lock, so the test
+/* Growing pushes wait for grace periods and steals take the read lock, so the test
  * thread is registered for every test (RCU build only). */
 static void rcu_enter(void)
 {
@@ -31,7 +31,6 @@ static void rcu_enter(void)
 static void rcu_leave(void)
 {
 #ifndef WEFT_RECLAIM_RETIRE
-    urcu_memb_barrier(); /* run the pending frees of retired buffers */
     urcu_memb_unregister_thread();
 #endif
 }
@@ -43,7 +42,7 @@ static int steal(struct weft__task **out)
 #ifndef WEFT_RECLAIM_RETIRE
     urcu_memb_read_lock();
 #endif
-    int r = weft__deque_steal(&dq, out);
+    int r = weft__deque_steal(&dq, out, false);
 #ifndef WEFT_RECLAIM_RETIRE
     urcu_memb_read_unlock();
 #endif
@@ -57,7 +56,7 @@ static void init(size_t cap)
 
 static void push(size_t i)
 {
-    cr_assert_eq(weft__deque_push(&dq, &tasks[i]), 0, "push of task %zu failed", i);
+    cr_assert_eq(weft__deque_push(&dq, &tasks[i], 0), 0, "push of task %zu failed", i);
 }
 
 static void push_range(size_t from, size_t to)
@@ -68,7 +67,7 @@ static void push_range(size_t from, size_t to)
 
 static void expect_take(size_t i)
 {
-    struct weft__task *t = weft__deque_take(&dq);
+    struct weft__task *t = weft__deque_take(&dq, NULL);
     cr_assert_eq(t, &tasks[i], "take returned task %td, want %zu", t ? t - tasks : -1, i);
 }
 
@@ -84,7 +83,7 @@ static void expect_empty(void)
     struct weft__task *sentinel = &tasks[NTASKS - 1], *t = sentinel;
     cr_assert_eq(steal(&t), WEFT_STEAL_EMPTY);
     cr_assert_eq(t, sentinel, "steal wrote its out-parameter without succeeding");
-    cr_assert_null(weft__deque_take(&dq));
+    cr_assert_null(weft__deque_take(&dq, NULL));
 }
 
 /* ---- single-threaded ------------------------------------------------------- */
@@ -92,12 +91,12 @@ static void expect_empty(void)
 Test(deque, take_on_empty_returns_null)
 {
     init(2);
-    cr_assert_null(weft__deque_take(&dq));
-    cr_assert_null(weft__deque_take(&dq));
+    cr_assert_null(weft__deque_take(&dq, NULL));
+    cr_assert_null(weft__deque_take(&dq, NULL));
     cr_assert_eq(weft__deque_bottom(&dq), 0, "take on an empty deque must restore bottom");
     push(0);
     expect_take(0);
-    cr_assert_null(weft__deque_take(&dq));
+    cr_assert_null(weft__deque_take(&dq, NULL));
     weft__deque_fini(&dq);
 }
 
@@ -107,7 +106,7 @@ Test(deque, push_then_take_is_lifo)
     push_range(0, 10);
     for (size_t i = 10; i-- > 0;)
         expect_take(i);
-    cr_assert_null(weft__deque_take(&dq));
+    cr_assert_null(weft__deque_take(&dq, NULL));
     weft__deque_fini(&dq);
 }
 
@@ -180,7 +179,7 @@ Test(deque, take_after_last_item_was_stolen_returns_null)
     init(2);
     push(0);
     expect_steal(0);
-    cr_assert_null(weft__deque_take(&dq));
+    cr_assert_null(weft__deque_take(&dq, NULL));
     /* The deque stays usable: indices are consistent after the failed take. */
     push(1);
     push(2);
@@ -226,7 +225,7 @@ Test(deque, nonempty_hint_follows_the_contents)
     push(3);
     expect_steal(3);
     cr_assert_not(weft__deque_nonempty(&dq));
-    cr_assert_null(weft__deque_take(&dq));
+    cr_assert_null(weft__deque_take(&dq, NULL));
     cr_assert_not(weft__deque_nonempty(&dq));
     weft__deque_fini(&dq);
 }
@@ -284,14 +283,14 @@ static size_t owner_round(uint64_t *rng)
         for (size_t k = 0; k < burst && i < NTASKS; k++)
             push(i++);
         for (size_t k = 0; k < back; k++) {
-            struct weft__task *t = weft__deque_take(&dq);
+            struct weft__task *t = weft__deque_take(&dq, NULL);
             if (t == NULL)
                 break;
             record(t);
             taken++;
         }
     }
-    for (struct weft__task *t; (t = weft__deque_take(&dq)) != NULL; taken++)
+    for (struct weft__task *t; (t = weft__deque_take(&dq, NULL)) != NULL; taken++)
         record(t);
     return taken;
 }

@@ -1263,3 +1263,104 @@ Test(future, cancel_keeps_the_future_alive_across_its_callbacks)
     cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
     cr_assert(eq(int, atomic_load(&r.ran), 0));
 }
+
+/* ---- double release (debug builds) ---------------------------------------------- */
+
+/* Releasing a future once too often is undefined (weft.h). Debug builds of
+ * the library (no NDEBUG, as the dev and asan presets) stop the process with
+ * a message when a release, ref or wait finds the future already freed:
+ * a freed future stays readable in a quarantine for a while (slab.h), so
+ * the check is sound. Release builds do not check, so these tests are
+ * disabled there. */
+#ifdef NDEBUG
+#define DOUBLE_RELEASE_CHECKED .disabled = true /* release: not checked */
+#else
+#define DOUBLE_RELEASE_CHECKED .signal = SIGABRT
+#endif
+
+Test(future, a_promise_released_twice_aborts_in_debug_builds, DOUBLE_RELEASE_CHECKED)
+{
+    weft_future *f;
+    cr_assert(eq(int, weft_promise_create(&f), WEFT_OK));
+    weft_future_release(f);
+    weft_future_release(f);
+    cr_fatal("a double release went unnoticed");
+}
+
+/* The first release may drop the count to the runtime's reference or free
+ * the future, depending on whether the worker is done with it: either the
+ * second release or the worker's own one finds it freed. */
+Test(future, a_task_future_released_twice_aborts_in_debug_builds, DOUBLE_RELEASE_CHECKED)
+{
+    weft_pool *p = wtc_pool_new(1);
+    weft_future *f;
+    cr_assert(eq(int, weft_submit(p, wt_value_task, NULL, NULL, &f), WEFT_OK));
+    cr_assert(eq(int, weft_future_wait(f, WEFT_FOREVER), WEFT_OK));
+    weft_future_release(f);
+    weft_future_release(f);
+    weft_pool_destroy(p); /* joins the worker, which may be the one to stop */
+    cr_fatal("a double release went unnoticed");
+}
+
+Test(future, a_ref_after_the_last_release_aborts_in_debug_builds, DOUBLE_RELEASE_CHECKED)
+{
+    weft_future *f;
+    cr_assert(eq(int, weft_promise_create(&f), WEFT_OK));
+    weft_future_release(f);
+    (void)weft_future_ref(f);
+    cr_fatal("a ref of a freed future went unnoticed");
+}
+
+Test(future, a_wait_after_the_last_release_aborts_in_debug_builds, DOUBLE_RELEASE_CHECKED)
+{
+    weft_future *f;
+    cr_assert(eq(int, weft_promise_create(&f), WEFT_OK));
+    cr_assert(eq(int, weft_promise_set_result(f, NULL, NULL), WEFT_OK));
+    weft_future_release(f);
+    (void)weft_future_wait(f, 0);
+    cr_fatal("a wait on a freed future went unnoticed");
+}
+
+static int release_twice_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    weft_future *f = arg;
+    weft_future_release(f);
+    weft_future_release(f);
+    return 0;
+}
+
+Test(future, a_double_release_on_a_worker_aborts_in_debug_builds, DOUBLE_RELEASE_CHECKED)
+{
+    weft_pool *p = wtc_pool_new(1);
+    weft_future *f;
+    cr_assert(eq(int, weft_promise_create(&f), WEFT_OK));
+    (void)wtc_run_task(p, release_twice_task, f, NULL);
+    weft_pool_destroy(p);
+    cr_fatal("a double release went unnoticed");
+}
+
+/* Correct use is never reported: many futures, refs taken and dropped,
+ * the last references released by two threads. */
+static void *release_half(void *arg)
+{
+    weft_future **fs = arg;
+    for (int i = 0; i < 500; i++)
+        weft_future_release(fs[2 * i]);
+    return NULL;
+}
+
+Test(future, correct_releases_are_never_reported)
+{
+    static weft_future *fs[1000];
+    for (int i = 0; i < 1000; i++) {
+        cr_assert(eq(int, weft_promise_create(&fs[i]), WEFT_OK));
+        weft_future_release(weft_future_ref(fs[i]));
+    }
+    pthread_t t;
+    cr_assert(eq(int, pthread_create(&t, NULL, release_half, fs), 0));
+    for (int i = 0; i < 500; i++)
+        weft_future_release(fs[2 * i + 1]);
+    cr_assert(eq(int, pthread_join(t, NULL), 0));
+}

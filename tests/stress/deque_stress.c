@@ -11,7 +11,7 @@
  *
  * Shape
  *   - Rounds: each round starts from a fresh deque of capacity 2, so growth
- *     (and, in the RCU build, call_rcu of old buffers) happens all the time.
+ *     (and, in the RCU build, grace periods for old buffers) happens all the time.
  *     Between rounds the thieves wait on a barrier while the owner swaps deques,
  *     and a round starts only once every thief is back in its steal loop
  *     (otherwise a fast owner finishes rounds before sleeping thieves wake).
@@ -168,7 +168,7 @@ static uint64_t consume(struct weft__task *t, const char *who)
 /* Take one item and check it against the shadow stack. False if empty. */
 static bool owner_take(struct owner *o)
 {
-    struct weft__task *t = weft__deque_take(&S.dq);
+    struct weft__task *t = weft__deque_take(&S.dq, NULL);
     if (t == NULL) {
         o->null_takes++;
         o->depth = 0; /* NULL: every id the owner still had was stolen */
@@ -223,7 +223,7 @@ static void owner_push(struct owner *o)
     ring_wait(o, id);
     struct item *it = &S.ring[id % RING_SIZE];
     it->id = id;
-    if (weft__deque_push(&S.dq, &it->task) != 0)
+    if (weft__deque_push(&S.dq, &it->task, 0) != 0)
         fail_fatal("weft__deque_push: out of memory");
     o->next_id++;
     if (o->depth == SHADOW_CAP)
@@ -323,7 +323,7 @@ static void thief_steal(struct thief *th)
 #ifndef WEFT_RECLAIM_RETIRE
     urcu_memb_read_lock(); /* the buffer may be retired by a growing push */
 #endif
-    int r = weft__deque_steal(&S.dq, &t);
+    int r = weft__deque_steal(&S.dq, &t, false);
 #ifndef WEFT_RECLAIM_RETIRE
     urcu_memb_read_unlock();
 #endif
@@ -465,7 +465,7 @@ int main(int argc, char **argv)
     struct owner o = { .rng = seed, .shadow = malloc(SHADOW_CAP * sizeof(uint64_t)) };
     if (o.shadow == NULL)
         fail_fatal("setup: out of memory");
-    rcu_register(); /* the owner's growing pushes call call_rcu */
+    rcu_register(); /* the owner's growing pushes wait for grace periods */
     int64_t start = wt_now_ns();
     for (unsigned i = 0; i < NTHIEVES; i++) {
         S.thieves[i] = (struct thief){ .index = i, .last_id = NO_ID };

@@ -11,8 +11,8 @@
  *   2. Mixed: the same trees, but each child is either spawned or submitted
  *      as a future (weft_submit from inside the task, so it lands on the
  *      worker's own deque); the parent waits for futures before or after
- *      syncing, by weft_future_result, by polling with short timeouts, or by
- *      weft_wait(ALL_COMPLETED). Nested waits must help, never deadlock.
+ *      syncing, by weft_future_result, by a short timed wait first, or
+ *      by weft_wait(ALL_COMPLETED). Nested waits must never deadlock.
  *   3. Loops: two external threads issue weft_parallel_for and
  *      weft_parallel_reduce calls on one 2-worker pool at the same time
  *      (some loop bodies run nested loops), while the main thread runs
@@ -418,10 +418,13 @@ static int wait_futures(weft_future **futs, const struct node *kids, unsigned k,
         if (futs[i] == NULL)
             continue;
         if (ws == WAIT_POLL) {
-            int rc;
-            while ((rc = weft_future_wait(futs[i], 20000)) == WEFT_ETIMEDOUT)
-                ;
-            if (rc != WEFT_OK)
+            /* One short timed wait, then the helping wait below. Timed
+             * waits run no task: each blocked one holds a spare thread
+             * (weft.h), so polling until done at every level of a deep
+             * tree would need a thread per level, as with one thread per
+             * task. */
+            int rc = weft_future_wait(futs[i], 20000);
+            if (rc != WEFT_OK && rc != WEFT_ETIMEDOUT)
                 anomaly();
         }
         void *v = NULL;
