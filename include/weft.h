@@ -11,26 +11,38 @@
  *    [0, 999999999] is WEFT_EINVAL. A deadline at or before now (a negative
  *    tv_sec included) polls like timeout 0: WEFT_OK if already done, else
  *    WEFT_ETIMEDOUT, without sleeping.
- *  - "On a worker: helps" means that a call made from inside a task running on
- *    a weft worker, instead of blocking the thread, runs the tasks that the
- *    waiting task itself spawned or submitted (its descendants), then, when
- *    the child or future it waits for (in a wait on several futures, the
- *    first one still pending) runs on another worker, that worker's tasks
- *    (the awaited work's descendants: leapfrogging), and, when
- *    nothing else can run, the awaited task itself if it has not started.
- *    It never runs unrelated tasks on top of a waiting one, so waits whose
- *    dependencies form no cycle never deadlock the pool, however deeply they
- *    nest (a worker whose awaited work runs elsewhere sleeps until it is
- *    done). This holds for waits that need everything they wait for: sync,
- *    one future, WEFT_ALL_COMPLETED. A wait that may return earlier
- *    (WEFT_FIRST_COMPLETED, WEFT_FIRST_EXCEPTION, as_completed, a timeout)
- *    can still be under a task it started when its condition is met: it
- *    returns once that task ends, so such a task must not wait for what the
- *    waiter does after its wait.
+ *  - "On a worker: helps" means that a wait made from inside a task running
+ *    on a weft worker runs, instead of blocking the thread, only work the
+ *    awaited work depends on: first the awaited task itself if it has not
+ *    started; for weft_sync, the group's children (and what they spawn);
+ *    and, when the child or future awaited (in a wait on several futures,
+ *    the first one still pending) runs on another worker, the spawned
+ *    children queued by that worker (leapfrogging). It never runs a
+ *    submitted task it finds queued (a sibling may wait for what the waiter
+ *    does after its wait), nor anything past half the worker's stack.
+ *    Only waits that need everything they wait for and have no deadline
+ *    help: weft_sync, an untimed wait on one future, an untimed
+ *    WEFT_ALL_COMPLETED, weft_map without a timeout. Timed waits,
+ *    WEFT_FIRST_COMPLETED, WEFT_FIRST_EXCEPTION and as_completed run no
+ *    task, so they return at their deadline or condition.
+ *    When a worker has nothing it may run, it blocks, and once it has been
+ *    blocked for 50 us without running a task, a spare thread takes its
+ *    place until it runs again: the pool keeps `workers` threads running
+ *    tasks, as Java's ForkJoinPool compensates for blocked workers. So a
+ *    program that completes with one thread per task completes on weft,
+ *    as long as at most WEFT_SPARES_MAX of its workers and spares are
+ *    blocked in waits at once (deep nesting that helps, such as sync and
+ *    untimed waits on futures queued on the waiter's own worker, blocks
+ *    nothing). Spares park when no longer needed and use no CPU. When no
+ *    spare can be had (all in use, or no memory or thread for one), a
+ *    blocked worker runs the awaited task itself rather than hang.
  *    A child that weft_sync runs inline is a frame of its own: a wait in it
  *    never runs its siblings. A child that weft_sync_take hands back is
  *    the caller's own work, like any direct call: a wait in it may run the
- *    group's older children, so it must not wait for one of them.
+ *    group's older children, so it must not wait for one of them. A loop
+ *    that polls with timeout 0 on a worker never blocks, so no spare takes
+ *    its place: the work it polls for runs only on the pool's other
+ *    threads.
  *  - No call is async-signal-safe: none may be made from a signal handler.
  *  - Waits (every call that blocks until work is done or a timeout) are not
  *    cancellation points: a pthread_cancel() of a waiting thread takes
@@ -148,7 +160,7 @@ WEFT_API void weft_pool_options_init(weft_pool_options *o);
  * blocked in waits (see "On a worker: helps" above): a pool runs up to
  * workers + WEFT_SPARES_MAX threads, and never more than `workers` of them
  * outside waits for long. */
-#define WEFT_SPARES_MAX 1024
+#define WEFT_SPARES_MAX 256
 
 /* Create a pool and start its workers.
  * Threads:   any thread. Topology is loaded once per process.

@@ -522,10 +522,12 @@ int weft__future_wait(weft_future *f, const struct timespec *deadline)
         return WEFT_EBROKEN;
     /* A promise has no task to run; a timed wait runs none (it would
      * stretch its deadline by the task's length): both only block. */
-    if (f->pool == NULL || deadline != NULL)
+    if (f->pool == NULL)
         return weft__word_wait(&f->state, deadline);
     struct weft__help h = {.runner = {.run = run_awaited, .arg = f},
                            .leap = weft__future_leap(f)};
+    if (deadline != NULL)
+        return weft__word_wait_fallback(&f->state, deadline, &h);
     return weft__word_wait_help(&f->state, &h);
 }
 

@@ -98,23 +98,26 @@ static void gate_open(struct weft__worker *w)
         weft__futex_wake(&w->gate, 1);
 }
 
-void weft__spare_hold(struct weft__worker *w)
+bool weft__spare_hold(struct weft__worker *w)
 {
     struct weft_pool *p = w->pool;
     if (w->spare_held)
-        return;
-    w->spare_held = true;
+        return true;
     /* [SP1] seq_cst: the count before the spare's gate. */
     uint32_t prev = atomic_fetch_add_explicit(&p->blocked, 1, memory_order_seq_cst);
     unsigned rank = BLOCKED_COUNT(prev);
-    if (rank < p->nslots - p->n) {
-        struct weft__worker *s = &p->workers[p->n + rank];
-        if (slot_start(p, s)) {
-            /* [SP1] the count before the gate (TSan: a seq_cst RMW). */
-            weft__fence_seq_cst(p);
-            gate_open(s);
-        }
+    struct weft__worker *s = rank < p->nslots - p->n ? &p->workers[p->n + rank] : NULL;
+    if (s == NULL || !slot_start(p, s)) {
+        /* No spare (all in use, or its memory or thread could not be
+         * had): the count goes back, and the caller retries later. */
+        atomic_fetch_sub_explicit(&p->blocked, 1, memory_order_relaxed);
+        return false;
     }
+    w->spare_held = true;
+    /* [SP1] the count before the gate (TSan: a seq_cst RMW). */
+    weft__fence_seq_cst(p);
+    gate_open(s);
+    return true;
 }
 
 void weft__spare_end(struct weft__worker *w)

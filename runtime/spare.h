@@ -25,8 +25,10 @@ unsigned weft__spare_slots(unsigned n);
  * starting its thread if needed, until weft__spare_release. The spare is
  * held across the waits of one stretch (a loop of short timed waits) and
  * let go when w runs a task again or goes idle. Never blocks for long (a
- * thread creation at most). No-op if w holds one already. */
-void weft__spare_hold(struct weft__worker *w);
+ * thread creation at most). Returns true if w holds a spare (also if it
+ * held one already); false if none could be had (all WEFT_SPARES_MAX in
+ * use, or no memory or thread for a new one): w then retries later. */
+bool weft__spare_hold(struct weft__worker *w);
 /* w runs again: let its spare go, if it holds one. */
 static inline void weft__spare_release(struct weft__worker *w);
 void weft__spare_end(struct weft__worker *w);

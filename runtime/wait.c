@@ -49,6 +49,8 @@
  * long enough that a short wait costs no wake of another thread, short
  * against any work worth a thread. */
 #define SPARE_AFTER_NS 50000
+/* A worker that found no spare to take its place tries again this often. */
+#define SPARE_RETRY_NS 1000000
 
 static inline uint32_t load_acquire(_Atomic uint32_t *word)
 {
@@ -157,24 +159,35 @@ static int64_t waiting_since(struct weft__worker *w, int64_t now)
  * sleep ends when one is due; then a helping wait sleeps in slices and
  * looks for work in between, and any other sleeps until done or its
  * deadline. */
-static void block_once(struct weft__worker *w, _Atomic uint32_t *word,
+/* Returns false if the worker needs a spare and none could be had. */
+static bool block_once(struct weft__worker *w, _Atomic uint32_t *word,
                        const struct timespec *deadline, int64_t *slice, bool helping)
 {
+    bool spare = true;
     int64_t now = weft__now_ns();
     int64_t due = waiting_since(w, now) + SPARE_AFTER_NS;
+    int64_t sleep_ns = due - now;
     if (!w->spare_held && now >= due) {
         weft__publish(w);
-        weft__spare_hold(w);
+        /* Without a spare (none left, or none could be started), look
+         * again after a while: a thread may be had then. */
+        if (!weft__spare_hold(w)) {
+            sleep_ns = SPARE_RETRY_NS;
+            spare = false;
+        }
     }
     if (w->spare_held && !helping) {
         sleep_once(word, deadline);
-        return;
+        return true;
     }
+    if (w->spare_held)
+        sleep_ns = *slice;
     struct timespec until;
-    slice_deadline(&until, deadline, w->spare_held ? *slice : due - now);
+    slice_deadline(&until, deadline, sleep_ns);
     sleep_once(word, &until);
     if (w->spare_held && *slice < HELP_SLICE_MAX_NS)
         *slice *= 2;
+    return spare;
 }
 
 /* A spare taken in a wait stays until the worker runs a task again (the
@@ -182,7 +195,8 @@ static void block_once(struct weft__worker *w, _Atomic uint32_t *word,
  * loop of short timed waits keeps one spare running the work it polls
  * for; a wait that ends done lets it go at once. */
 static int wait_worker(struct weft__worker *w, _Atomic uint32_t *word,
-                       const struct weft__help *h, const struct timespec *deadline)
+                       const struct weft__help *h, const struct timespec *deadline,
+                       const struct weft__help *fallback)
 {
     int64_t slice = HELP_SLICE_MIN_NS;
     unsigned retries = 0;
@@ -206,26 +220,38 @@ static int wait_worker(struct weft__worker *w, _Atomic uint32_t *word,
                 weft__cpu_relax();
             continue;
         }
-        block_once(w, word, deadline, &slice, h != NULL);
+        /* No spare could take our place: rather than hang, run the
+         * awaited work ourselves (weft.h: the degraded mode). */
+        if (!block_once(w, word, deadline, &slice, h != NULL) && fallback != NULL &&
+            help_step(w, fallback))
+            weft__spare_release(w);
     }
+}
+
+/* The one entry of the three waits below. */
+static int wait_word(_Atomic uint32_t *word, const struct weft__help *h,
+                     const struct timespec *deadline, const struct weft__help *fallback)
+{
+    if (weft__phase_done(load_acquire(word)))
+        return WEFT_OK;
+    struct weft__worker *w = weft__self;
+    if (w != NULL)
+        return wait_worker(w, word, h, deadline, fallback);
+    return wait_external(word, deadline);
 }
 
 int weft__word_wait(_Atomic uint32_t *word, const struct timespec *deadline)
 {
-    if (weft__phase_done(load_acquire(word)))
-        return WEFT_OK;
-    struct weft__worker *w = weft__self;
-    if (w != NULL)
-        return wait_worker(w, word, NULL, deadline);
-    return wait_external(word, deadline);
+    return wait_word(word, NULL, deadline, NULL);
 }
 
 int weft__word_wait_help(_Atomic uint32_t *word, const struct weft__help *h)
 {
-    if (weft__phase_done(load_acquire(word)))
-        return WEFT_OK;
-    struct weft__worker *w = weft__self;
-    if (w != NULL)
-        return wait_worker(w, word, h, NULL);
-    return wait_external(word, NULL);
+    return wait_word(word, h, NULL, NULL);
+}
+
+int weft__word_wait_fallback(_Atomic uint32_t *word, const struct timespec *deadline,
+                             const struct weft__help *fallback)
+{
+    return wait_word(word, NULL, deadline, fallback);
 }

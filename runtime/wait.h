@@ -57,6 +57,12 @@ struct weft__help {
  * everything the completer wrote before weft__word_complete. */
 int weft__word_wait(_Atomic uint32_t *word, const struct timespec *deadline);
 
+/* weft__word_wait, but a worker that needs a spare to take its place and
+ * can get none (all WEFT_SPARES_MAX in use, or no memory or thread for
+ * one) runs what fallback allows meanwhile, rather than hang. */
+int weft__word_wait_fallback(_Atomic uint32_t *word, const struct timespec *deadline,
+                             const struct weft__help *fallback);
+
 /* Wait, without a deadline, until the word's phase is done. On a worker it
  * first runs what h allows, within the stack bound (pool.h,
  * weft__stack_room), and blocks as weft__word_wait once nothing is left.

@@ -255,13 +255,13 @@ static int ws_block(struct waitset *ws, const struct timespec *deadline, bool he
         return WEFT_EBROKEN;
     if (deadline != NULL && weft__deadline_passed(deadline))
         return word_done(ws) ? WEFT_OK : WEFT_ETIMEDOUT;
-    if (!help || deadline != NULL)
-        return weft__word_wait(&ws->word, deadline);
     /* The caller's references keep f alive. */
     weft_future *f = first_undone(ws);
     struct weft__help h = {.runner = {.run = run_awaited_one, .arg = ws}};
     if (f != NULL)
         h.leap = weft__future_leap(f);
+    if (!help || deadline != NULL)
+        return weft__word_wait_fallback(&ws->word, deadline, &h);
     return weft__word_wait_help(&ws->word, &h);
 }
 

@@ -367,6 +367,7 @@ Test(cf_map, default_window_in_items_does_not_grow_with_n)
     struct window_probe w = {.n = 400000};
     w.done = calloc(w.n, sizeof(*w.done));
     int64_t *in = iota(w.n), *out = calloc(w.n, sizeof(int64_t));
+    cr_assert(w.done != NULL && out != NULL);
     cr_assert(eq(int, weft_map(p, probed_fn, &w, in, sizeof(int64_t), out, sizeof(int64_t), w.n,
                                NULL, NULL), WEFT_OK));
     assert_doubled(in, out, w.n);
