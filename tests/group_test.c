@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "pool.h"
 #include "weft.h"
 #include "weft_criterion.h"
 #include "weft_tasks.h"
@@ -1085,9 +1086,9 @@ Test(group, a_tree_of_sibling_dependencies_completes_on_1_and_2_workers)
 
 /* ---- leapfrogging and spares ------------------------------------------------ */
 
-/* Worker A runs the root, which spawns C and keeps spawning trivial
- * children (each spawn answers a thief's request by publishing) until C
- * has started on worker B. C spawns G1 then G2 and syncs: G2 runs inline on
+/* Worker A runs the root, which spawns C into an eager group (pushed at
+ * once, where worker B steals it) and waits, spawning trivial children,
+ * until C has started on B. C spawns G1 then G2 and syncs: G2 runs inline on
  * B and waits for a promise that only G1 completes. B may not run G1 (a
  * sibling below G2's frame), and A's own deque holds nothing. So G1 runs
  * either on A, waiting for C, leapfrogging onto C's thief B and stealing
@@ -1142,7 +1143,10 @@ static int leap_root(weft_ctx *ctx, void *arg, void **result)
     s->root_worker = weft_ctx_worker(ctx);
     weft_group g;
     weft_child c;
-    weft_group_init(&g, ctx);
+    /* Published at once (the runtime's eager groups, as parallel loops
+     * use): a lazy child waits for a thief's request, and a thief that
+     * parked before the spawn never asks again. */
+    weft__group_init_eager(&g, ctx);
     int rc = weft_spawn(&g, &c, leap_c, s);
     /* Until B has C (at most 5 s): each spawn publishes if B asked. */
     for (int ms = 0; rc == WEFT_OK && !atomic_load(&s->c_started) && ms < 5000; ms++) {

@@ -315,7 +315,7 @@ inline wait_worker(helping, timed) {
 		if
 		:: ok -> ok = false
 		:: else ->
-			/* @wait.c:wait_worker: block_once(w, word, deadline, &slice, h != NULL); */
+			/* @wait.c:wait_worker: if (!block_once(w, word, deadline, &slice, h != NULL) && fallback != NULL && */
 			if
 			:: helping || timed ->
 				/* @wait.c:block_once: sleep_once(word, &until); */
@@ -323,7 +323,7 @@ inline wait_worker(helping, timed) {
 				sleep_once(true)
 			:: else ->
 				/* @wait.c:block_once: if (!w->spare_held && now >= due) { */
-				/* @wait.c:block_once: weft__spare_hold(w); */
+				/* @wait.c:block_once: if (!weft__spare_hold(w)) { */
 				if
 				:: !spare -> spare = true
 				:: true -> skip
@@ -359,7 +359,7 @@ proctype Runner() {
 		if
 		:: (word & CLAIMED) && (word & PHASE) == PENDING ->
 			/* @future.c:future_exec: weft__word_wait(&f->state, NULL); */
-			/* @wait.c:weft__word_wait: return wait_worker(w, word, NULL, deadline); */
+			/* @wait.c:wait_word: return wait_worker(w, word, h, deadline, fallback); */
 			wait_worker(false, false);
 			untimed_ok[me] = (rc == R_OK)
 		:: else -> untimed_ok[me] = true
@@ -400,7 +400,7 @@ proctype Setter() {
 		if
 		:: (s & CLAIMED) && !DONE(s) ->
 			/* @future.c:weft_promise_set_running: weft__word_wait(&f->state, NULL); */
-			/* @wait.c:weft__word_wait: return wait_external(word, deadline); */
+			/* @wait.c:wait_word: return wait_external(word, deadline); */
 			wait_external(false);
 			untimed_ok[me] = (rc == R_OK)
 		:: else -> skip
@@ -441,7 +441,7 @@ proctype Canceller() {
 		:: (s & CLAIMED) && !DONE(s) ->
 			s = 0;
 			/* @future.c:weft_future_cancel: weft__word_wait(&f->state, NULL); */
-			/* @wait.c:weft__word_wait: return wait_external(word, deadline); */
+			/* @wait.c:wait_word: return wait_external(word, deadline); */
 			wait_external(false);
 			untimed_ok[me] = (rc == R_OK)
 		:: else -> s = 0; untimed_ok[me] = true
@@ -456,7 +456,7 @@ proctype ExternalWaiter(byte me; bool timed) {
 	byte s, r, rc;
 	bool ok;
 
-	/* @wait.c:weft__word_wait: return wait_external(word, deadline); */
+	/* @wait.c:wait_word: return wait_external(word, deadline); */
 	wait_external(timed);
 	untimed_ok[me] = timed || rc == R_OK
 }
@@ -468,10 +468,10 @@ proctype WorkerWaiter(byte me; bool helping; bool timed) {
 	byte s, r, rc;
 	bool ok, spare;
 
-	/* @future.c:weft__future_wait: if (f->pool == NULL || deadline != NULL) */
+	/* @future.c:weft__future_wait: if (deadline != NULL) */
 	/* @future.c:weft__future_wait: return weft__word_wait_help(&f->state, &h); */
-	/* @wait.c:weft__word_wait_help: return wait_worker(w, word, h, NULL); */
-	/* @wait.c:weft__word_wait: return wait_worker(w, word, NULL, deadline); */
+	/* @wait.c:weft__word_wait_help: return wait_word(word, h, NULL, NULL); */
+	/* @wait.c:wait_word: return wait_worker(w, word, h, deadline, fallback); */
 	wait_worker(helping, timed);
 	untimed_ok[me] = timed || rc == R_OK
 }
