@@ -218,7 +218,9 @@ typedef struct weft_worker_stats {
 } weft_worker_stats;
 
 /* Copy per-worker statistics into out[0..n). Counters are read without
- * stopping the workers, so they are a recent snapshot. Any thread.
+ * stopping the workers, so they are a recent snapshot. The counts of
+ * spare thread k (WEFT_SPARES_MAX) are added to worker k mod workers's
+ * entry. Any thread.
  * Returns the number of workers (may exceed n), or WEFT_EINVAL. */
 WEFT_API int weft_pool_stats(const weft_pool *pool, weft_worker_stats *out, size_t n);
 

@@ -48,6 +48,7 @@
 #endif
 
 #include "pool.h"
+#include "spare.h"
 
 /* The lowest address of this thread's stack: 0 before the first borrow,
  * 1 if it cannot be known (the thread then never leapfrogs). */
@@ -128,6 +129,7 @@ void weft__borrow_end(struct weft__borrow *b)
     /* relaxed: a placement hint, as in weft__borrow_begin. */
     atomic_store_explicit(&w->busy_cpu, -1, memory_order_relaxed);
     w->stack_limit = b->stack_limit;
+    weft__spare_release(w); /* a spare its timed waits kept goes with it */
     weft__worker_flush(w); /* [BR2] */
     weft__park_return(w);  /* [BR1] */
     rcu_leave(b);

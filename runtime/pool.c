@@ -316,13 +316,21 @@ int weft_pool_stats(const weft_pool *p, weft_worker_stats *out, size_t n)
 {
     if (p == NULL || (out == NULL && n != 0))
         return WEFT_EINVAL;
-    for (size_t i = 0; i < n && i < p->n; i++) {
-        struct weft__worker *w = &p->workers[i];
+    for (size_t i = 0; i < n && i < p->n; i++)
+        out[i] = (weft_worker_stats){0};
+    /* Spare k's counts go to entry k mod n (weft.h). acquire [SP2]
+     * (spare.c): the slots below live are initialized. */
+    unsigned live = atomic_load_explicit(&((struct weft_pool *)p)->live, memory_order_acquire);
+    for (unsigned k = 0; k < live; k++) {
+        size_t i = k % p->n;
+        if (i >= n)
+            continue;
+        struct weft__worker *w = &p->workers[k];
         /* relaxed: statistics, written by their owner only. */
-        out[i].tasks_run = atomic_load_explicit(&w->st_tasks, memory_order_relaxed);
-        out[i].steals = atomic_load_explicit(&w->st_steals, memory_order_relaxed);
-        out[i].failed_steals = atomic_load_explicit(&w->st_failed_steals, memory_order_relaxed);
-        out[i].parks = atomic_load_explicit(&w->st_parks, memory_order_relaxed);
+        out[i].tasks_run += atomic_load_explicit(&w->st_tasks, memory_order_relaxed);
+        out[i].steals += atomic_load_explicit(&w->st_steals, memory_order_relaxed);
+        out[i].failed_steals += atomic_load_explicit(&w->st_failed_steals, memory_order_relaxed);
+        out[i].parks += atomic_load_explicit(&w->st_parks, memory_order_relaxed);
     }
     return (int)p->n;
 }

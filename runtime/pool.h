@@ -65,7 +65,9 @@ struct weft__worker {
     bool searching;          /* counted in the pool's searchers */
     unsigned spare_rank;     /* k for spare k (spare.h), WEFT__NOT_SPARE for workers */
     int64_t wait_since;      /* start of this stretch of waiting, 0: running (wait.c) */
-    bool spare_held;         /* a spare runs in this worker's place (spare.h) */
+    bool spare_held;         /* this worker counts in pool->blocked (spare.h) */
+    bool spare_ok;           /* and the spare of its rank runs */
+    unsigned spare_want;     /* that rank */
     _Atomic uint32_t spare_started; /* spare slots: 1 once a starter owns the slot */
     int pu;                  /* pinned PU (hwloc os index) or -1 */
     const struct weft__tier *tiers; /* victims, nearest first (topology.h) */

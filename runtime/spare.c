@@ -98,26 +98,37 @@ static void gate_open(struct weft__worker *w)
         weft__futex_wake(&w->gate, 1);
 }
 
-bool weft__spare_hold(struct weft__worker *w)
+/* Start (if needed) and wake the spare of rank `rank`. */
+static bool spare_run(struct weft_pool *p, unsigned rank)
 {
-    struct weft_pool *p = w->pool;
-    if (w->spare_held)
-        return true;
-    /* [SP1] seq_cst: the count before the spare's gate. */
-    uint32_t prev = atomic_fetch_add_explicit(&p->blocked, 1, memory_order_seq_cst);
-    unsigned rank = BLOCKED_COUNT(prev);
-    struct weft__worker *s = rank < p->nslots - p->n ? &p->workers[p->n + rank] : NULL;
-    if (s == NULL || !slot_start(p, s)) {
-        /* No spare (all in use, or its memory or thread could not be
-         * had): the count goes back, and the caller retries later. */
-        atomic_fetch_sub_explicit(&p->blocked, 1, memory_order_relaxed);
+    if (rank >= p->nslots - p->n)
         return false;
-    }
-    w->spare_held = true;
+    struct weft__worker *s = &p->workers[p->n + rank];
+    if (!slot_start(p, s))
+        return false;
     /* [SP1] the count before the gate (TSan: a seq_cst RMW). */
     weft__fence_seq_cst(p);
     gate_open(s);
     return true;
+}
+
+bool weft__spare_hold(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    if (!w->spare_held) {
+        /* [SP1] seq_cst: the count before the spare's gate. The count
+         * stays raised even if the spare cannot start: spares of higher
+         * ranks that others started must keep running. */
+        uint32_t prev = atomic_fetch_add_explicit(&p->blocked, 1, memory_order_seq_cst);
+        w->spare_held = true;
+        w->spare_want = BLOCKED_COUNT(prev);
+        w->spare_ok = false;
+    }
+    /* A spare that could not start (all WEFT_SPARES_MAX in use, or no
+     * memory or thread) is tried again at the holder's next block. */
+    if (!w->spare_ok)
+        w->spare_ok = spare_run(p, w->spare_want);
+    return w->spare_ok;
 }
 
 void weft__spare_end(struct weft__worker *w)

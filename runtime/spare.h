@@ -25,9 +25,10 @@ unsigned weft__spare_slots(unsigned n);
  * starting its thread if needed, until weft__spare_release. The spare is
  * held across the waits of one stretch (a loop of short timed waits) and
  * let go when w runs a task again or goes idle. Never blocks for long (a
- * thread creation at most). Returns true if w holds a spare (also if it
- * held one already); false if none could be had (all WEFT_SPARES_MAX in
- * use, or no memory or thread for a new one): w then retries later. */
+ * thread creation at most). Returns true if the spare of w's rank runs;
+ * false if it could not be had (all WEFT_SPARES_MAX in use, or no memory
+ * or thread for a new one): w still counts as blocked, and its next call
+ * tries to start that spare again. */
 bool weft__spare_hold(struct weft__worker *w);
 /* w runs again: let its spare go, if it holds one. */
 static inline void weft__spare_release(struct weft__worker *w);
@@ -37,6 +38,7 @@ static inline void weft__spare_release(struct weft__worker *w)
     w->wait_since = 0; /* a new stretch of waiting starts at its next block */
     if (weft_unlikely(w->spare_held)) {
         w->spare_held = false;
+        w->spare_ok = false;
         weft__spare_end(w);
     }
 }

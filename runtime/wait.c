@@ -167,7 +167,9 @@ static bool block_once(struct weft__worker *w, _Atomic uint32_t *word,
     int64_t now = weft__now_ns();
     int64_t due = waiting_since(w, now) + SPARE_AFTER_NS;
     int64_t sleep_ns = due - now;
-    if (!w->spare_held && now >= due) {
+    if (now >= due) {
+        /* Before every sleep: a spare or thief may need our private
+         * children (a timed wait answers no steal request otherwise). */
         weft__publish(w);
         /* Without a spare (none left, or none could be started), look
          * again after a while: a thread may be had then. */
@@ -176,16 +178,16 @@ static bool block_once(struct weft__worker *w, _Atomic uint32_t *word,
             spare = false;
         }
     }
-    if (w->spare_held && !helping) {
+    if (w->spare_ok && !helping) {
         sleep_once(word, deadline);
         return true;
     }
-    if (w->spare_held)
+    if (w->spare_ok)
         sleep_ns = *slice;
     struct timespec until;
     slice_deadline(&until, deadline, sleep_ns);
     sleep_once(word, &until);
-    if (w->spare_held && *slice < HELP_SLICE_MAX_NS)
+    if (w->spare_ok && *slice < HELP_SLICE_MAX_NS)
         *slice *= 2;
     return spare;
 }

@@ -263,6 +263,13 @@ static bool settled(const struct weft__worker *w, const struct weft__task *t)
     return w->pool->settled(t);
 }
 
+/* Drop the queue's reference to a settled task: its exec runs no task
+ * function (task.h), so it needs no frame of its own. */
+static void dispose_settled(struct weft__worker *w, struct weft__task *t)
+{
+    t->exec(t, w);
+}
+
 struct weft__task *weft__take_dependent(struct weft__worker *w, int64_t floor)
 {
     while (weft__deque_bottom(&w->dq) > floor) {
@@ -274,7 +281,7 @@ struct weft__task *weft__take_dependent(struct weft__worker *w, int64_t floor)
          * runs), else hand it to the injection queue, where any worker
          * starts it, so that the dependent tasks below come within reach. */
         if (settled(w, t))
-            weft__run(w, t);
+            dispose_settled(w, t);
         else
             weft__handoff(w, t);
     }
@@ -293,7 +300,7 @@ void weft__discard_settled(struct weft__worker *w)
             weft__push_local(w, t, WEFT_DQ_INDEPENDENT);
             return;
         }
-        weft__run(w, t);
+        dispose_settled(w, t);
     }
 }
 

@@ -322,13 +322,13 @@ inline wait_worker(helping, timed) {
 				/* (or, with a spare and no help: sleep_once(word, deadline), timed too) */
 				sleep_once(true)
 			:: else ->
-				/* @wait.c:block_once: if (!w->spare_held && now >= due) { */
+				/* @wait.c:block_once: if (now >= due) { */
 				/* @wait.c:block_once: if (!weft__spare_hold(w)) { */
 				if
 				:: !spare -> spare = true
 				:: true -> skip
 				fi;
-				/* @wait.c:block_once: if (w->spare_held && !helping) { */
+				/* @wait.c:block_once: if (w->spare_ok && !helping) { */
 				if
 				:: spare ->
 					/* @wait.c:block_once: sleep_once(word, deadline); */
