@@ -116,6 +116,7 @@ struct weft_pool {
     /* Spares (spare.c): workers blocked in waits (low 31 bits) and
      * WEFT__SPARES_EXIT once the pool exits. */
     alignas(WEFT_CACHE_LINE) _Atomic uint32_t blocked;
+    _Atomic uint32_t spare_gaps; /* a spare failed to start: ranks may lack threads */
 
     /* Lifecycle (pool.c). */
     alignas(WEFT_CACHE_LINE) _Atomic uint64_t life;

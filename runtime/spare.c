@@ -104,8 +104,11 @@ static bool spare_run(struct weft_pool *p, unsigned rank)
     if (rank >= p->nslots - p->n)
         return false;
     struct weft__worker *s = &p->workers[p->n + rank];
-    if (!slot_start(p, s))
+    if (!slot_start(p, s)) {
+        /* relaxed: a hint for weft__spare_end's repair walk. */
+        atomic_store_explicit(&p->spare_gaps, 1, memory_order_relaxed);
         return false;
+    }
     /* [SP1] the count before the gate (TSan: a seq_cst RMW). */
     weft__fence_seq_cst(p);
     gate_open(s);
@@ -133,8 +136,18 @@ bool weft__spare_hold(struct weft__worker *w)
 
 void weft__spare_end(struct weft__worker *w)
 {
+    struct weft_pool *p = w->pool;
     /* relaxed: a count; a surplus spare notices it at its next task. */
     atomic_fetch_sub_explicit(&w->pool->blocked, 1, memory_order_relaxed);
+    /* After a failed start, the ranks still counted may include one
+     * without a thread while its holder, with a higher rank, thinks its
+     * spare runs: start the missing ones now (rare: only after a thread
+     * or its memory could not be had). relaxed: hints; spare_run decides. */
+    if (weft_unlikely(atomic_load_explicit(&p->spare_gaps, memory_order_relaxed))) {
+        uint32_t c = BLOCKED_COUNT(atomic_load_explicit(&p->blocked, memory_order_relaxed));
+        for (unsigned k = 0; k < c && k < p->nslots - p->n; k++)
+            (void)spare_run(p, k);
+    }
 }
 
 bool weft__spare_surplus(const struct weft__worker *w)
