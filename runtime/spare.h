@@ -8,7 +8,7 @@
  * that completes with one thread per task could hang on weft. So a worker
  * that has been blocked for a while calls weft__spare_begin: spare k runs
  * as an ordinary worker while more than k workers are blocked, and is
- * parked again (on the pool's blocked word) once no longer needed. At most
+ * parked again (on its own gate word) once no longer needed. At most
  * WEFT_SPARES_MAX spares exist per pool; their threads start on first need
  * and live until the pool is destroyed. */
 #ifndef WEFT_SPARE_H
@@ -30,9 +30,10 @@ unsigned weft__spare_slots(unsigned n);
  * or thread for a new one): w still counts as blocked, and its next call
  * tries to start that spare again. */
 bool weft__spare_hold(struct weft__worker *w);
-/* w runs again: let its spare go, if it holds one. */
-static inline void weft__spare_release(struct weft__worker *w);
+/* Uncount w from the blocked workers (weft__spare_release's slow part). */
 void weft__spare_end(struct weft__worker *w);
+/* w runs again: its stretch of waiting ends, and its spare goes, if it
+ * holds one. Owner only. */
 static inline void weft__spare_release(struct weft__worker *w)
 {
     w->wait_since = 0; /* a new stretch of waiting starts at its next block */
@@ -44,7 +45,7 @@ static inline void weft__spare_release(struct weft__worker *w)
 }
 
 /* True if w is a spare that is not needed now: it finishes the tasks on
- * its own deque and parks on the pool's blocked word. Owner only. */
+ * its own deque and parks on its gate (spare.c [SP1]). Owner only. */
 bool weft__spare_surplus(const struct weft__worker *w);
 /* A surplus spare with an empty deque sleeps until it is needed again.
  * Returns false if the pool is exiting instead (the spare then leaves its
