@@ -36,6 +36,8 @@ _Static_assert(offsetof(struct weft__lazy, steal_req) % 64 == 0,
 /* Initial deque and private spawn stack slots per worker (both grow). */
 #define DEQUE_INIT_CAP 256
 #define LAZY_INIT_CAP 256
+/* Looks at a held injection lock before inject_take gives up (~1 us). */
+#define INJECT_LOCK_TRIES 32
 /* Finished tasks counted locally before one RMW on pool->life. */
 #define FLUSH_BATCH 256
 
@@ -236,13 +238,19 @@ struct weft__task *weft__inject_take(struct weft__worker *w)
     struct weft_pool *p = w->pool;
     if (cds_wfcq_empty(&p->inj_head, &p->inj_tail))
         return NULL;
-    /* relaxed: a look before the exchange, so that workers polling a busy
-     * lock do not take its line away from the holder. */
-    if (atomic_load_explicit(&p->inj_lock, memory_order_relaxed))
-        return NULL;
-    /* [WK1] acquire: a failed exchange means another worker is draining. */
-    if (atomic_exchange_explicit(&p->inj_lock, 1, memory_order_acquire))
-        return NULL;
+    /* The holder pops one task and lets go: wait for it a little (bounded)
+     * rather than report no work and go idle while the queue holds some.
+     * relaxed: a look before the exchange, so that workers polling a busy
+     * lock do not take its line away from the holder. [WK1] acquire: the
+     * exchange that wins the lock. */
+    for (unsigned i = 0;; i++) {
+        if (!atomic_load_explicit(&p->inj_lock, memory_order_relaxed) &&
+            !atomic_exchange_explicit(&p->inj_lock, 1, memory_order_acquire))
+            break;
+        if (i == INJECT_LOCK_TRIES)
+            return NULL;
+        weft__cpu_relax();
+    }
     struct weft__task *t = weft__inject_pop(&p->inj_head, &p->inj_tail);
     /* [WK1] release: ends our exclusive dequeue. */
     atomic_store_explicit(&p->inj_lock, 0, memory_order_release);
