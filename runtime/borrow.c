@@ -47,8 +47,10 @@
 #include <urcu/urcu-memb.h>
 #endif
 
-#include "pool.h"
+#include "borrow.h"
+#include "park.h"
 #include "spare.h"
+#include "submit.h"
 
 /* The lowest address of this thread's stack: 0 before the first borrow,
  * 1 if it cannot be known (the thread then never leapfrogs). */

@@ -1,43 +1,15 @@
-/* Futures and promises: state transitions, outcome, callbacks, references.
+/* Futures (future.h): the record and its references, the task it runs,
+ * submit, queries, waits and cancellation.
  *
  * Ordering and invariants
  *   [FU1] Outcome publication: the completer (the task's worker, a
  *         canceller, or a promise setter) first wins WEFT_ST_CLAIMED (or, for
  *         a running task, is the only possible completer), writes result /
  *         status / error with plain stores, then completes the word with
- *         weft__word_complete (acq_rel exchange, wait.c [WT1]). Readers load
+ *         weft__word_complete (acq_rel exchange, word.c [WD1]). Readers load
  *         the state with acquire before touching the outcome.
- *   [FU2] Listeners (callbacks) and watchers (wait-set links) are two
- *         closable stacks. Push is a release CAS on the head; closing is an
- *         acq_rel exchange with CLOSED that acquires every pushed node.
- *         Once closed, pushes fail and the caller fires its listener itself,
- *         so every listener fires exactly once.
- *   [FU4] Pruning the watchers (never the callbacks, whose order matters).
- *         A pruner owns what it detaches: it swaps a non-empty, open head
- *         for empty with an acquire CAS (which pairs with the pushers'
- *         release CAS, so the nodes' fields are visible), discards the stale
- *         links and pushes the rest back on top of whatever was pushed
- *         meanwhile with a release CAS (the next closer or pruner acquires
- *         the links it rewired; being an RMW, the put-back also continues
- *         the release sequences of the pushes it splices under, so their
- *         nodes stay acquired too: every write to the head after creation
- *         is an RMW). If the stack was closed meanwhile, the closer fired
- *         only what it found, and the pruner fires the rest itself; it saw
- *         CLOSED with an acquire load that pairs with the closer's exchange,
- *         which follows the completion of the state word, so those fires
- *         come after the completion as every fire does. Each link is owned
- *         by exactly one of: the stack, one pruner, the closer, so each fires
- *         or is discarded exactly once. Pushers and put-backs only link to
- *         the head their CAS validates, and a detach reads no node before
- *         it owns it, so a head that leaves and comes back (ABA) is
- *         harmless. The pruner's caller holds a reference, so the future is
- *         not freed (discard_listeners) under it.
- *         The prune is lock-free, but while a pruner holds a detached chain
- *         the waiters in it are woken by its put-back, not by the
- *         completer: a pruner preempted in that short window (a walk over
- *         the links, no allocation) delays their wake-up. Each prune walks
- *         every link on the future, so W waits polling one future cost
- *         O(W^2) per round of polls.
+ *   [FU2] Callbacks and wait-set links are listener stacks (listeners.c
+ *         [LS1]-[LS3]): closed and fired by the completer after the word.
  *   [FU3] References: release decrement; the last one fences acquire before
  *         freeing, so all uses by other holders happen before the free.
  *   The runtime holds one reference until after completion and the wake,
@@ -47,28 +19,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "future.h"
 #include "futex.h"
-#include "pool.h"
+#include "future.h"
+#include "scheduler.h"
 #include "slab.h"
-#include "wait.h"
 
 _Static_assert(sizeof(struct weft_future) <= WEFT_SLAB_BLOCK, "a future must fit a slab block");
 
-#define LISTENERS_CLOSED ((uintptr_t)1)
-
-static _Atomic uint64_t callback_failures;
-
-static void future_exec(struct weft__task *t, struct weft__worker *w);
+static const struct weft__task_ops future_ops;
 
 static inline uint32_t load_state(const weft_future *f)
 {
-    /* acquire: pairs with [FU1] so that a done phase comes with its outcome. */
-    return atomic_load_explicit(&((weft_future *)f)->state, memory_order_acquire);
+    /* acquire [FU1]: a done phase comes with its outcome. */
+    return weft__future_state(f);
 }
 
-static weft_future *future_new(struct weft_pool *pool, uint32_t refs)
+weft_future *weft__future_new(struct weft_pool *pool, uint32_t refs)
 {
     struct weft__slab *slab;
     weft_future *f = weft__slab_alloc(&slab);
@@ -76,7 +42,7 @@ static weft_future *future_new(struct weft_pool *pool, uint32_t refs)
         return NULL;
     memset(f, 0, sizeof(*f));
     f->slab = slab;
-    f->task.exec = pool ? future_exec : NULL;
+    f->task.ops = pool ? &future_ops : NULL;
     f->pool = pool;
     f->forks = pool ? pool->forks : 0;
     /* relaxed: f is not shared yet; queue insertion or the returned
@@ -89,130 +55,30 @@ static weft_future *future_new(struct weft_pool *pool, uint32_t refs)
     return f;
 }
 
-/* ---- listeners and watchers ---- */
-
-/* Push l on a closable stack [FU2]; false (l not taken) if it is closed. */
-static bool stack_push(_Atomic uintptr_t *head, struct weft__listener *l)
-{
-    /* acquire (here and on CAS failure): reading CLOSED must order the
-     * completion before the caller acts on "done" (fires l itself, reads
-     * the outcome); pairs with stack_close's release. */
-    uintptr_t h = atomic_load_explicit(head, memory_order_acquire);
-    do {
-        if (h == LISTENERS_CLOSED)
-            return false;
-        l->next = (struct weft__listener *)h;
-        /* [FU2] release: publishes *l to the closer (and to a pruner [FU4]). */
-    } while (!atomic_compare_exchange_weak_explicit(head, &h, (uintptr_t)l, memory_order_release,
-                                                    memory_order_acquire));
-    return true;
-}
-
-/* Close a stack [FU2] and return what was on it (newest first). */
-static struct weft__listener *stack_close(_Atomic uintptr_t *head)
-{
-    /* [FU2] acq_rel: acquire takes every pushed node; release makes the
-     * completion (sequenced before) visible to whoever reads CLOSED: a
-     * failed push (stack_push) or a pruner's put-back [FU4]. */
-    return (struct weft__listener *)atomic_exchange_explicit(head, LISTENERS_CLOSED,
-                                                             memory_order_acq_rel);
-}
-
-/* Fire (f != NULL) or discard (f == NULL) every listener of a chain. */
-static void fire_chain(struct weft__listener *l, weft_future *f)
-{
-    while (l != NULL) {
-        struct weft__listener *n = l->next;
-        l->fire(l, f);
-        l = n;
-    }
-}
-
 bool weft__future_listen(weft_future *f, struct weft__listener *l)
 {
-    return stack_push(&f->listeners, l);
+    return weft__lstack_push(&f->listeners, l);
 }
 
 bool weft__future_watch(weft_future *f, struct weft__listener *l)
 {
-    return stack_push(&f->watchers, l);
-}
-
-static struct weft__listener *reverse(struct weft__listener *l)
-{
-    struct weft__listener *out = NULL;
-    while (l) {
-        struct weft__listener *n = l->next;
-        l->next = out;
-        out = l;
-        l = n;
-    }
-    return out;
-}
-
-/* Watchers first (they only wake waiters), then callbacks in FIFO order. */
-static void fire_listeners(weft_future *f)
-{
-    fire_chain(stack_close(&f->watchers), f);
-    fire_chain(reverse(stack_close(&f->listeners)), f);
-}
-
-/* Put the chain first..*tail back on top of f's watchers [FU4], or fire it
- * if f completed since it was detached. */
-static void watchers_put_back(weft_future *f, struct weft__listener *first,
-                              struct weft__listener **tail)
-{
-    /* [FU4] acquire: seeing CLOSED must order the completion before our
-     * fires; pairs with stack_close's exchange. */
-    uintptr_t h = atomic_load_explicit(&f->watchers, memory_order_acquire);
-    do {
-        if (h == LISTENERS_CLOSED) {
-            *tail = NULL;
-            fire_chain(first, f);
-            return;
-        }
-        *tail = (struct weft__listener *)h;
-        /* [FU4] release: publishes the rewired links to the closer or the
-         * next pruner; acquire on failure as for the load above. */
-    } while (!atomic_compare_exchange_weak_explicit(&f->watchers, &h, (uintptr_t)first,
-                                                    memory_order_release, memory_order_acquire));
+    return weft__lstack_push(&f->watchers, l);
 }
 
 void weft__future_prune(weft_future *f, bool (*stale)(const struct weft__listener *l))
 {
-    /* relaxed: the CAS below validates. */
-    uintptr_t h = atomic_load_explicit(&f->watchers, memory_order_relaxed);
-    do {
-        if (h == 0 || h == LISTENERS_CLOSED)
-            return;
-        /* [FU4] acquire: pairs with the pushers' and earlier put-backs'
-         * release CAS, so the chain's fields are ours to read. */
-    } while (!atomic_compare_exchange_weak_explicit(&f->watchers, &h, 0, memory_order_acquire,
-                                                    memory_order_relaxed));
-    struct weft__listener *keep = NULL, **tail = &keep;
-    for (struct weft__listener *l = (struct weft__listener *)h, *n; l != NULL; l = n) {
-        n = l->next;
-        if (stale(l)) {
-            l->fire(l, NULL);
-        } else {
-            *tail = l;
-            tail = &l->next;
-        }
-    }
-    if (keep != NULL)
-        watchers_put_back(f, keep, tail);
+    weft__lstack_prune(&f->watchers, f, stale);
 }
 
-/* Publish the final phase, wake waiters, run listeners. The caller owns the
- * outcome (claimed or the running task) and holds a reference. */
-static void complete(weft_future *f, uint32_t final)
+/* Watchers first (they only wake waiters), then callbacks in FIFO order. */
+void weft__future_complete(weft_future *f, uint32_t final)
 {
     weft__word_complete(&f->state, final);
-    fire_listeners(f);
+    weft__lstack_close_fire(&f->watchers, f, false);
+    weft__lstack_close_fire(&f->listeners, f, true);
 }
 
-/* Win the right to complete a not-yet-done future. allow: phases accepted. */
-static bool claim(weft_future *f, uint32_t allow_mask)
+bool weft__future_claim(weft_future *f, uint32_t allow_mask)
 {
     /* relaxed: the CAS validates; acquire on success is not needed because
      * the claimer only writes the outcome fields. */
@@ -226,32 +92,17 @@ static bool claim(weft_future *f, uint32_t allow_mask)
     }
 }
 
-#define ALLOW(phase) (1u << (phase))
-
 static void cancel_claimed(weft_future *f)
 {
-    complete(f, WEFT_CANCELLED);
+    weft__future_complete(f, WEFT_CANCELLED);
 }
 
 /* ---- references ---- */
 
-static struct weft__listener *stack_peek(_Atomic uintptr_t *head)
-{
-    /* relaxed: the last reference is gone; [FU3]'s fence ordered all pushes
-     * and put-backs (a pruner releases its reference after its prune). */
-    uintptr_t h = atomic_load_explicit(head, memory_order_relaxed);
-    return h == LISTENERS_CLOSED ? NULL : (struct weft__listener *)h;
-}
-
-static void discard_listeners(weft_future *f)
-{
-    fire_chain(stack_peek(&f->watchers), NULL);
-    fire_chain(stack_peek(&f->listeners), NULL);
-}
-
 static void future_free(weft_future *f)
 {
-    discard_listeners(f);
+    weft__lstack_discard(&f->watchers);
+    weft__lstack_discard(&f->listeners);
     if (f->result_dtor)
         f->result_dtor(f->result);
     if (f->error_dtor)
@@ -269,30 +120,27 @@ static void future_free(weft_future *f)
  * raced with the last release sees 0 returned by its own RMW instead.
  * Release builds check nothing. */
 #ifndef NDEBUG
-__attribute__((noinline, no_sanitize_address)) static uint32_t debug_refs(const weft_future *f)
+__attribute__((noinline, no_sanitize_address)) void weft__future_check_held(const weft_future *f,
+                                                                          const char *call)
 {
+    (void)call;
     /* relaxed: a diagnostic read of a count the caller must hold a part of. */
-    return atomic_load_explicit(&((weft_future *)f)->refs, memory_order_relaxed);
+    if (weft_unlikely(atomic_load_explicit(&((weft_future *)f)->refs, memory_order_relaxed) == 0))
+        WEFT_DEBUG_FAIL("the future was already freed (released once too often)");
 }
-#define CHECK_HELD(f, call)                                                         \
-    do {                                                                            \
-        if (weft_unlikely(debug_refs(f) == 0))                                      \
-            WEFT_DEBUG_FAIL(call ": the future was already freed (released once too often)"); \
-    } while (0)
 #define CHECK_OLD_REFS(old, call)                                                   \
     do {                                                                            \
         if (weft_unlikely((old) == 0))                                              \
             WEFT_DEBUG_FAIL(call ": the future was already freed (released once too often)"); \
     } while (0)
 #else
-#define CHECK_HELD(f, call) ((void)0)
 #define CHECK_OLD_REFS(old, call) ((void)(old))
 #endif
 
 weft_future *weft_future_ref(weft_future *f)
 {
     if (f != NULL) {
-        CHECK_HELD(f, "weft_future_ref");
+        WEFT__CHECK_HELD(f, "weft_future_ref");
         /* relaxed: taking a reference needs no ordering; the caller already
          * holds one (usual refcount rule). */
         uint32_t old = atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
@@ -305,7 +153,7 @@ void weft_future_release(weft_future *f)
 {
     if (f == NULL)
         return;
-    CHECK_HELD(f, "weft_future_release");
+    WEFT__CHECK_HELD(f, "weft_future_release");
 #ifdef WEFT_TSAN
     /* [FU3] TSan does not model fences: acq_rel on the decrement instead. */
     uint32_t old = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel);
@@ -343,7 +191,7 @@ static void dispose_task(weft_future *f, struct weft__worker *w)
 static void fail_claimed(weft_future *f, int status)
 {
     f->status = status;
-    complete(f, WEFT_FINISHED | WEFT_ST_FAILED);
+    weft__future_complete(f, WEFT_FINISHED | WEFT_ST_FAILED);
 }
 
 /* Start f (PENDING -> RUNNING) and run it on w. False if it was cancelled,
@@ -376,20 +224,21 @@ static bool start_and_run(weft_future *f, struct weft__worker *w)
     f->result = result;
     f->status = status;
     /* STARTED stays set: dispose_task reads it after completion. */
-    complete(f, WEFT_FINISHED | WEFT_ST_STARTED | (status != 0 ? WEFT_ST_FAILED : 0));
+    weft__future_complete(f, WEFT_FINISHED | WEFT_ST_STARTED | (status != 0 ? WEFT_ST_FAILED : 0));
     return true;
 }
 
-static void future_exec(struct weft__task *t, struct weft__worker *w)
+static void future_run(struct weft__task *t, struct weft__worker *w)
 {
     weft_future *f = weft_container_of(t, weft_future, task);
     struct weft_pool *p = f->pool;
-    /* acquire: pairs with the release store of broken in worker_start. */
+    /* acquire: pairs with the release store of broken in loop.c's
+     * worker_start. */
     if (weft_unlikely(atomic_load_explicit(&p->broken, memory_order_acquire))) {
-        if (claim(f, ALLOW(WEFT_PENDING)))
+        if (weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING)))
             fail_claimed(f, WEFT_EBROKEN);
     } else if (weft_unlikely(weft__pool_cancelling(p))) {
-        if (claim(f, ALLOW(WEFT_PENDING)))
+        if (weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING)))
             cancel_claimed(f);
     } else {
         start_and_run(f, w);
@@ -407,7 +256,8 @@ static void future_exec(struct weft__task *t, struct weft__worker *w)
 bool weft__future_try_run(weft_future *f, struct weft__worker *w)
 {
     struct weft_pool *p = f->pool;
-    /* acquire: pairs with the release store of broken in worker_start. */
+    /* acquire: pairs with the release store of broken in loop.c's
+     * worker_start. */
     if (p == NULL || p != w->pool || atomic_load_explicit(&p->broken, memory_order_acquire) ||
         weft__pool_cancelling(p))
         return false;
@@ -425,25 +275,20 @@ static bool run_awaited(void *arg, struct weft__worker *w)
 
 /* The queued record only needs disposing once the task started (a waiter
  * ran it inline) or was claimed or cancelled (task.h). relaxed: a hint;
- * future_exec decides with its own CAS. */
-bool weft__future_settled(const struct weft__task *t)
+ * future_run decides with its own CAS. */
+static bool future_settled(const struct weft__task *t)
 {
     const weft_future *f = weft_container_of(t, weft_future, task);
     uint32_t s = atomic_load_explicit(&((weft_future *)f)->state, memory_order_relaxed);
     return (s & WEFT_ST_PHASE) != WEFT_PENDING;
 }
 
-bool weft__task_is_future(const struct weft__task *t)
-{
-    return t->exec == future_exec;
-}
-
-void weft__future_task_drop(struct weft__task *t)
+static void future_drop(struct weft__task *t)
 {
     weft_future *f = weft_container_of(t, weft_future, task);
-    if (claim(f, ALLOW(WEFT_PENDING)))
+    if (weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING)))
         cancel_claimed(f);
-    /* As in future_exec: a concurrent canceller's outcome must be visible
+    /* As in future_run: a concurrent canceller's outcome must be visible
      * before the pool counts the task finished. */
     uint32_t s = load_state(f);
     if ((s & WEFT_ST_CLAIMED) && (s & WEFT_ST_PHASE) == WEFT_PENDING)
@@ -458,7 +303,7 @@ int weft_submit(weft_pool *pool, weft_fn fn, void *arg, weft_dtor arg_dtor, weft
             arg_dtor(arg);
         return WEFT_EINVAL;
     }
-    weft_future *f = future_new(pool, out ? 2 : 1);
+    weft_future *f = weft__future_new(pool, out ? 2 : 1);
     if (f == NULL) {
         if (arg_dtor)
             arg_dtor(arg);
@@ -490,7 +335,7 @@ int weft_future_state(const weft_future *f)
 
 bool weft_future_done(const weft_future *f)
 {
-    return f != NULL && weft__phase_done(load_state(f));
+    return f != NULL && weft__word_done(load_state(f));
 }
 
 bool weft_future_running(const weft_future *f)
@@ -503,12 +348,12 @@ bool weft_future_cancelled(const weft_future *f)
     return f != NULL && (load_state(f) & WEFT_ST_PHASE) == WEFT_CANCELLED;
 }
 
-bool weft__future_stranded(const weft_future *f)
+static bool future_stranded(const weft_future *f)
 {
     /* Done first: a wait on a done future then costs only that load. The
      * pool is never read: a waiter may get here just as the task completes
      * and another thread destroys the pool. */
-    return !weft__phase_done(load_state(f)) && weft__future_inherited(f);
+    return !weft__word_done(load_state(f)) && weft__future_inherited(f);
 }
 
 bool weft__future_inherited(const weft_future *f)
@@ -518,7 +363,7 @@ bool weft__future_inherited(const weft_future *f)
 
 int weft__future_wait(weft_future *f, const struct timespec *deadline)
 {
-    if (weft__future_stranded(f))
+    if (future_stranded(f))
         return WEFT_EBROKEN;
     /* A promise has no task to run; a timed wait runs none (it would
      * stretch its deadline by the task's length): both only block. */
@@ -535,7 +380,7 @@ int weft_future_wait(weft_future *f, int64_t timeout_ns)
 {
     if (f == NULL)
         return WEFT_EINVAL;
-    CHECK_HELD(f, "weft_future_wait");
+    WEFT__CHECK_HELD(f, "weft_future_wait");
     struct timespec dl;
     if (timeout_ns == 0)
         return weft_future_done(f) ? WEFT_OK : WEFT_ETIMEDOUT;
@@ -547,7 +392,7 @@ int weft_future_wait_until(weft_future *f, const struct timespec *deadline)
     int passed = weft__deadline_check(deadline);
     if (f == NULL || passed < 0)
         return WEFT_EINVAL;
-    CHECK_HELD(f, "weft_future_wait_until");
+    WEFT__CHECK_HELD(f, "weft_future_wait_until");
     /* At or before now (a negative tv_sec too): a poll, as timeout 0. */
     if (passed)
         return weft_future_wait(f, 0);
@@ -582,7 +427,7 @@ int weft_future_cancel(weft_future *f)
 {
     if (f == NULL)
         return WEFT_EINVAL;
-    if (claim(f, ALLOW(WEFT_PENDING))) {
+    if (weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING))) {
         /* Our own reference across the callbacks: one of them may release
          * the caller's handle while the worker disposes of the record. */
         weft_future_ref(f);
@@ -593,7 +438,7 @@ int weft_future_cancel(weft_future *f)
     /* One load decides (two could straddle a concurrent canceller's
      * completion: CLAIMED in neither, CANCELLED only in the second). */
     uint32_t s = load_state(f);
-    if ((s & WEFT_ST_CLAIMED) && !weft__phase_done(s)) {
+    if ((s & WEFT_ST_CLAIMED) && !weft__word_done(s)) {
         /* Another thread is completing it right now (a concurrent cancel,
          * or a promise being set): its outcome is imminent, so report it. */
         weft__word_wait(&f->state, NULL);
@@ -613,176 +458,5 @@ int weft_future_request_cancel(weft_future *f)
     return WEFT_OK;
 }
 
-/* ---- callbacks ---- */
-
-struct callback_node {
-    struct weft__listener l;
-    weft_callback cb;
-    void *ud;
-};
-
-static void run_callback(weft_callback cb, weft_future *f, void *ud)
-{
-    if (cb(f, ud) != 0)
-        /* relaxed: a statistic. */
-        atomic_fetch_add_explicit(&callback_failures, 1, memory_order_relaxed);
-}
-
-static void fire_callback(struct weft__listener *l, weft_future *f)
-{
-    struct callback_node *n = weft_container_of(l, struct callback_node, l);
-    if (f != NULL)
-        run_callback(n->cb, f, n->ud);
-    free(n);
-}
-
-int weft_future_add_done_callback(weft_future *f, weft_callback cb, void *ud)
-{
-    if (f == NULL || cb == NULL)
-        return WEFT_EINVAL;
-    if (weft_future_done(f)) {
-        run_callback(cb, f, ud);
-        return WEFT_OK;
-    }
-    struct callback_node *n = weft__malloc(sizeof(*n));
-    if (n == NULL)
-        return WEFT_ENOMEM;
-    n->l.fire = fire_callback;
-    n->cb = cb;
-    n->ud = ud;
-    if (!weft__future_listen(f, &n->l)) {
-        free(n);
-        run_callback(cb, f, ud);
-    }
-    return WEFT_OK;
-}
-
-uint64_t weft_callback_failures(void)
-{
-    /* relaxed: a statistic. */
-    return atomic_load_explicit(&callback_failures, memory_order_relaxed);
-}
-
-/* ---- inside a task ---- */
-
-bool weft_ctx_cancel_requested(const weft_ctx *ctx)
-{
-    if (ctx == NULL)
-        return false;
-    if (ctx->future != NULL &&
-        /* relaxed: a polled flag. */
-        (atomic_load_explicit(&ctx->future->state, memory_order_relaxed) & WEFT_ST_CANCEL_REQ))
-        return true;
-    return weft__pool_cancelling(ctx->worker->pool);
-}
-
-int weft_ctx_set_error(weft_ctx *ctx, void *err, weft_dtor err_dtor)
-{
-    if (ctx == NULL)
-        return WEFT_EINVAL;
-    if (ctx->future == NULL)
-        return WEFT_EPERM;
-    weft_future *f = ctx->future;
-    if (f->error_dtor)
-        f->error_dtor(f->error);
-    f->error = err;
-    f->error_dtor = err_dtor;
-    return WEFT_OK;
-}
-
-int weft_ctx_set_result_dtor(weft_ctx *ctx, weft_dtor result_dtor)
-{
-    if (ctx == NULL)
-        return WEFT_EINVAL;
-    if (ctx->future == NULL)
-        return WEFT_EPERM;
-    ctx->future->result_dtor = result_dtor;
-    return WEFT_OK;
-}
-
-weft_pool *weft_ctx_pool(const weft_ctx *ctx)
-{
-    return ctx ? ctx->worker->pool : NULL;
-}
-
-unsigned weft_ctx_worker(const weft_ctx *ctx)
-{
-    return ctx ? ctx->worker->index : 0;
-}
-
-/* ---- promises ---- */
-
-int weft_promise_create(weft_future **out)
-{
-    if (out == NULL)
-        return WEFT_EINVAL;
-    weft_future *f = future_new(NULL, 1);
-    if (f == NULL)
-        return WEFT_ENOMEM;
-    *out = f;
-    return WEFT_OK;
-}
-
-int weft_promise_set_running(weft_future *f)
-{
-    if (f == NULL || f->pool != NULL)
-        return WEFT_EINVAL;
-    /* relaxed: the CAS validates; starting publishes nothing. */
-    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
-    while ((s & WEFT_ST_PHASE) == WEFT_PENDING && !(s & WEFT_ST_CLAIMED)) {
-        if (atomic_compare_exchange_weak_explicit(&f->state, &s,
-                                                  (s & ~WEFT_ST_PHASE) | WEFT_RUNNING,
-                                                  memory_order_relaxed, memory_order_relaxed))
-            return WEFT_OK;
-    }
-    if ((s & WEFT_ST_CLAIMED) && !weft__phase_done(s)) {
-        /* A cancel or a set_result is completing it right now. */
-        weft__word_wait(&f->state, NULL);
-        s = load_state(f);
-    }
-    return (s & WEFT_ST_PHASE) == WEFT_CANCELLED ? WEFT_ECANCELED : WEFT_EALREADY;
-}
-
-static int promise_complete(weft_future *f, int status, void *value, weft_dtor value_dtor,
-                            void *error, weft_dtor error_dtor)
-{
-    if (f == NULL || f->pool != NULL) {
-        if (value_dtor)
-            value_dtor(value);
-        if (error_dtor)
-            error_dtor(error);
-        return WEFT_EINVAL;
-    }
-    if (!claim(f, ALLOW(WEFT_PENDING) | ALLOW(WEFT_RUNNING))) {
-        if (value_dtor)
-            value_dtor(value);
-        if (error_dtor)
-            error_dtor(error);
-        return WEFT_EALREADY;
-    }
-    f->result = value;
-    f->result_dtor = value_dtor;
-    f->error = error;
-    f->error_dtor = error_dtor;
-    f->status = status;
-    /* Keep the future alive across callbacks even if one releases it. */
-    weft_future_ref(f);
-    complete(f, WEFT_FINISHED | (status != 0 ? WEFT_ST_FAILED : 0));
-    weft_future_release(f);
-    return WEFT_OK;
-}
-
-int weft_promise_set_result(weft_future *f, void *value, weft_dtor value_dtor)
-{
-    return promise_complete(f, 0, value, value_dtor, NULL, NULL);
-}
-
-int weft_promise_set_error(weft_future *f, int status, void *error, weft_dtor error_dtor)
-{
-    if (status == 0) {
-        if (error_dtor)
-            error_dtor(error);
-        return WEFT_EINVAL;
-    }
-    return promise_complete(f, status, NULL, NULL, error, error_dtor);
-}
+static const struct weft__task_ops future_ops = {
+    .run = future_run, .drop = future_drop, .settled = future_settled};

@@ -51,7 +51,7 @@
  * Ordering and invariants
  *   [MP1] Task outcome: the chunk task writes its record (ticket, stop,
  *         status, cut, ran) with plain stores before returning; the future's
- *         completion publishes them (future.c [FU1], wait.c [WT1]) and the
+ *         completion publishes them (future.c [FU1], word.c [WD1]) and the
  *         caller reads the record only after weft__future_wait returned
  *         WEFT_OK (acquire). The results in out are published to the caller
  *         the same way. The ticket ring and `asked` are the caller's own.
@@ -81,7 +81,7 @@
 #include "alloc.h"
 #include "futex.h"
 #include "future.h"
-#include "pool.h"
+#include "scheduler.h"
 
 /* Default plan. The automatic chunk is n / (8 * workers) items, but at
  * most AUTO_CHUNK_MAX, so that the window stays small while a task's own

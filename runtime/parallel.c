@@ -9,14 +9,14 @@
  *   [PF2] From a thread that is not a worker of the pool, the loop runs on
  *         that thread in a parked worker's place (borrow.c); with none
  *         parked, the root job is accepted like a submitted task and the
- *         caller sleeps on its completion word (wait.c [WT1] publishes the
+ *         caller sleeps on its completion word (word.c [WD1] publishes the
  *         status and every write the loop made). */
 #include <stdalign.h>
 #include <stddef.h>
 #include <string.h>
 
-#include "pool.h"
-#include "wait.h"
+#include "group.h"
+#include "scheduler.h"
 
 /* Chunks per worker targeted by the automatic grain. Enough that the last
  * chunks balance workers running at different speeds (vCPUs do): with 8,
@@ -120,7 +120,7 @@ struct root {
     struct range r;
 };
 
-static void root_exec(struct weft__task *t, struct weft__worker *w)
+static void root_run(struct weft__task *t, struct weft__worker *w)
 {
     struct root *root = weft_container_of(t, struct root, task);
     run_on(w, &root->r);
@@ -128,6 +128,10 @@ static void root_exec(struct weft__task *t, struct weft__worker *w)
     weft__word_complete(&root->word, WEFT_FINISHED);
     weft__task_finished(w);
 }
+
+/* A root job is neither dropped at shutdown (its caller waits for it: the
+ * call was accepted) nor ever on a deque, so it has only run. */
+static const struct weft__task_ops root_ops = {.run = root_run};
 
 /* From a thread that is no worker of p: run the loop in a parked worker's
  * place if one is parked (borrow.c), else as a queued root job [PF2]. */
@@ -142,7 +146,7 @@ static int run_external(struct weft_pool *p, struct range *r)
     }
     if (rc != WEFT_EAGAIN)
         return rc;
-    struct root root = {.task = {.exec = root_exec}, .r = *r};
+    struct root root = {.task = {.ops = &root_ops}, .r = *r};
     atomic_init(&root.word, WEFT_PENDING);
     rc = weft__pool_accept(p, &root.task);
     if (rc != WEFT_OK)

@@ -53,9 +53,10 @@
 
 #include "alloc.h"
 #include "futex.h"
-#include "pool.h"
+#include "park.h"
 #include "spare.h"
-#include "topology.h"
+#include "spread.h"
+#include "steal.h"
 
 #define SLEEPER 1ull
 #define SEARCHER (1ull << 32)
@@ -110,7 +111,7 @@ static void notify(struct weft__worker *w)
         /* A busy worker that woke a sleeper lets it run at once if the
          * kernel queued it on this CPU (it usually does: wake-affine). It
          * then finds this CPU shared and moves itself to a free one
-         * (weft__topology_spread). Without the yield it waited for the
+         * (spread.c). Without the yield it waited for the
          * kernel's balancer, up to 1.7 ms of a 4 ms parallel loop with one
          * worker idle (measured on the development VM, 2 runs of 12). */
         if (weft__self != NULL)
@@ -178,7 +179,7 @@ void weft__notify(struct weft_pool *p)
 
 static bool work_visible(struct weft_pool *p)
 {
-    if (!cds_wfcq_empty(&p->inj_head, &p->inj_tail))
+    if (!weft__inject_empty(&p->inj))
         return true;
     /* acquire [SP2] (spare.c): the slots below live are initialized. */
     unsigned live = atomic_load_explicit(&p->live, memory_order_acquire);
@@ -246,7 +247,7 @@ static struct weft__task *look_once(struct weft__worker *w)
 {
     struct weft__task *t = weft__deque_take(&w->dq, NULL);
     if (t == NULL)
-        t = weft__inject_take(w);
+        t = weft__inject_take(&w->pool->inj);
     if (t == NULL)
         t = weft__steal_any(w);
     return t;
@@ -327,7 +328,7 @@ static void sleep_parked(struct weft__worker *w)
 static void park(struct weft__worker *w)
 {
     struct weft_pool *p = w->pool;
-    weft__topology_unspread(w);
+    weft__unspread(w);
     uint64_t delta = SLEEPER - (w->searching ? SEARCHER : 0);
     w->searching = false;
     /* seq_cst: part of [PK1]: count ourselves a sleeper before the bit. */
@@ -382,6 +383,6 @@ struct weft__task *weft__idle(struct weft__worker *w)
          * the host must first wake) makes its victim wait at the sync. A
          * borrowing caller's loop of a few microseconds waited 40 us more
          * for its stolen half that way (borrow.c). */
-        weft__topology_spread(w);
+        weft__spread(w);
     }
 }

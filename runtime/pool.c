@@ -1,17 +1,6 @@
-/* Pool lifecycle: create, accept (submit), shutdown, destroy, statistics.
- *
- * Ordering and invariants
- *   [PL1] life counts accepted, unfinished tasks next to the STOP and CANCEL
- *         bits in one word. accept is one RMW: either it precedes shutdown's
- *         fetch_or in the word's modification order (the task is counted and
- *         shutdown waits for it) or it sees STOP and backs out. So a task is
- *         never accepted after the drain was observed. relaxed suffices for
- *         the counting: both sides act on the same location.
- *   [PL2] drained: release store by the thread that saw the count reach 0
- *         with STOP set (after the acq_rel subtraction, worker.c [WK2]) ->
- *         acquire load by shutdown waiters. exiting: the same for workers.
- *   Every accepted task either runs or is cancelled, and only then is it
- *   subtracted from life; workers exit only once life shows STOP and 0. */
+/* The pool's API: options, create, shutdown, destroy, statistics. It
+ * builds the scheduler (worker slots, parking, spares) and asks it to stop
+ * and drain (submit.c holds the count of accepted work and its ordering). */
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
@@ -20,11 +9,10 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "futex.h"
-#include "inject.h"
-#include "future.h"
-#include "pool.h"
+#include "loop.h"
+#include "park.h"
 #include "spare.h"
+#include "submit.h"
 #include "topology.h"
 
 #define DEFAULT_SPIN_US 50
@@ -89,28 +77,22 @@ static int init_workers(struct weft_pool *p)
         rc = weft__worker_queues_init(w);
     }
     if (rc == 0)
-        rc = weft__topology_victims(p, pus);
+        rc = weft__workers_place(p, pus);
     free(pus);
     return rc == 0 ? WEFT_OK : WEFT_ENOMEM;
 }
 
 static int start_workers(struct weft_pool *p)
 {
-    pthread_attr_t attr;
-    if (pthread_attr_init(&attr) != 0)
-        return WEFT_EAGAIN;
-    pthread_attr_setstacksize(&attr, p->stack_size);
     unsigned started = 0;
     for (; started < p->n; started++)
-        if (weft__thread_create(&p->workers[started].thread, &attr, weft__worker_main,
-                                &p->workers[started]) != 0)
+        if (weft__worker_thread_start(&p->workers[started]) != 0)
             break;
-    pthread_attr_destroy(&attr);
     if (started == p->n)
         return WEFT_OK;
-    /* Stop the ones that started: nothing was accepted yet. */
-    atomic_fetch_or_explicit(&p->life, WEFT_LIFE_STOP, memory_order_relaxed);
-    weft__pool_set_drained(p);
+    /* Stop the ones that started: nothing was accepted yet, so the stop
+     * drains the pool at once. */
+    weft__pool_stop(p, false);
     for (unsigned i = 0; i < started; i++)
         pthread_join(p->workers[i].thread, NULL);
     return WEFT_EAGAIN;
@@ -126,7 +108,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
         return WEFT_ENOMEM;
     memset(p, 0, sizeof(*p));
     p->opts = o;
-    p->settled = weft__future_settled;
+    p->thread_main = weft__worker_main;
     p->n = o.workers ? o.workers : weft__topology_cpus();
     if (p->n > WEFT_MAX_WORKERS)
         p->n = WEFT_MAX_WORKERS;
@@ -136,7 +118,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
         p->stack_size = PTHREAD_STACK_MIN;
     snprintf(p->name_prefix, sizeof(p->name_prefix), "%s", o.name_prefix ? o.name_prefix : "weft-");
     p->opts.name_prefix = NULL; /* not owned; the copy above is used */
-    __cds_wfcq_init(&p->inj_head, &p->inj_tail);
+    weft__inject_init(&p->inj);
     weft__fork_watch();
     p->forks = weft__fork_count();
 #ifndef WEFT_RECLAIM_RETIRE
@@ -157,99 +139,17 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     return WEFT_OK;
 }
 
-void weft__pool_set_drained(struct weft_pool *p)
-{
-    /* [PL2] acq_rel: the first caller goes on; release publishes everything
-     * the finished tasks did to workers that acquire exiting. */
-    if (atomic_exchange_explicit(&p->exiting, 1, memory_order_acq_rel) == 1)
-        return;
-    /* seq_cst fence: orders the exiting store before reading the parked
-     * mask in wake_all, pairing with the parker's fence [PK1]: a worker
-     * that set its bit after our scan sees exiting in its final check. */
-    weft__fence_seq_cst(p);
-    weft__wake_all(p);
-    weft__spare_exit_all(p);
-    /* [PL2] release: drained last, so a destroy that waits for it never
-     * frees the pool while we still scan it. */
-    atomic_store_explicit(&p->drained, 1, memory_order_release);
-    weft__futex_wake(&p->drained, INT_MAX);
-}
-
-bool weft__pool_cancelling(const struct weft_pool *p)
-{
-    /* relaxed: a flag; the cancel decision is made by the future's CAS. */
-    return atomic_load_explicit(&((struct weft_pool *)p)->life, memory_order_relaxed) &
-           WEFT_LIFE_CANCEL;
-}
-
-int weft__pool_admit(struct weft_pool *p)
-{
-    /* acquire: pairs with the release store of broken in worker_start. */
-    if (weft_unlikely(atomic_load_explicit(&p->broken, memory_order_acquire)) ||
-        weft__pool_inherited(p))
-        return WEFT_EBROKEN;
-    /* [PL1] relaxed RMW: see the Ordering block. */
-    uint64_t old = atomic_fetch_add_explicit(&p->life, WEFT_LIFE_ONE, memory_order_relaxed);
-    if (weft_unlikely(old & WEFT_LIFE_STOP)) {
-        weft__life_sub(p, 1);
-        return WEFT_ESHUTDOWN;
-    }
-    return WEFT_OK;
-}
-
-int weft__pool_accept(struct weft_pool *p, struct weft__task *t)
-{
-    int rc = weft__pool_admit(p);
-    if (rc != WEFT_OK)
-        return rc;
-    struct weft__worker *w = weft__self;
-    if (w != NULL && w->pool == p) {
-        weft__push_local(w, t, WEFT_DQ_INDEPENDENT);
-    } else {
-        /* wfcqueue enqueue is an xchg: a full barrier before the notify. */
-        weft__inject_push(&p->inj_head, &p->inj_tail, t);
-        weft__notify(p);
-    }
-    return WEFT_OK;
-}
-
 /* The pool whose queued tasks this thread is cancelling (their callbacks run
  * here): a blocking shutdown from such a callback would wait for itself. */
 static _Thread_local const struct weft_pool *cancelling_here;
 
-/* Cancel the submitted tasks still in the injection queue. Other tasks found
- * there (internal jobs of blocking parallel calls) are queued again. The
- * tasks are moved out under inj_lock and cancelled after it is released,
- * because cancelling runs user callbacks (which may call shutdown again). */
+/* Cancel the submitted tasks still in the injection queue; their
+ * callbacks run here, and may call shutdown again. */
 static void cancel_injected(struct weft_pool *p)
 {
-    struct __cds_wfcq_head drop_head, keep_head;
-    struct cds_wfcq_tail drop_tail, keep_tail;
-    __cds_wfcq_init(&drop_head, &drop_tail);
-    __cds_wfcq_init(&keep_head, &keep_tail);
-    /* [WK1] acquire: exclusive dequeue; the holder is a worker moving at most
-     * one batch, so yielding until it is done is short. */
-    while (atomic_exchange_explicit(&p->inj_lock, 1, memory_order_acquire))
-        sched_yield();
-    struct weft__task *t;
-    while ((t = weft__inject_pop(&p->inj_head, &p->inj_tail)) != NULL) {
-        if (weft__task_is_future(t))
-            weft__inject_push(&drop_head, &drop_tail, t);
-        else
-            weft__inject_push(&keep_head, &keep_tail, t);
-    }
-    __cds_wfcq_splice_blocking(&p->inj_head, &p->inj_tail, &keep_head, &keep_tail);
-    /* [WK1] release. */
-    atomic_store_explicit(&p->inj_lock, 0, memory_order_release);
-    /* A worker that saw the queue empty while we held it may be parking:
-     * the jobs put back need a notify like any enqueue. */
-    weft__notify(p);
     const struct weft_pool *outer = cancelling_here;
     cancelling_here = p;
-    while ((t = weft__inject_pop(&drop_head, &drop_tail)) != NULL) {
-        weft__future_task_drop(t);
-        weft__life_sub(p, 1);
-    }
+    weft__pool_cancel_queued(p);
     cancelling_here = outer;
 }
 
@@ -266,20 +166,13 @@ int weft_pool_shutdown(weft_pool *p, unsigned flags)
         return WEFT_EBROKEN; /* no worker here to stop or to wait for */
     if ((flags & WEFT_SHUTDOWN_WAIT) && (on_own_worker(p) || cancelling_here == p))
         return WEFT_EDEADLK;
-    uint64_t bits = WEFT_LIFE_STOP | ((flags & WEFT_SHUTDOWN_CANCEL) ? WEFT_LIFE_CANCEL : 0);
-    /* [PL1] acq_rel: the count we read decides whether we saw the drain. */
-    uint64_t old = atomic_fetch_or_explicit(&p->life, bits, memory_order_acq_rel);
-    if (old / WEFT_LIFE_ONE == 0)
-        weft__pool_set_drained(p);
+    weft__pool_stop(p, flags & WEFT_SHUTDOWN_CANCEL);
     if (flags & WEFT_SHUTDOWN_CANCEL)
         cancel_injected(p);
     if (on_own_worker(p))
         weft__worker_flush(weft__self); /* our finished tasks count too */
-    if (flags & WEFT_SHUTDOWN_WAIT) {
-        /* [PL2] acquire: pairs with weft__pool_set_drained. */
-        while (atomic_load_explicit(&p->drained, memory_order_acquire) == 0)
-            weft__futex_wait(&p->drained, 0, NULL);
-    }
+    if (flags & WEFT_SHUTDOWN_WAIT)
+        weft__pool_await_drained(p);
     return WEFT_OK;
 }
 

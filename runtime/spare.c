@@ -32,7 +32,6 @@
 #include <stdlib.h>
 
 #include "futex.h"
-#include "pool.h"
 #include "spare.h"
 
 #define WEFT__SPARES_EXIT 0x80000000u

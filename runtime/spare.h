@@ -16,7 +16,7 @@
 
 #include <stdbool.h>
 
-#include "pool.h"
+#include "worker.h"
 
 /* Spare slots of a pool of n workers (slots n .. n + spares). */
 unsigned weft__spare_slots(unsigned n);
@@ -51,7 +51,7 @@ bool weft__spare_surplus(const struct weft__worker *w);
  * Returns false if the pool is exiting instead (the spare then leaves its
  * loop). Owner only. */
 bool weft__spare_park(struct weft__worker *w);
-/* Wake every parked spare so it sees the pool exiting (pool.c, after the
+/* Wake every parked spare so it sees the pool exiting (submit.c, after the
  * drain). */
 void weft__spare_exit_all(struct weft_pool *p);
 /* Join every spare thread that was started and free its queues. Called

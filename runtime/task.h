@@ -1,6 +1,7 @@
-/* The task record every queue holds: a header with the function that runs
- * it. Submitted tasks (futures), spawned children and parallel_for chunks
- * embed this header; queues store pointers to it, never copies.
+/* The task record every queue holds: a header naming the operations of its
+ * kind. Submitted futures, spawned children, parallel loop chunks and root
+ * jobs embed this header; queues store pointers to it, never copies. The
+ * scheduler reaches the kinds above it only through these operations.
  *
  * Two kinds of task. A dependent task is work some wait needs implicitly:
  * a spawned child (its group's sync waits for it) or a loop chunk. An
@@ -13,25 +14,49 @@
 #ifndef WEFT_TASK_H
 #define WEFT_TASK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <urcu/wfcqueue.h>
 
 struct weft__worker;
 struct weft__task;
 
-/* Run (or, for cancelled futures, dispose of) the task on worker w. */
-typedef void (*weft__exec_fn)(struct weft__task *t, struct weft__worker *w);
-
-struct weft__task {
-    weft__exec_fn exec;         /* what to do when a worker picks it up */
-    struct cds_wfcq_node qnode; /* link in the injection queue (submits only) */
+struct weft__task_ops {
+    /* Run the task on worker w (or, for a future that was cancelled or
+     * already run through its handle, only dispose of the record). */
+    void (*run)(struct weft__task *t, struct weft__worker *w);
+    /* Independent tasks only, else NULL. Cancel and dispose of a queued
+     * task that no worker will run (shutdown with cancel), on any thread.
+     * The caller accounts for it in the pool's count of accepted tasks. */
+    void (*drop)(struct weft__task *t);
+    /* Independent tasks only, else NULL. Says, without side effects and
+     * from any thread, that t no longer needs running: its handle already
+     * ran or cancelled it, so run only drops the queue's reference. Helping
+     * waits dispose of such entries instead of leaving them queued. */
+    bool (*settled)(const struct weft__task *t);
 };
 
-/* Says, without side effects and from any thread, that independent task
- * t no longer needs running: its handle already ran or cancelled it, so
- * exec only drops the queue's reference. Helping waits dispose of such
- * entries instead of leaving them on the deque (worker.c). Each pool has
- * one (pool.h): every independent task on its deques is of one kind. */
-typedef bool (*weft__settled_fn)(const struct weft__task *t);
+/* Where a task records the worker to leapfrog onto: the worker that runs
+ * it, set by weft__leap_hint_set (worker.h) before it starts, NULL until
+ * then or when leapfrogging onto it would not be safe. A helping wait reads
+ * it at every step (relaxed: a hint; wait.c, help_one). */
+typedef _Atomic(struct weft__worker *) weft__leap_hint;
+
+/* Where a helping wait leapfrogs: onto the worker in *hint, and only while
+ * that work's completion word *word is not done (once it is, the thief may
+ * be running unrelated work). hint NULL: nowhere. A wait on one word names
+ * that word; a wait set names one of its futures, whose completion may
+ * reach the set's word later (a pruner can hold the set's link,
+ * listeners.c [LS3]). */
+struct weft__leap {
+    weft__leap_hint *hint;
+    _Atomic uint32_t *word;
+};
+
+struct weft__task {
+    const struct weft__task_ops *ops;
+    struct cds_wfcq_node qnode; /* link in the injection queue */
+};
 
 #endif

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 
 #include "alloc.h"
-#include "pool.h"
 #include "topology.h"
 
 static pthread_once_t topo_once = PTHREAD_ONCE_INIT;
@@ -114,63 +113,6 @@ void weft__topology_bind_self(int pu)
     hwloc_bitmap_free(set);
 }
 
-/* Why: when a parked worker is woken by another busy worker, the kernel
- * often queues it on the waker's CPU and leaves the other (idle) vCPU idle
- * for several milliseconds (measured on the development VM: two workers
- * time-sharing one vCPU during a whole parallel loop, in about a third of
- * the runs). Pinning avoids it but is off by default; this nudge only acts
- * when two of our own busy workers share a CPU, and is undone at parking. */
-/* The allowed CPUs no other busy worker reports; true if one of them is
- * this worker's cpu (a collision). */
-static bool busy_elsewhere(struct weft__worker *w, int cpu, cpu_set_t *free_set)
-{
-    struct weft_pool *p = w->pool;
-    bool shared = false;
-    for (unsigned i = 0; i < p->n; i++) {
-        /* relaxed: a placement hint; a stale value costs one extra move. */
-        int other = atomic_load_explicit(&p->workers[i].busy_cpu, memory_order_relaxed);
-        if (i == w->index || other < 0)
-            continue;
-        shared |= other == cpu;
-        if (other < CPU_SETSIZE)
-            CPU_CLR(other, free_set);
-    }
-    return shared;
-}
-
-void weft__topology_spread(struct weft__worker *w)
-{
-    if (w->pu >= 0)
-        return;
-    int cpu = sched_getcpu();
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (cpu >= 0 && busy_elsewhere(w, cpu, &set) &&
-        /* Narrow the thread's current affinity (a start hook may have set
-         * it) and restore exactly that at parking. */
-        pthread_getaffinity_np(pthread_self(), sizeof(w->home), &w->home) == 0) {
-        set = w->home;
-        (void)busy_elsewhere(w, cpu, &set);
-        if (CPU_COUNT(&set) > 0 &&
-            pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0) {
-            w->nudged = true;
-            cpu = sched_getcpu();
-        }
-    }
-    /* relaxed: a placement hint for other workers. */
-    atomic_store_explicit(&w->busy_cpu, cpu, memory_order_relaxed);
-}
-
-void weft__topology_unspread(struct weft__worker *w)
-{
-    /* relaxed: a placement hint. */
-    atomic_store_explicit(&w->busy_cpu, -1, memory_order_relaxed);
-    if (w->nudged) {
-        (void)pthread_setaffinity_np(pthread_self(), sizeof(w->home), &w->home);
-        w->nudged = false;
-    }
-}
-
 unsigned weft__topology_max_tiers(hwloc_topology_t t)
 {
     /* One per ancestor of a PU (every normal level), and the whole pool. */
@@ -264,21 +206,18 @@ unsigned weft__topology_tiers(hwloc_topology_t t, unsigned n, const int *pu_of,
     return k;
 }
 
-int weft__topology_victims(struct weft_pool *p, const int *pus)
+size_t weft__topology_stride(weft_pin pin)
 {
-    hwloc_topology_t t = p->opts.pin != WEFT_PIN_NONE ? get_topo() : NULL;
-    size_t stride = weft__topology_max_tiers(t);
-    p->steal_order = weft__malloc(sizeof(*p->steal_order) * p->n);
-    p->steal_tiers = weft__malloc(sizeof(*p->steal_tiers) * p->n * stride);
-    if (p->steal_order == NULL || p->steal_tiers == NULL ||
-        weft__topology_order(t, p->n, pus, p->steal_order) != 0)
+    return weft__topology_max_tiers(pin != WEFT_PIN_NONE ? get_topo() : NULL);
+}
+
+int weft__topology_victims(weft_pin pin, unsigned n, const int *pus, unsigned *order,
+                           struct weft__tier *tiers, size_t stride, unsigned *ntiers)
+{
+    hwloc_topology_t t = pin != WEFT_PIN_NONE ? get_topo() : NULL;
+    if (weft__topology_order(t, n, pus, order) != 0)
         return -ENOMEM;
-    for (unsigned k = 0; k < p->n; k++) {
-        struct weft__worker *w = &p->workers[p->steal_order[k]];
-        struct weft__tier *tiers = p->steal_tiers + k * stride;
-        w->order_pos = k;
-        w->tiers = tiers;
-        w->ntiers = weft__topology_tiers(t, p->n, pus, p->steal_order, k, tiers);
-    }
+    for (unsigned k = 0; k < n; k++)
+        ntiers[k] = weft__topology_tiers(t, n, pus, order, k, tiers + k * stride);
     return 0;
 }

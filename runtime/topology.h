@@ -7,8 +7,6 @@
 
 #include "weft.h"
 
-struct weft_pool;
-struct weft__worker;
 
 /* Number of CPUs in the process affinity mask (taskset, cpusets). >= 1. */
 unsigned weft__topology_cpus(void);
@@ -17,13 +15,6 @@ unsigned weft__topology_cpus(void);
 int weft__topology_plan(weft_pin pin, unsigned n, int *pus);
 /* Bind the calling thread to PU pu (OS index). Best effort. */
 void weft__topology_bind_self(int pu);
-/* Placement nudge for unpinned workers, called when a worker leaves its
- * idle state with work: if another busy worker of the pool reports the same
- * CPU, narrow this thread's affinity to the allowed CPUs no busy worker
- * uses, so the kernel moves it there at once. unspread restores the
- * affinity before the worker parks. Both are no-ops for pinned workers. */
-void weft__topology_spread(struct weft__worker *w);
-void weft__topology_unspread(struct weft__worker *w);
 /* Steal order. A pool keeps its workers in one array (the steal order),
  * sorted by their PUs' hwloc logical index, which numbers PUs depth-first:
  * the workers under any topology object are adjacent in it. Unpinned
@@ -63,8 +54,14 @@ int weft__topology_order(hwloc_topology_t t, unsigned n, const int *pu_of, unsig
  * when n < 2), at most weft__topology_max_tiers(t). */
 unsigned weft__topology_tiers(hwloc_topology_t t, unsigned n, const int *pu_of,
                               const unsigned *order, unsigned pos, struct weft__tier *tiers);
-/* Build p's steal order and each worker's tiers (pus[w]: worker w's PU, as
- * weft__topology_plan wrote it). Returns 0 or -ENOMEM. */
-int weft__topology_victims(struct weft_pool *p, const int *pus);
+/* The most tiers a worker can have under policy pin (the stride of the
+ * tiers array below). */
+size_t weft__topology_stride(weft_pin pin);
+/* Victim lists of n workers placed on pus (pus[w]: worker w's PU, as
+ * weft__topology_plan wrote it; policy pin): the steal order
+ * (n entries), and for the worker at position k of it, its tiers at
+ * tiers[k * stride] (ntiers[k] of them). Returns 0 or -ENOMEM. */
+int weft__topology_victims(weft_pin pin, unsigned n, const int *pus, unsigned *order,
+                           struct weft__tier *tiers, size_t stride, unsigned *ntiers);
 
 #endif

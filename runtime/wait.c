@@ -1,35 +1,22 @@
-/* Blocking and helping waits on a completion word.
+/* Waits on a completion word (wait.h): on a worker, helping and
+ * blocking; off a worker, word.h's thread wait.
  *
- * Ordering and invariants
- *   [WT1] complete: acq_rel exchange of the final value -> wait: acquire load
- *         that sees a done phase. Publishes the outcome written before it.
- *   [WT2] wait sets WAITERS with a CAS before sleeping; complete's exchange
- *         returns it and then wakes. Both act on one location, so either the
- *         CAS precedes the exchange (the completer sees WAITERS and wakes) or
- *         it fails (the waiter reloads and sees the done phase). A waiter
- *         that times out leaves WAITERS set: clearing it is unsafe with more
- *         waiters and costs at most one extra wake.
- *   Lifetime: the completer touches the word only until its wake returns;
- *   owners keep the memory alive at least that long (futures hold the
- *   runtime's reference until after completion). */
+ * A waiting worker first runs work the awaited work depends on (its own
+ * task through the runner, its frame's children, the leapfrog target's
+ * dependent tasks), then sleeps on the word; one that stays blocked lets a
+ * spare worker run in its place (spare.h). The word's ordering is word.c's
+ * ([WD1], [WD2]). */
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
 
 #include "futex.h"
-#include "future.h"
-#include "pool.h"
+#include "lazy.h"
+#include "run.h"
 #include "spare.h"
+#include "steal.h"
 #include "wait.h"
 
-/* An external waiter polls before it sleeps: 16 pauses (~0.6 us; a pause
- * measured 40 ns on the development VM), then sched_yield (which lets a
- * worker that the kernel placed on the waiter's CPU run at once) until 50 us
- * have passed. A result that arrives in that window costs the completer no wake
- * syscall and the waiter no wake-up latency (a futex round trip is ~10 us
- * on the development VM); after it, the waiter sleeps on the futex. */
-#define EXTERNAL_PAUSES 16
-#define EXTERNAL_POLL_NS 50000
 /* A helping worker with nothing it may run first retries for a short
  * while: a failed leapfrog steal asked the thief to publish its private
  * children, which happens at the thief's next spawn, usually within
@@ -52,64 +39,6 @@
 /* A worker that found no spare to take its place tries again this often. */
 #define SPARE_RETRY_NS 1000000
 
-static inline uint32_t load_acquire(_Atomic uint32_t *word)
-{
-    /* [WT1] acquire: pairs with the completer's exchange. */
-    return atomic_load_explicit(word, memory_order_acquire);
-}
-
-uint32_t weft__word_complete(_Atomic uint32_t *word, uint32_t final)
-{
-    /* [WT1] acq_rel: release publishes the outcome; acquire orders the wake
-     * after we learned about WAITERS [WT2]. */
-    uint32_t old = atomic_exchange_explicit(word, final, memory_order_acq_rel);
-    if (old & WEFT_ST_WAITERS)
-        weft__futex_wake(word, INT_MAX);
-    return old;
-}
-
-/* Sleep once on the word (setting WAITERS first). Returns -ETIMEDOUT when
- * the deadline passed, else 0 (done, woken, or spurious: caller re-checks). */
-static int sleep_once(_Atomic uint32_t *word, const struct timespec *deadline)
-{
-    uint32_t s = load_acquire(word);
-    if (weft__phase_done(s))
-        return 0;
-    if (!(s & WEFT_ST_WAITERS)) {
-        /* [WT2] relaxed: the kernel re-checks the value atomically; a failed
-         * CAS just means the word changed and we re-check. */
-        if (!atomic_compare_exchange_strong_explicit(word, &s, s | WEFT_ST_WAITERS,
-                                                     memory_order_relaxed,
-                                                     memory_order_relaxed))
-            return 0;
-        s |= WEFT_ST_WAITERS;
-    }
-    int r = weft__futex_wait(word, s, deadline);
-    return r == -ETIMEDOUT ? -ETIMEDOUT : 0;
-}
-
-static int wait_external(_Atomic uint32_t *word, const struct timespec *deadline)
-{
-    int64_t until = weft__now_ns() + EXTERNAL_POLL_NS;
-    for (unsigned i = 0;; i++) {
-        if (weft__phase_done(load_acquire(word)))
-            return WEFT_OK;
-        if (i < EXTERNAL_PAUSES) {
-            weft__cpu_relax();
-        } else if (weft__now_ns() < until) {
-            sched_yield();
-        } else {
-            break;
-        }
-    }
-    for (;;) {
-        if (weft__phase_done(load_acquire(word)))
-            return WEFT_OK;
-        if (sleep_once(word, deadline) == -ETIMEDOUT)
-            return weft__phase_done(load_acquire(word)) ? WEFT_OK : WEFT_ETIMEDOUT;
-    }
-}
-
 static void slice_deadline(struct timespec *out, const struct timespec *deadline, int64_t slice)
 {
     weft__deadline_in(out, slice);
@@ -122,18 +51,57 @@ static void slice_deadline(struct timespec *out, const struct timespec *deadline
  * it is a slot of w's own pool (a future of another pool runs on that
  * pool's workers). Tested by address, never through v: a worker of another
  * pool may be freed as soon as the awaited future completes. relaxed (both
- * loads): hints; a stale "not done" is the window weft__help_one
- * (worker.c) describes, and this check is what keeps it that small. */
+ * loads): hints; a stale "not done" is the window help_one describes, and this check is what keeps it that small. */
 static struct weft__worker *leap_target(const struct weft__worker *w,
                                         const struct weft__leap *leap)
 {
     if (leap->hint == NULL ||
-        weft__phase_done(atomic_load_explicit(leap->word, memory_order_relaxed)))
+        weft__word_done(atomic_load_explicit(leap->word, memory_order_relaxed)))
         return NULL;
     struct weft__worker *v = atomic_load_explicit(leap->hint, memory_order_relaxed);
     const struct weft_pool *p = w->pool;
     uintptr_t off = (uintptr_t)v - (uintptr_t)p->workers;
     return v != NULL && off < (uintptr_t)p->nslots * sizeof *v ? v : NULL;
+}
+
+/* A helping wait runs only work that the awaited work depends on: never
+ * an independent task, and never unrelated work, which (the greedy
+ * rayon/TBB-without-isolation choice) deadlocks on dependencies that have
+ * no cycle: A waits for B, A's wait picks up C, C waits for what A does
+ * after its wait, and A can never resume under C. With own, the waiting
+ * frame's dependent tasks (a sync waits for its children: they and their
+ * descendants lie above the frame's marks, lazy.c). With leap, the
+ * dependent tasks of the worker running the awaited work. Nothing past the
+ * stack bound. Returns true if a task ran. */
+static bool help_one(struct weft__worker *w, struct weft__worker *leap, bool own)
+{
+    if (!weft__stack_room(w))
+        return false;
+    struct weft__task *t = NULL;
+    /* relaxed: a hint (see weft__publish). */
+    if (weft__steal_requested(&w->lazy))
+        weft__publish(w);
+    if (own) {
+        int64_t floor;
+        t = weft__lazy_take_own(w, &floor);
+        if (t == NULL)
+            t = weft__take_dependent(w, floor);
+    }
+    /* Leapfrogging: the thief of the work we wait for started it with an
+     * empty deque (weft__leap_hint_set), so while that work runs its deque
+     * holds only the work's descendants, of which the steal takes only
+     * dependent ones. The one exception: the work ends after our caller's
+     * check of its word and the thief, back in its loop, pushes unrelated
+     * dependent work that this steal takes. That needs this thread to
+     * stall between the check and the steal while the thief finishes the
+     * work and starts another; and it deadlocks only if the stolen task
+     * then waits for what the waiting task does after its wait. */
+    if (t == NULL && leap != NULL && leap != w)
+        t = weft__steal_dependent(w, leap);
+    if (t == NULL)
+        return false;
+    weft__run(w, t);
+    return true;
 }
 
 /* Run one task that h allows. The awaited task itself comes first: it is
@@ -142,7 +110,7 @@ static bool help_step(struct weft__worker *w, const struct weft__help *h)
 {
     if (h->runner.run != NULL && weft__stack_room(w) && h->runner.run(h->runner.arg, w))
         return true;
-    return weft__help_one(w, leap_target(w, &h->leap), h->own);
+    return help_one(w, leap_target(w, &h->leap), h->own);
 }
 
 /* Start of the stretch of waiting w is in: it began at w's first block
@@ -179,14 +147,14 @@ static bool block_once(struct weft__worker *w, _Atomic uint32_t *word,
         }
     }
     if (w->spare_ok && !helping) {
-        sleep_once(word, deadline);
+        weft__word_sleep(word, deadline);
         return true;
     }
     if (w->spare_ok)
         sleep_ns = *slice;
     struct timespec until;
     slice_deadline(&until, deadline, sleep_ns);
-    sleep_once(word, &until);
+    weft__word_sleep(word, &until);
     if (w->spare_ok && *slice < HELP_SLICE_MAX_NS)
         *slice *= 2;
     return spare;
@@ -203,14 +171,14 @@ static int wait_worker(struct weft__worker *w, _Atomic uint32_t *word,
     int64_t slice = HELP_SLICE_MIN_NS;
     unsigned retries = 0;
     for (;;) {
-        if (weft__phase_done(load_acquire(word))) {
+        if (weft__word_done(weft__word_load(word))) {
             weft__spare_release(w);
             return WEFT_OK;
         }
         /* The deadline is checked before every step: nothing stretches a
          * timed wait (and a timed wait runs no task at all). */
         if (deadline != NULL && weft__deadline_passed(deadline))
-            return weft__phase_done(load_acquire(word)) ? WEFT_OK : WEFT_ETIMEDOUT;
+            return weft__word_done(weft__word_load(word)) ? WEFT_OK : WEFT_ETIMEDOUT;
         if (h != NULL && help_step(w, h)) {
             weft__spare_release(w); /* it ran a task: the spare may go */
             slice = HELP_SLICE_MIN_NS;
@@ -234,12 +202,12 @@ static int wait_worker(struct weft__worker *w, _Atomic uint32_t *word,
 static int wait_word(_Atomic uint32_t *word, const struct weft__help *h,
                      const struct timespec *deadline, const struct weft__help *fallback)
 {
-    if (weft__phase_done(load_acquire(word)))
+    if (weft__word_done(weft__word_load(word)))
         return WEFT_OK;
     struct weft__worker *w = weft__self;
     if (w != NULL)
         return wait_worker(w, word, h, deadline, fallback);
-    return wait_external(word, deadline);
+    return weft__word_wait_thread(word, deadline) ? WEFT_OK : WEFT_ETIMEDOUT;
 }
 
 int weft__word_wait(_Atomic uint32_t *word, const struct timespec *deadline)

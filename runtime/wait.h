@@ -1,9 +1,8 @@
-/* Waiting on a 32-bit completion word: the shared blocking-or-helping wait
- * behind futures, spawned children, parallel loops and wait sets.
- *
- * A completion word uses the future layout (future.h): the low two bits are
- * a phase that is "done" once >= WEFT_FINISHED, bit WEFT_ST_WAITERS says
- * someone sleeps on it. The completer publishes with weft__word_complete. */
+/* Waiting on a completion word (word.h) on any thread: the shared
+ * blocking-or-helping wait behind futures, spawned children, parallel
+ * loops and wait sets. On a worker a wait may run work the awaited work
+ * depends on, and a worker that stays blocked lets a spare take its place
+ * (spare.h); off a worker it is word.h's thread wait. */
 #ifndef WEFT_WAIT_H
 #define WEFT_WAIT_H
 
@@ -12,13 +11,8 @@
 #include <stdint.h>
 #include <time.h>
 
-struct weft__worker;
-
-/* Where the awaited work records the worker to leapfrog onto: the thief
- * that runs it, set by weft__leap_hint_set (pool.h) before it starts, NULL
- * until then or when leapfrogging onto it would not be safe. A helping wait
- * reads it at every step (relaxed: a hint; see worker.c, weft__help_one). */
-typedef _Atomic(struct weft__worker *) weft__leap_hint;
+#include "word.h"
+#include "worker.h"
 
 /* Optional hook for a helping wait: run(arg, w) runs the awaited work on
  * worker w if it has not started yet and returns true if it did. */
@@ -27,16 +21,6 @@ struct weft__runner {
     void *arg;
 };
 
-/* Where a helping wait leapfrogs: onto the worker in *hint, and only while
- * that work's completion word *word is not done (once it is, the thief may
- * be running unrelated work). hint NULL: nowhere. A wait on one word names
- * that word; a wait set names one of its futures, whose completion may
- * reach the set's word later (a pruner can hold the set's link, future.c
- * [FU4]). */
-struct weft__leap {
-    weft__leap_hint *hint;
-    _Atomic uint32_t *word;
-};
 
 /* What a helping wait may run, all of it work the awaited work depends on:
  * the awaited task itself (runner), the waiting frame's dependent tasks
@@ -64,14 +48,9 @@ int weft__word_wait_fallback(_Atomic uint32_t *word, const struct timespec *dead
                              const struct weft__help *fallback);
 
 /* Wait, without a deadline, until the word's phase is done. On a worker it
- * first runs what h allows, within the stack bound (pool.h,
+ * first runs what h allows, within the stack bound (worker.h,
  * weft__stack_room), and blocks as weft__word_wait once nothing is left.
  * Off a worker it is weft__word_wait. Returns WEFT_OK. */
 int weft__word_wait_help(_Atomic uint32_t *word, const struct weft__help *h);
-
-/* Store final (a done phase plus flag bits) and wake sleepers if any.
- * Returns the previous value. The caller must keep the word's memory alive
- * until this returns. */
-uint32_t weft__word_complete(_Atomic uint32_t *word, uint32_t final);
 
 #endif

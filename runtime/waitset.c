@@ -1,5 +1,5 @@
-/* Waiting on many futures: weft_wait (FIRST_COMPLETED, FIRST_EXCEPTION,
- * ALL_COMPLETED) and the weft_as_completed iterator.
+/* The waiter behind weft_wait and weft_as_completed (waitset.h; the two
+ * calls are in wait_many.c).
  *
  * Design (concurrency-design-notes.md 3.4). Each call builds one waiter
  * object, a `struct waitset`: a 32-bit futex word, an MPSC list of completed
@@ -23,15 +23,17 @@
  * waiter; the waiter is freed when the last link is fired or discarded.
  *
  * Ordering and invariants
- *   [WS1] Completed list: a completer pushes its link with a release CAS on
- *         ws->done; the consumer takes the whole list with an acquire
- *         exchange and reverses it (push order = completion order). There is
- *         no ABA: the consumer never pops single nodes, and a link is pushed
- *         at most once (a watcher fires or is discarded once, future.c
- *         [FU2], [FU4]).
- *   [WS2] Wake-up word: ws->word uses the completion-word layout of wait.h.
+ *   [WS1] Completed list: liburcu's lock-free stack (cds_lfs). A completer
+ *         pushes its link (cds_lfs_push: a CAS that is a full barrier); the
+ *         consumer takes the whole list (__cds_lfs_pop_all: an exchange that
+ *         is a full barrier; it needs exclusion only from other pops, and
+ *         there is one consumer) and reverses it (push order = completion
+ *         order). There is no ABA: the consumer never pops single nodes, and
+ *         a link is pushed at most once (a watcher fires or is discarded
+ *         once, listeners.c [LS1], [LS3]).
+ *   [WS2] Wake-up word: ws->word uses the completion-word layout of word.h.
  *         A completer pushes [WS1] and then completes the word with
- *         WEFT_FINISHED (wait.c [WT1]: acq_rel exchange, wake if WAITERS).
+ *         WEFT_FINISHED (word.c [WD1]: acq_rel exchange, wake if WAITERS).
  *         Before each drain, the consumer resets the word to PENDING with an
  *         acquire exchange, and it blocks only right after a drain that found
  *         nothing. Either a completer's exchange comes before the reset in
@@ -70,43 +72,13 @@
 #include "compiler.h"
 #include "futex.h"
 #include "future.h"
-#include "pool.h"
+#include "scheduler.h"
 #include "wait.h"
-
-
-struct ws_link {
-    struct weft__listener l; /* on the future's watcher stack */
-    struct ws_link *next;    /* completed list [WS1], then the ready queue */
-    struct waitset *ws;      /* the waiter this link reports to */
-    weft_future *f;          /* its future (see the Ordering block) */
-    size_t index;            /* first position of f in the caller's array */
-};
-
-struct waitset {
-    /* Written by completers. */
-    alignas(WEFT_CACHE_LINE) _Atomic uint32_t word; /* [WS2] */
-    _Atomic uintptr_t done;                         /* [WS1] struct ws_link * */
-    _Atomic size_t refs;                            /* [WS3] */
-    _Atomic bool gone;                              /* [WS4] consumer done */
-
-    /* Consumer-private. */
-    alignas(WEFT_CACHE_LINE) struct ws_link *ready; /* FIFO of links to report */
-    struct ws_link **ready_tail;
-    size_t nlinks; /* distinct futures */
-    size_t left;   /* links not yet popped */
-    size_t undone; /* links[0..undone) are done: where scans start */
-    struct ws_link links[];
-};
-
-struct weft_as_completed {
-    struct waitset *ws;
-    struct timespec deadline; /* measured from begin() */
-    bool has_deadline;
-};
+#include "waitset.h"
 
 /* ---- waiter references and the completer's side ---- */
 
-static void ws_put(struct waitset *ws)
+void weft__ws_put(struct waitset *ws)
 {
     /* [WS3] acq_rel: see the Ordering block. */
     if (atomic_fetch_sub_explicit(&ws->refs, 1, memory_order_acq_rel) == 1)
@@ -115,19 +87,16 @@ static void ws_put(struct waitset *ws)
 
 static void push_done(struct waitset *ws, struct ws_link *k)
 {
-    /* relaxed: the CAS below re-validates the head. */
-    uintptr_t h = atomic_load_explicit(&ws->done, memory_order_relaxed);
-    do {
-        k->next = (struct ws_link *)h;
-        /* [WS1] release: publishes k->next (and orders the push before the
-         * word's completion [WS2]); pairs with take_completed's exchange. */
-    } while (!atomic_compare_exchange_weak_explicit(&ws->done, &h, (uintptr_t)k,
-                                                    memory_order_release,
-                                                    memory_order_relaxed));
+#ifdef WEFT_TSAN
+    __tsan_release(k); /* liburcu's atomics are not instrumented [WS1] */
+#endif
+    /* [WS1] a full-barrier CAS (liburcu's uatomic_cmpxchg): publishes the
+     * node and orders the push before the word's completion [WS2]. */
+    cds_lfs_push(&ws->done, &k->dnode);
 }
 
 /* Watcher callback: f != NULL once the future is done (on the completing
- * thread, or on a pruner's, future.c [FU4]); NULL when a prune discards the
+ * thread, or on a pruner's, listeners.c [LS3]); NULL when a prune discards the
  * link (its waiter is gone) or a future that never completed is freed. */
 static void link_fire(struct weft__listener *l, weft_future *f)
 {
@@ -138,10 +107,10 @@ static void link_fire(struct weft__listener *l, weft_future *f)
         /* [WS2]: publishes the push and wakes a sleeping consumer. */
         weft__word_complete(&ws->word, WEFT_FINISHED);
     }
-    ws_put(ws);
+    weft__ws_put(ws);
 }
 
-/* Prune predicate (future.c [FU4]): links of waiters whose consumer left. */
+/* Prune predicate (listeners.c [LS3]): links of waiters whose consumer left. */
 static bool link_stale(const struct weft__listener *l)
 {
     const struct ws_link *k = weft_container_of(l, const struct ws_link, l);
@@ -163,26 +132,30 @@ static void take_completed(struct waitset *ws)
 {
     /* [WS2] acquire exchange: must be an RMW, see the Ordering block. */
     (void)atomic_exchange_explicit(&ws->word, WEFT_PENDING, memory_order_acquire);
-    /* [WS1] acquire: pairs with push_done's release CAS. */
-    struct ws_link *k =
-        (struct ws_link *)atomic_exchange_explicit(&ws->done, 0, memory_order_acquire);
+    /* [WS1] a full-barrier exchange (liburcu's uatomic_xchg) takes every
+     * node pushed; pairs with push_done's CAS. */
+    struct cds_lfs_head *head = __cds_lfs_pop_all(&ws->done);
+    struct cds_lfs_node *n = head != NULL ? &head->node : NULL;
     struct ws_link *fifo = NULL;
-    while (k != NULL) { /* reverse: oldest push first */
-        struct ws_link *n = k->next;
+    while (n != NULL) { /* reverse: oldest push first */
+        struct ws_link *k = weft_container_of(n, struct ws_link, dnode);
+#ifdef WEFT_TSAN
+        __tsan_acquire(k);
+#endif
+        n = n->next;
         k->next = fifo;
         fifo = k;
-        k = n;
     }
     while (fifo != NULL) {
-        struct ws_link *n = fifo->next;
+        struct ws_link *next = fifo->next;
         ready_append(ws, fifo);
-        fifo = n;
+        fifo = next;
     }
 }
 
 /* Next link whose future is done, or NULL. A NULL return has reset the word
  * after the drain, which is what ws_block relies on. */
-static struct ws_link *ws_pop(struct waitset *ws)
+struct ws_link *weft__ws_pop(struct waitset *ws)
 {
     if (ws->ready == NULL)
         take_completed(ws);
@@ -198,8 +171,8 @@ static struct ws_link *ws_pop(struct waitset *ws)
 
 static bool word_done(struct waitset *ws)
 {
-    /* [WS2] acquire: pairs with the completer's exchange [WT1]. */
-    return weft__phase_done(atomic_load_explicit(&ws->word, memory_order_acquire));
+    /* [WS2] acquire: pairs with the completer's exchange (word.c [WD1]). */
+    return weft__word_done(atomic_load_explicit(&ws->word, memory_order_acquire));
 }
 
 /* The first future ws still waits for, or NULL. A future stays done, so
@@ -249,7 +222,7 @@ static bool all_stranded(const struct waitset *ws)
  * early runs no task: one it ran inline could still be running, under
  * it, when the wait should have returned. Returns WEFT_EBROKEN instead of
  * sleeping when nothing it waits for can complete. */
-static int ws_block(struct waitset *ws, const struct timespec *deadline, bool help)
+int weft__ws_block(struct waitset *ws, const struct timespec *deadline, bool help)
 {
     if (weft_unlikely(weft__fork_count() != 0) && all_stranded(ws))
         return WEFT_EBROKEN;
@@ -325,7 +298,7 @@ static struct waitset *ws_alloc(size_t n)
     /* relaxed: ws is private until the first link is registered, and
      * registration (a release CAS, future.c [FU2]) publishes it. */
     atomic_store_explicit(&ws->word, WEFT_PENDING, memory_order_relaxed);
-    atomic_store_explicit(&ws->done, 0, memory_order_relaxed);
+    __cds_lfs_init(&ws->done);
     atomic_store_explicit(&ws->refs, 1, memory_order_relaxed);
     atomic_store_explicit(&ws->gone, false, memory_order_relaxed);
     ws->ready = NULL;
@@ -360,7 +333,7 @@ static void ws_register(struct waitset *ws)
 
 /* Build and register a waiter for fs; with take_refs, take one reference on
  * each distinct future (the iterator's). Returns NULL when out of memory. */
-static struct waitset *ws_create(weft_future *const *fs, size_t n, bool take_refs)
+struct waitset *weft__ws_create(weft_future *const *fs, size_t n, bool take_refs)
 {
     struct waitset *ws = ws_alloc(n);
     if (ws == NULL)
@@ -379,7 +352,7 @@ static struct waitset *ws_create(weft_future *const *fs, size_t n, bool take_ref
 /* The consumer is done with ws: take its links off the futures that have
  * not completed [WS4]. The caller still holds its waiter reference and a
  * reference on every future. */
-static void ws_leave(struct waitset *ws)
+void weft__ws_leave(struct waitset *ws)
 {
     /* [WS4] relaxed: see the Ordering block. */
     atomic_store_explicit(&ws->gone, true, memory_order_relaxed);
@@ -390,173 +363,3 @@ static void ws_leave(struct waitset *ws)
             weft__future_prune(ws->links[j].f, link_stale);
 }
 
-/* ---- weft_wait ---- */
-
-static uint32_t load_state(const weft_future *f)
-{
-    /* acquire: pairs with the completion exchange (future.c [FU1]), so the
-     * phase and the FAILED bit come with the outcome. */
-    return atomic_load_explicit(&((weft_future *)f)->state, memory_order_acquire);
-}
-
-/* FIRST_EXCEPTION counts FINISHED futures with a failure, never cancels. */
-static bool is_failure(uint32_t s)
-{
-    return (s & WEFT_ST_PHASE) == WEFT_FINISHED && (s & WEFT_ST_FAILED);
-}
-
-static bool goal_met(weft_return_when when, size_t ndone, size_t total, bool failed)
-{
-    switch (when) {
-    case WEFT_FIRST_COMPLETED:
-        return ndone > 0 || total == 0;
-    case WEFT_FIRST_EXCEPTION:
-        return failed || ndone == total;
-    default:
-        return ndone == total;
-    }
-}
-
-/* One pass over fs: fill done[] (if not NULL) and evaluate the condition.
- * Duplicates count once per position, which gives the same answer. */
-static bool snapshot(weft_future *const *fs, size_t n, weft_return_when when, bool *done)
-{
-    size_t ndone = 0;
-    bool failed = false;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t s = load_state(fs[i]);
-        bool d = weft__phase_done(s);
-        if (done != NULL)
-            done[i] = d;
-        ndone += d;
-        failed = failed || is_failure(s);
-    }
-    return goal_met(when, ndone, n, failed);
-}
-
-/* Consume completions until the condition holds or the deadline passes. */
-static int wait_goal(struct waitset *ws, weft_return_when when, const struct timespec *deadline)
-{
-    size_t ndone = 0;
-    bool failed = false;
-    for (;;) {
-        struct ws_link *k;
-        while ((k = ws_pop(ws)) != NULL) {
-            ndone++;
-            failed = failed || is_failure(load_state(k->f));
-        }
-        if (goal_met(when, ndone, ws->nlinks, failed))
-            return WEFT_OK;
-        int rc = ws_block(ws, deadline, when == WEFT_ALL_COMPLETED);
-        if (rc != WEFT_OK)
-            return rc;
-    }
-}
-
-static bool futures_valid(weft_future *const *fs, size_t n)
-{
-    if (fs == NULL)
-        return n == 0;
-    for (size_t i = 0; i < n; i++)
-        if (fs[i] == NULL)
-            return false;
-    return true;
-}
-
-/* The result is decided by a final snapshot, so done[] and the return code
- * always agree: a future that completes just after the deadline is reported
- * done, and then the condition may hold after all. */
-int weft_wait(weft_future *const *fs, size_t n, int64_t timeout_ns, weft_return_when when,
-              bool *done)
-{
-    if (!futures_valid(fs, n) || (unsigned)when > WEFT_ALL_COMPLETED)
-        return WEFT_EINVAL;
-    struct timespec dl;
-    bool has_dl = weft__deadline_in(&dl, timeout_ns);
-    if (timeout_ns == 0 || snapshot(fs, n, when, NULL))
-        return snapshot(fs, n, when, done) ? WEFT_OK : WEFT_ETIMEDOUT;
-    int rc;
-    if (n == 1) {
-        /* Every condition means "done" for one future: wait on its own word
-         * and register nothing (a polling loop then allocates nothing). */
-        rc = weft__future_wait(fs[0], has_dl ? &dl : NULL);
-    } else {
-        struct waitset *ws = ws_create(fs, n, false);
-        if (ws == NULL)
-            return WEFT_ENOMEM;
-        rc = wait_goal(ws, when, has_dl ? &dl : NULL);
-        ws_leave(ws);
-        ws_put(ws);
-    }
-    if (snapshot(fs, n, when, done))
-        return WEFT_OK;
-    return rc == WEFT_EBROKEN ? WEFT_EBROKEN : WEFT_ETIMEDOUT;
-}
-
-/* ---- as_completed ---- */
-
-/* The deadline is taken at this call, as Python documents ("from the
- * original call to as_completed"); CPython's generator actually starts the
- * clock at the first next() (futures-semantics.md 6 and 13 #21). */
-int weft_as_completed_begin(weft_as_completed **out, weft_future *const *fs, size_t n,
-                            int64_t timeout_ns)
-{
-    if (out == NULL || !futures_valid(fs, n))
-        return WEFT_EINVAL;
-    struct weft_as_completed *it = weft__malloc(sizeof(*it));
-    if (it == NULL)
-        return WEFT_ENOMEM;
-    it->has_deadline = weft__deadline_in(&it->deadline, timeout_ns);
-    it->ws = ws_create(fs, n, true);
-    if (it->ws == NULL) {
-        free(it);
-        return WEFT_ENOMEM;
-    }
-    *out = it;
-    return WEFT_OK;
-}
-
-/* Done futures are yielded before the deadline is looked at, so a timeout
- * of 0 yields every future that is already done and then times out. After
- * WEFT_ETIMEDOUT the iterator stays usable: later calls return futures that
- * completed meanwhile, else WEFT_ETIMEDOUT again. */
-int weft_as_completed_next(weft_as_completed *it, weft_future **f, size_t *index)
-{
-    if (it == NULL || f == NULL)
-        return WEFT_EINVAL;
-    struct waitset *ws = it->ws;
-    bool timed_out = false;
-    for (;;) {
-        struct ws_link *k = ws_pop(ws);
-        if (k != NULL) {
-            *f = k->f;
-            if (index != NULL)
-                *index = k->index;
-            return WEFT_OK;
-        }
-        if (ws->left == 0)
-            return WEFT_EOF;
-        if (timed_out)
-            return WEFT_ETIMEDOUT;
-        /* One more drain after a timeout catches a completion at the wire. */
-        int rc = ws_block(ws, it->has_deadline ? &it->deadline : NULL, false);
-        if (rc == WEFT_EBROKEN)
-            return rc;
-        timed_out = rc == WEFT_ETIMEDOUT;
-    }
-}
-
-void weft_as_completed_end(weft_as_completed *it)
-{
-    if (it == NULL)
-        return;
-    struct waitset *ws = it->ws;
-    ws_leave(ws);
-    /* Releasing a future may free it, which discards a link of ours that a
-     * concurrent prune kept; our own waiter reference keeps ws alive until
-     * the ws_put below. */
-    for (size_t j = 0; j < ws->nlinks; j++)
-        weft_future_release(ws->links[j].f);
-    ws_put(ws);
-    free(it);
-}

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "pool.h"
+#include "group.h"
 #include "weft.h"
 #include "weft_criterion.h"
 #include "weft_tasks.h"

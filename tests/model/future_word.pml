@@ -3,7 +3,7 @@
  * for a waiter left asleep on a completed future.
  *
  * What runs (one future of a pool, i.e. a task)
- *   runner     the worker that pops the task: future.c:future_exec ->
+ *   runner     the worker that pops the task: future.c:future_run ->
  *              start_and_run (CAS PENDING -> RUNNING|STARTED, run, then
  *              weft__word_complete); if a canceller claimed it first, it
  *              waits for that completion (wait.c:wait_worker with no
@@ -14,7 +14,7 @@
  *              CANCELLED; or, if someone else claimed, wait for it), then
  *              fetch_or CANCEL_REQ (the word changes under sleepers).
  *   waiter 0   weft_future_wait with no deadline on a thread that is no
- *              worker (wait.c:wait_external, no deadline).
+ *              worker (word.c:weft__word_wait_thread, no deadline).
  *   waiter 1   the same with a deadline: a sleep may time out, and the
  *              waiter then returns WEFT_ETIMEDOUT leaving WAITERS set.
  *   waiter 2   weft_future_wait with no deadline on a worker
@@ -52,7 +52,7 @@
  *   Promela is sequentially consistent. Here that needs no fence: every
  *   step that matters is an RMW or a load of the one word (C11 orders all
  *   RMWs of one location, and coherence orders the loads), and the futex
- *   compares the word inside the kernel under its hash-bucket lock. [WT2]
+ *   compares the word inside the kernel under its hash-bucket lock. [WD2]
  *   is the argument: a waiter's WAITERS CAS either precedes the
  *   completer's exchange (which then returns WAITERS and wakes) or fails
  *   (the waiter reloads and sees the done phase), and a waiter whose word
@@ -68,12 +68,12 @@
  *     it, it was completed exactly once; untimed waits returned WEFT_OK.
  *
  * Broken variants (spin -D...), which Spin must reject:
- *   BROKEN_WAITERS_STORE     sleep_once sets WAITERS with a plain store of
+ *   BROKEN_WAITERS_STORE     weft__word_sleep sets WAITERS with a plain store of
  *                            the value it loaded instead of the CAS, so it
  *                            never notices that the word changed.
  *   BROKEN_CLEAR_ON_TIMEOUT  a waiter whose sleep timed out clears WAITERS
  *                            (fetch_and), which the C code does not do
- *                            ([WT2]: unsafe with more waiters).
+ *                            ([WD2]: unsafe with more waiters).
  *
  * Comments of the form "@file:function: statement" name the C statement a
  * step stands for; tests/model/run checks that the function in runtime/file
@@ -112,19 +112,19 @@ bool untimed_ok[NPROC];   /* an untimed wait returned WEFT_OK */
 
 /* wait.c:weft__word_complete */
 inline complete(final) {
-	/* [WT1] @wait.c:weft__word_complete: uint32_t old = atomic_exchange_explicit(word, final, memory_order_acq_rel); */
+	/* [WD1] @word.c:weft__word_complete: uint32_t old = atomic_exchange_explicit(word, final, memory_order_acq_rel); */
 	atomic {
 		assert(!DONE(word));
-		/* [WT2] everyone asleep on the word set WAITERS first */
+		/* [WD2] everyone asleep on the word set WAITERS first */
 		assert(!ANY_ASLEEP || (word & WAITERS));
 		s = word;
 		word = final;
 		completions++
 	};
-	/* @wait.c:weft__word_complete: if (old & WEFT_ST_WAITERS) */
+	/* @word.c:weft__word_complete: if (old & WEFT_WORD_WAITERS) */
 	if
 	:: s & WAITERS ->
-		/* @wait.c:weft__word_complete: weft__futex_wake(word, INT_MAX); */
+		/* @word.c:weft__word_complete: weft__futex_wake(word, INT_MAX); */
 		d_step { fw[0] = false; fw[1] = false; fw[2] = false; fw[3] = false; fw[4] = false }
 	:: else -> skip
 	fi;
@@ -151,15 +151,15 @@ inline futex_wait(expected, timed) {
 	fi
 }
 
-/* wait.c:sleep_once -> r (R_ETIMEDOUT or R_OK) */
+/* word.c:weft__word_sleep -> r (R_ETIMEDOUT or R_OK) */
 inline sleep_once(timed) {
-	/* @wait.c:sleep_once: uint32_t s = load_acquire(word); */
+	/* @word.c:weft__word_sleep: uint32_t s = weft__word_load(word); */
 	s = word;
-	/* @wait.c:sleep_once: if (weft__phase_done(s)) */
+	/* @word.c:weft__word_sleep: if (weft__word_done(s)) */
 	if
 	:: DONE(s) -> r = R_OK
 	:: else ->
-		/* @wait.c:sleep_once: if (!(s & WEFT_ST_WAITERS)) { */
+		/* @word.c:weft__word_sleep: if (!(s & WEFT_WORD_WAITERS)) { */
 		if
 		:: !(s & WAITERS) ->
 #ifdef BROKEN_WAITERS_STORE
@@ -167,8 +167,8 @@ inline sleep_once(timed) {
 			s = s | WAITERS;
 			ok = true
 #else
-			/* [WT2] @wait.c:sleep_once: if (!atomic_compare_exchange_strong_explicit(word, &s, s | WEFT_ST_WAITERS, */
-			/* @wait.c:sleep_once: s |= WEFT_ST_WAITERS; */
+			/* [WD2] @word.c:weft__word_sleep: if (!atomic_compare_exchange_strong_explicit(word, &s, s | WEFT_WORD_WAITERS, */
+			/* @word.c:weft__word_sleep: s |= WEFT_WORD_WAITERS; */
 			atomic {
 				if
 				:: word == s -> word = s | WAITERS; s = s | WAITERS; ok = true
@@ -181,9 +181,9 @@ inline sleep_once(timed) {
 		if
 		:: !ok -> r = R_OK
 		:: else ->
-			/* @wait.c:sleep_once: int r = weft__futex_wait(word, s, deadline); */
+			/* @word.c:weft__word_sleep: return weft__futex_wait(word, s, deadline) != -ETIMEDOUT; */
 			futex_wait(s, timed);
-			/* @wait.c:sleep_once: return r == -ETIMEDOUT ? -ETIMEDOUT : 0; */
+			/* @word.c:weft__word_sleep: return weft__futex_wait(word, s, deadline) != -ETIMEDOUT; */
 			if
 			:: r == R_ETIMEDOUT ->
 #ifdef BROKEN_CLEAR_ON_TIMEOUT
@@ -224,7 +224,7 @@ inline start_and_run() {
 	if
 	:: ok ->
 		/* @future.c:start_and_run: int status = f->fn(&ctx, f->arg, &result); */
-		/* @future.c:start_and_run: complete(f, WEFT_FINISHED | WEFT_ST_STARTED | (status != 0 ? WEFT_ST_FAILED : 0)); */
+		/* @future.c:start_and_run: weft__future_complete(f, WEFT_FINISHED | WEFT_ST_STARTED | (status != 0 ? WEFT_ST_FAILED : 0)); */
 		complete(FINISHED | STARTED)
 	:: else -> skip
 	fi
@@ -233,16 +233,16 @@ inline start_and_run() {
 /* future.c:claim(f, allow) -> ok; allow: PENDING, and RUNNING too if
  * also_running. */
 inline claim(also_running) {
-	/* @future.c:claim: uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed); */
+	/* @future.c:weft__future_claim: uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed); */
 	s = word;
 	do
-	:: /* @future.c:claim: if ((s & WEFT_ST_CLAIMED) || !(allow_mask & (1u << (s & WEFT_ST_PHASE)))) */
+	:: /* @future.c:weft__future_claim: if ((s & WEFT_ST_CLAIMED) || !(allow_mask & (1u << (s & WEFT_ST_PHASE)))) */
 		if
 		:: (s & CLAIMED) || ((s & PHASE) != PENDING && !(also_running && (s & PHASE) == RUNNING)) ->
 			ok = false; break
 		:: else -> skip
 		fi;
-		/* @future.c:claim: if (atomic_compare_exchange_weak_explicit(&f->state, &s, s | WEFT_ST_CLAIMED, */
+		/* @future.c:weft__future_claim: if (atomic_compare_exchange_weak_explicit(&f->state, &s, s | WEFT_ST_CLAIMED, */
 		atomic {
 			if
 			:: word == s -> word = s | CLAIMED; ok = true
@@ -257,18 +257,18 @@ inline claim(also_running) {
 	s = 0
 }
 
-/* wait.c:wait_external -> rc */
+/* word.c:weft__word_wait_thread -> rc */
 inline wait_external(timed) {
-	/* @wait.c:wait_external: if (weft__phase_done(load_acquire(word))) */
+	/* @word.c:weft__word_wait_thread: if (weft__word_done(weft__word_load(word))) */
 	do
 	:: DONE(word) -> rc = R_OK; break
 	:: else ->
-		/* @wait.c:wait_external: if (sleep_once(word, deadline) == -ETIMEDOUT) */
+		/* @word.c:weft__word_wait_thread: if (!weft__word_sleep(word, deadline)) */
 		sleep_once(timed);
 		if
 		:: r == R_ETIMEDOUT ->
 			r = R_OK;
-			/* @wait.c:wait_external: return weft__phase_done(load_acquire(word)) ? WEFT_OK : WEFT_ETIMEDOUT; */
+			/* @word.c:weft__word_wait_thread: return weft__word_done(weft__word_load(word)); */
 			rc = (DONE(word) -> R_OK : R_ETIMEDOUT);
 			break
 		:: else -> skip
@@ -294,12 +294,12 @@ inline wait_worker(helping, timed) {
 	:: else -> skip
 	fi;
 	do
-	:: /* @wait.c:wait_worker: if (weft__phase_done(load_acquire(word))) { */
+	:: /* @wait.c:wait_worker: if (weft__word_done(weft__word_load(word))) { */
 		/* @wait.c:wait_worker: weft__spare_release(w); */
 		DONE(word) -> rc = R_OK; break
 	:: else ->
 		/* @wait.c:wait_worker: if (deadline != NULL && weft__deadline_passed(deadline)) */
-		/* @wait.c:wait_worker: return weft__phase_done(load_acquire(word)) ? WEFT_OK : WEFT_ETIMEDOUT; */
+		/* @wait.c:wait_worker: return weft__word_done(weft__word_load(word)) ? WEFT_OK : WEFT_ETIMEDOUT; */
 		if
 		:: timed -> rc = (DONE(word) -> R_OK : R_ETIMEDOUT); break
 		:: true -> skip
@@ -318,7 +318,7 @@ inline wait_worker(helping, timed) {
 			/* @wait.c:wait_worker: if (!block_once(w, word, deadline, &slice, h != NULL) && fallback != NULL && */
 			if
 			:: helping || timed ->
-				/* @wait.c:block_once: sleep_once(word, &until); */
+				/* @wait.c:block_once: weft__word_sleep(word, &until); */
 				/* (or, with a spare and no help: sleep_once(word, deadline), timed too) */
 				sleep_once(true)
 			:: else ->
@@ -331,7 +331,7 @@ inline wait_worker(helping, timed) {
 				/* @wait.c:block_once: if (w->spare_ok && !helping) { */
 				if
 				:: spare ->
-					/* @wait.c:block_once: sleep_once(word, deadline); */
+					/* @wait.c:block_once: weft__word_sleep(word, deadline); */
 					sleep_once(false)
 				:: else ->
 					sleep_once(true)
@@ -344,21 +344,21 @@ inline wait_worker(helping, timed) {
 }
 
 #ifndef PROMISE
-/* The worker that pops the task: future.c:future_exec. */
+/* The worker that pops the task: future.c:future_run. */
 proctype Runner() {
 	byte me = RUNNER;
 	byte s, r, rc;
 	bool ok, spare;
 
-	/* @future.c:future_exec: start_and_run(f, w); */
+	/* @future.c:future_run: start_and_run(f, w); */
 	start_and_run();
 	if
 	:: ok -> ok = false; untimed_ok[me] = true
 	:: else ->
-		/* @future.c:future_exec: if ((s & WEFT_ST_CLAIMED) && (s & WEFT_ST_PHASE) == WEFT_PENDING) */
+		/* @future.c:future_run: if ((s & WEFT_ST_CLAIMED) && (s & WEFT_ST_PHASE) == WEFT_PENDING) */
 		if
 		:: (word & CLAIMED) && (word & PHASE) == PENDING ->
-			/* @future.c:future_exec: weft__word_wait(&f->state, NULL); */
+			/* @future.c:future_run: weft__word_wait(&f->state, NULL); */
 			/* @wait.c:wait_word: return wait_worker(w, word, h, deadline, fallback); */
 			wait_worker(false, false);
 			untimed_ok[me] = (rc == R_OK)
@@ -374,12 +374,12 @@ proctype Setter() {
 	byte s, r, rc;
 	bool ok;
 
-	/* @future.c:weft_promise_set_running: uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed); */
+	/* @promise.c:weft_promise_set_running: uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed); */
 	s = word;
 	do
-	:: /* @future.c:weft_promise_set_running: while ((s & WEFT_ST_PHASE) == WEFT_PENDING && !(s & WEFT_ST_CLAIMED)) { */
+	:: /* @promise.c:weft_promise_set_running: while ((s & WEFT_ST_PHASE) == WEFT_PENDING && !(s & WEFT_ST_CLAIMED)) { */
 		(s & PHASE) == PENDING && !(s & CLAIMED) ->
-		/* @future.c:weft_promise_set_running: if (atomic_compare_exchange_weak_explicit(&f->state, &s, */
+		/* @promise.c:weft_promise_set_running: if (atomic_compare_exchange_weak_explicit(&f->state, &s, */
 		atomic {
 			if
 			:: word == s -> word = (s & ~PHASE) | RUNNING; ok = true
@@ -396,23 +396,23 @@ proctype Setter() {
 	if
 	:: ok -> ok = false
 	:: else ->
-		/* @future.c:weft_promise_set_running: if ((s & WEFT_ST_CLAIMED) && !weft__phase_done(s)) { */
+		/* @promise.c:weft_promise_set_running: if ((s & WEFT_ST_CLAIMED) && !weft__word_done(s)) { */
 		if
 		:: (s & CLAIMED) && !DONE(s) ->
-			/* @future.c:weft_promise_set_running: weft__word_wait(&f->state, NULL); */
-			/* @wait.c:wait_word: return wait_external(word, deadline); */
+			/* @promise.c:weft_promise_set_running: weft__word_wait(&f->state, NULL); */
+			/* @wait.c:wait_word: return weft__word_wait_thread(word, deadline) ? WEFT_OK : WEFT_ETIMEDOUT; */
 			wait_external(false);
 			untimed_ok[me] = (rc == R_OK)
 		:: else -> skip
 		fi
 	fi;
 	s = 0;
-	/* @future.c:promise_complete: if (!claim(f, ALLOW(WEFT_PENDING) | ALLOW(WEFT_RUNNING))) { */
+	/* @promise.c:promise_complete: if (!weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING) | WEFT__ALLOW(WEFT_RUNNING))) { */
 	claim(true);
 	if
 	:: ok ->
 		ok = false;
-		/* @future.c:promise_complete: complete(f, WEFT_FINISHED | (status != 0 ? WEFT_ST_FAILED : 0)); */
+		/* @promise.c:promise_complete: weft__future_complete(f, WEFT_FINISHED | (status != 0 ? WEFT_ST_FAILED : 0)); */
 		complete(FINISHED)
 	:: else -> skip
 	fi
@@ -425,23 +425,23 @@ proctype Canceller() {
 	byte s, r, rc;
 	bool ok;
 
-	/* @future.c:weft_future_cancel: if (claim(f, ALLOW(WEFT_PENDING))) { */
+	/* @future.c:weft_future_cancel: if (weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING))) { */
 	claim(false);
 	if
 	:: ok ->
 		ok = false;
-		/* @future.c:cancel_claimed: complete(f, WEFT_CANCELLED); */
+		/* @future.c:cancel_claimed: weft__future_complete(f, WEFT_CANCELLED); */
 		complete(CANCELLED);
 		untimed_ok[me] = true
 	:: else ->
 		/* @future.c:weft_future_cancel: uint32_t s = load_state(f); */
 		s = word;
-		/* @future.c:weft_future_cancel: if ((s & WEFT_ST_CLAIMED) && !weft__phase_done(s)) { */
+		/* @future.c:weft_future_cancel: if ((s & WEFT_ST_CLAIMED) && !weft__word_done(s)) { */
 		if
 		:: (s & CLAIMED) && !DONE(s) ->
 			s = 0;
 			/* @future.c:weft_future_cancel: weft__word_wait(&f->state, NULL); */
-			/* @wait.c:wait_word: return wait_external(word, deadline); */
+			/* @wait.c:wait_word: return weft__word_wait_thread(word, deadline) ? WEFT_OK : WEFT_ETIMEDOUT; */
 			wait_external(false);
 			untimed_ok[me] = (rc == R_OK)
 		:: else -> s = 0; untimed_ok[me] = true
@@ -456,7 +456,7 @@ proctype ExternalWaiter(byte me; bool timed) {
 	byte s, r, rc;
 	bool ok;
 
-	/* @wait.c:wait_word: return wait_external(word, deadline); */
+	/* @wait.c:wait_word: return weft__word_wait_thread(word, deadline) ? WEFT_OK : WEFT_ETIMEDOUT; */
 	wait_external(timed);
 	untimed_ok[me] = timed || rc == R_OK
 }

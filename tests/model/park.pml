@@ -3,11 +3,11 @@
  * shutdown wake-up), checked exhaustively with Spin for lost wake-ups.
  *
  * What runs
- *   NW workers (worker.c:weft__worker_main, park.c:weft__idle/search/park),
- *   one external submitter of NSUB tasks (pool.c:weft__pool_accept),
+ *   NW workers (loop.c:weft__worker_main, park.c:weft__idle/search/park),
+ *   one external submitter of NSUB tasks (submit.c:weft__pool_accept),
  *   one borrower (borrow.c: weft__park_claim, a submit from the call,
  *   weft__park_return), and one closer (shutdown: WEFT_LIFE_STOP, then
- *   pool.c:weft__pool_set_drained once no accepted task is left).
+ *   submit.c:weft__pool_set_drained once no accepted task is left).
  *   A running task may submit one more task (NSPAWN in all; this stands for
  *   every "make a task visible, then weft__notify" path: weft__push_local,
  *   weft__publish, weft__handoff), and may run forever (NLONG in all: its
@@ -18,7 +18,7 @@
  * Abstractions
  *   - q counts the tasks in the injection queue and in every deque. A look
  *     (look_once, find_local) takes one if q > 0, or finds nothing (which
- *     C can do with work queued: another worker holds inj_lock, a steal
+ *     C can do with work queued: another worker holds the injection queue's lock, a steal
  *     lost its CAS). work_visible is one read of q: each task becomes
  *     visible by one store followed by its publisher's weft__notify, and
  *     that pairing is what is checked.
@@ -196,7 +196,7 @@ inline notify_wake(v, ok) {
 	fi
 }
 
-/* pool.c:weft__pool_accept from a thread that is no worker, after the
+/* submit.c:weft__pool_accept from a thread that is no worker, after the
  * admission and enqueue (one step in the caller; the xchg of
  * cds_wfcq_enqueue is a full barrier): park.c:weft__notify. */
 inline submit_external(v, ok) {
@@ -205,13 +205,13 @@ inline submit_external(v, ok) {
 	notify_wake(v, ok)
 }
 
-/* worker.c:weft__push_local: a deque push (release store of bottom), then
+/* submit.c:weft__push_local: a deque push (release store of bottom), then
  * park.c:weft__notify. Also stands for weft__publish and weft__handoff. The
  * push is done by PUSH_STORE in the caller's admitting step (the admission
  * only matters to shutdown, which the running task or call already holds
  * off); push_local_notify is the rest. */
 #ifndef BROKEN_NOTIFY_FENCE
-/* @worker.c:weft__push_local: if (weft_likely(weft__deque_push(&w->dq, t, flags) == 0)) { */
+/* @submit.c:weft__push_local: if (weft_likely(weft__deque_push(&w->dq, t, flags) == 0)) { */
 #define PUSH_STORE q++
 inline push_local_notify(v, ok) {
 	/* [PK1] @park.c:weft__notify: weft__fence_seq_cst(p); */
@@ -228,11 +228,11 @@ inline push_local_notify(v, ok) {
 }
 #endif
 
-/* park.c:look_once (and worker.c:find_local): own deque, injection queue,
+/* park.c:look_once (and loop.c:find_local): own deque, injection queue,
  * steal. Finding nothing while q > 0 is allowed (see the header). */
 inline look_once(got) {
 	/* @park.c:look_once: struct weft__task *t = weft__deque_take(&w->dq, NULL); */
-	/* @park.c:look_once: t = weft__inject_take(w); */
+	/* @park.c:look_once: t = weft__inject_take(&w->pool->inj); */
 	/* @park.c:look_once: t = weft__steal_any(w); */
 	atomic {
 		if
@@ -457,21 +457,21 @@ proctype Worker(byte me) {
 	byte v;
 
 	do
-	:: /* @worker.c:weft__worker_main: struct weft__task *t = find_local(w); */
+	:: /* @loop.c:weft__worker_main: struct weft__task *t = find_local(w); */
 		look_once(got);
 		if
 		:: !got ->
-			/* @worker.c:weft__worker_main: t = weft__idle(w); */
+			/* @loop.c:weft__worker_main: t = weft__idle(w); */
 			idle(got);
 			if
 			:: !got ->
-				/* @worker.c:weft__worker_main: else if (atomic_load_explicit(&w->pool->exiting, memory_order_acquire)) */
+				/* @loop.c:weft__worker_main: else if (atomic_load_explicit(&w->pool->exiting, memory_order_acquire)) */
 				break
 			:: else -> skip
 			fi
 		:: else -> skip
 		fi;
-		/* @worker.c:weft__worker_main: weft__run(w, t); */
+		/* @loop.c:weft__worker_main: weft__run(w, t); */
 		/* The task may submit one more (weft__pool_accept on a worker). */
 		if
 		:: atomic { spawn_left > 0 && !stop -> spawn_left--; life++; PUSH_STORE };
@@ -481,7 +481,7 @@ proctype Worker(byte me) {
 		if
 		:: atomic { long_left > 0 -> long_left-- };
 end_long:	false   /* runs forever */
-		:: /* @worker.c:weft__life_sub: uint64_t old = atomic_fetch_sub_explicit(&p->life, ntasks * WEFT_LIFE_ONE, */
+		:: /* @submit.c:weft__life_sub: uint64_t old = atomic_fetch_sub_explicit(&p->life, ntasks * WEFT_LIFE_ONE, */
 			atomic { assert(life > 0); life--; got = false }
 		fi
 	od;
@@ -494,10 +494,10 @@ proctype Submitter() {
 
 	do
 	:: i < NSUB ->
-		/* @pool.c:weft__pool_admit: uint64_t old = atomic_fetch_add_explicit(&p->life, WEFT_LIFE_ONE, memory_order_relaxed); */
-		/* @pool.c:weft__pool_admit: if (weft_unlikely(old & WEFT_LIFE_STOP)) { */
+		/* @submit.c:weft__pool_admit: uint64_t old = atomic_fetch_add_explicit(&p->life, WEFT_LIFE_ONE, memory_order_relaxed); */
+		/* @submit.c:weft__pool_admit: if (weft_unlikely(old & WEFT_LIFE_STOP)) { */
 		if
-		:: /* @pool.c:weft__pool_accept: weft__inject_push(&p->inj_head, &p->inj_tail, t); */
+		:: /* @submit.c:weft__pool_accept: weft__inject_push(&p->inj, t); */
 			atomic { !stop -> life++; q++ };
 			submit_external(v, ok)
 		:: atomic { stop -> skip }   /* WEFT_ESHUTDOWN */
@@ -581,13 +581,13 @@ proctype Closer() {
 	bool ok;
 
 	stop = true;
-	/* @worker.c:weft__life_sub: if ((now & WEFT_LIFE_STOP) && now / WEFT_LIFE_ONE == 0) */
+	/* @submit.c:weft__life_sub: if ((now & WEFT_LIFE_STOP) && now / WEFT_LIFE_ONE == 0) */
 end_wait:
 	life == 0;
-	/* @pool.c:weft__pool_set_drained: if (atomic_exchange_explicit(&p->exiting, 1, memory_order_acq_rel) == 1) */
+	/* @submit.c:weft__pool_set_drained: if (atomic_exchange_explicit(&p->exiting, 1, memory_order_acq_rel) == 1) */
 	exiting = true;
-	/* [PK1] @pool.c:weft__pool_set_drained: weft__fence_seq_cst(p); */
-	/* @pool.c:weft__pool_set_drained: weft__wake_all(p); */
+	/* [PK1] @submit.c:weft__pool_set_drained: weft__fence_seq_cst(p); */
+	/* @submit.c:weft__pool_set_drained: weft__wake_all(p); */
 	wake_all(v, ok)
 }
 

@@ -11,14 +11,14 @@
  *   never ends), which leaves the count above 0 when everything else is
  *   quiet. A hold whose rank has no spare (rank >= NS) keeps the count
  *   raised and opens no gate (spare_run returns false).
- *   NS spares, ranks 0 .. NS-1 (worker.c:weft__worker_main with
+ *   NS spares, ranks 0 .. NS-1 (loop.c:weft__worker_main with
  *   spare_rank set): a surplus spare (weft__spare_surplus) runs the NOWN
  *   tasks left on its own deque one at a time, re-checking after each,
  *   then parks on its gate (weft__spare_park) until it is needed again or
  *   the pool exits.
  *   One closer: once every blocker's waits are over (the pool drained:
  *   a blocked wait belongs to an unfinished task; the spare itself may be
- *   let go after that), pool.c:weft__pool_set_drained stores exiting and
+ *   let go after that), submit.c:weft__pool_set_drained stores exiting and
  *   calls weft__spare_exit_all.
  *
  * Abstractions
@@ -179,7 +179,7 @@ end_blocked:
 		:: n == NHOLD -> atomic { ndone++; done = true }
 		:: true
 		fi;
-		/* @worker.c:weft__run: weft__spare_release(w); */
+		/* @run.c:weft__run: weft__spare_release(w); */
 		/* @spare.h:weft__spare_release: weft__spare_end(w); */
 		/* @spare.c:weft__spare_end: atomic_fetch_sub_explicit(&w->pool->blocked, 1, memory_order_relaxed); */
 		d_step {
@@ -203,7 +203,7 @@ proctype Spare(byte k) {
 	byte own = NOWN;         /* tasks on its deque */
 
 top:
-	/* @worker.c:weft__worker_main: if (weft_unlikely(weft__spare_surplus(w))) { */
+	/* @loop.c:weft__worker_main: if (weft_unlikely(weft__spare_surplus(w))) { */
 	/* @spare.c:weft__spare_surplus: uint32_t b = atomic_load_explicit(&w->pool->blocked, memory_order_relaxed); */
 	/* @spare.c:weft__spare_surplus: return (b & WEFT__SPARES_EXIT) || w->spare_rank >= BLOCKED_COUNT(b); */
 end_run:
@@ -212,19 +212,19 @@ end_run:
 	:: atomic { stale_left > 0 && !((blocked & EXIT) || k >= COUNT(blocked)) -> stale_left-- }
 	:: exiting ->
 		/* not surplus: weft__idle returns NULL (exiting) */
-		/* @worker.c:weft__worker_main: else if (atomic_load_explicit(&w->pool->exiting, memory_order_acquire)) */
+		/* @loop.c:weft__worker_main: else if (atomic_load_explicit(&w->pool->exiting, memory_order_acquire)) */
 		goto leave
 	fi;
 	/* surplus: its own tasks first */
-	/* @worker.c:weft__worker_main: struct weft__task *own = weft__deque_take(&w->dq, NULL); */
+	/* @loop.c:weft__worker_main: struct weft__task *own = weft__deque_take(&w->dq, NULL); */
 	if
 	:: own > 0 ->
 		own--;
-		/* @worker.c:weft__worker_main: weft__run(w, own); */
+		/* @loop.c:weft__worker_main: weft__run(w, own); */
 		goto top
 	:: else -> skip
 	fi;
-	/* @worker.c:weft__worker_main: if (!weft__spare_park(w)) */
+	/* @loop.c:weft__worker_main: if (!weft__spare_park(w)) */
 park:
 	/* weft__spare_park's loop */
 #ifdef BROKEN_PARK_FENCE
@@ -269,9 +269,9 @@ proctype Closer() {
 
 end_wait:
 	ndone == NB;
-	/* @pool.c:weft__pool_set_drained: if (atomic_exchange_explicit(&p->exiting, 1, memory_order_acq_rel) == 1) */
+	/* @submit.c:weft__pool_set_drained: if (atomic_exchange_explicit(&p->exiting, 1, memory_order_acq_rel) == 1) */
 	exiting = true;
-	/* @pool.c:weft__pool_set_drained: weft__spare_exit_all(p); */
+	/* @submit.c:weft__pool_set_drained: weft__spare_exit_all(p); */
 	/* [SP1] @spare.c:weft__spare_exit_all: atomic_fetch_or_explicit(&p->blocked, WEFT__SPARES_EXIT, memory_order_seq_cst); */
 	blocked = blocked | EXIT;
 	/* [SP1] @spare.c:weft__spare_exit_all: weft__fence_seq_cst(p); */

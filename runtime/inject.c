@@ -1,0 +1,92 @@
+/* The injection queue (inject.h).
+ *
+ * Ordering and invariants
+ *   [IQ1] lock: acquire exchange / release store: one thread at a time
+ *         dequeues (wfcqueue requires dequeuers to exclude each other;
+ *         enqueuers never take it). The release store also hands the queue's
+ *         head to the next dequeuer. */
+#include <sched.h>
+
+#include "inject.h"
+
+/* Looks at a held lock before a take gives up (~1 us). The holder pops one
+ * task and lets go, so waiting a little beats reporting no work and going
+ * idle while the queue holds some. */
+#define LOCK_TRIES 32
+
+void weft__inject_init(struct weft__inject *q)
+{
+    __cds_wfcq_init(&q->head, &q->tail);
+    /* relaxed: not shared yet. */
+    atomic_store_explicit(&q->lock, 0, memory_order_relaxed);
+}
+
+/* Caller holds the dequeue exclusion (the lock, or owns the queue). */
+static struct weft__task *pop(struct weft__inject *q)
+{
+    struct cds_wfcq_node *node = __cds_wfcq_dequeue_blocking(&q->head, &q->tail);
+    if (node == NULL)
+        return NULL;
+    struct weft__task *t = weft_container_of(node, struct weft__task, qnode);
+#ifdef WEFT_TSAN
+    __tsan_acquire(t);
+#endif
+    return t;
+}
+
+static bool try_lock(struct weft__inject *q)
+{
+    /* relaxed: a look before the exchange, so that threads polling a busy
+     * lock do not take its line away from the holder. [IQ1] acquire: the
+     * exchange that wins the lock. */
+    return !atomic_load_explicit(&q->lock, memory_order_relaxed) &&
+           !atomic_exchange_explicit(&q->lock, 1, memory_order_acquire);
+}
+
+static void unlock(struct weft__inject *q)
+{
+    /* [IQ1] release: ends our exclusive dequeue. */
+    atomic_store_explicit(&q->lock, 0, memory_order_release);
+}
+
+struct weft__task *weft__inject_take(struct weft__inject *q)
+{
+    if (weft__inject_empty(q))
+        return NULL;
+    for (unsigned i = 0; !try_lock(q); i++) {
+        if (i == LOCK_TRIES)
+            return NULL;
+        weft__cpu_relax();
+    }
+    struct weft__task *t = pop(q);
+    unlock(q);
+    return t;
+}
+
+unsigned weft__inject_sift(struct weft__inject *q, bool (*keep)(const struct weft__task *t),
+                           struct weft__inject *out)
+{
+    struct weft__inject kept;
+    weft__inject_init(&kept);
+    /* The holder pops one task and lets go: yielding until then is short. */
+    while (!try_lock(q))
+        sched_yield();
+    unsigned moved = 0;
+    struct weft__task *t;
+    while ((t = pop(q)) != NULL) {
+        if (keep(t)) {
+            weft__inject_push(&kept, t);
+        } else {
+            weft__inject_push(out, t);
+            moved++;
+        }
+    }
+    __cds_wfcq_splice_blocking(&q->head, &q->tail, &kept.head, &kept.tail);
+    unlock(q);
+    return moved;
+}
+
+struct weft__task *weft__inject_pop_private(struct weft__inject *q)
+{
+    return pop(q);
+}

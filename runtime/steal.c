@@ -1,0 +1,128 @@
+/* Stealing (steal.h).
+ *
+ * Stealing runs inside a liburcu-memb read-side section when the pool frees
+ * old deque buffers after grace periods (pool->rcu): a victim's old buffer
+ * is not freed while we may read it. */
+#ifndef WEFT_RECLAIM_RETIRE
+#include <urcu/urcu-memb.h>
+#endif
+
+#include "steal.h"
+#include "topology.h"
+
+static inline uint64_t rng_next(struct weft__worker *w)
+{
+    uint64_t x = w->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return w->rng = x;
+}
+
+static struct weft__task *steal_from(struct weft__worker *w, struct weft__worker *v,
+                                     bool dependent_only)
+{
+    struct weft__task *t;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        int r = weft__deque_steal(&v->dq, &t, dependent_only);
+        if (r == WEFT_STEAL_OK) {
+            weft__stat_inc(&w->st_steals);
+            return t;
+        }
+        if (r == WEFT_STEAL_EMPTY) {
+            /* Ask the owner to publish private children. relaxed: a hint,
+             * loaded first so an existing request costs no line transfer. */
+            if (!weft__steal_requested(&v->lazy))
+                weft__steal_req_set(v, 1);
+            break;
+        }
+        if (r == WEFT_STEAL_SKIP)
+            break;
+    }
+    return NULL;
+}
+
+/* Steal from the slots [from, to), other than w, starting at a random
+ * one. */
+static struct weft__task *sweep_range(struct weft__worker *w, unsigned from, unsigned to)
+{
+    struct weft_pool *p = w->pool;
+    unsigned len = to - from;
+    unsigned off = len ? (unsigned)(rng_next(w) % len) : 0;
+    for (unsigned i = 0; i < len; i++) {
+        unsigned k = from + (off + i) % len;
+        if (k == w->index)
+            continue;
+        struct weft__task *t = steal_from(w, &p->workers[k], false);
+        if (t)
+            return t;
+    }
+    return NULL;
+}
+
+/* Spares (spare.h) have no victim list: they scan the workers flat. Every
+ * thief then scans the spare slots [n, live) that have run: their deques
+ * may hold work whether or not the spare is needed now. */
+static struct weft__task *sweep_spares(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    struct weft__task *t = NULL;
+    if (w->spare_rank != WEFT__NOT_SPARE)
+        t = sweep_range(w, 0, p->n);
+    /* acquire [SP2] (spare.c): the slots below live are initialized. */
+    unsigned live = atomic_load_explicit(&p->live, memory_order_acquire);
+    return t != NULL ? t : sweep_range(w, p->n, live);
+}
+
+static struct weft__task *sweep(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    struct weft__tier in = {w->order_pos, w->order_pos + 1};
+    for (unsigned k = 0; k < w->ntiers; k++) {
+        unsigned len = weft__tier_len(w->tiers[k], in);
+        unsigned off = (unsigned)(rng_next(w) % len);
+        for (unsigned i = 0; i < len; i++) {
+            unsigned v = weft__tier_victim(p->steal_order, w->tiers[k], in, (off + i) % len);
+            struct weft__task *t = steal_from(w, &p->workers[v], false);
+            if (t)
+                return t;
+        }
+        in = w->tiers[k];
+    }
+    return sweep_spares(w);
+}
+
+/* Steal from v, or from any victim when v is NULL. Stealing reads victims'
+ * deque buffers, which a growing push may retire concurrently: freed after
+ * a grace period, that needs a read-side section. Pools that keep old
+ * buffers until the end (pool->rcu false) need none. */
+static struct weft__task *steal_guarded(struct weft__worker *w, struct weft__worker *v)
+{
+#ifndef WEFT_RECLAIM_RETIRE
+    bool rcu = w->pool->rcu;
+    if (rcu)
+        urcu_memb_read_lock();
+#endif
+    struct weft__task *t = v != NULL ? steal_from(w, v, true) : sweep(w);
+#ifndef WEFT_RECLAIM_RETIRE
+    if (rcu)
+        urcu_memb_read_unlock();
+#endif
+    return t;
+}
+
+struct weft__task *weft__steal_any(struct weft__worker *w)
+{
+    /* relaxed: a hint; a pool of one worker without spares has no victim. */
+    if (w->pool->n < 2 && atomic_load_explicit(&w->pool->live, memory_order_relaxed) < 2)
+        return NULL;
+    struct weft__task *t = steal_guarded(w, NULL);
+    if (t == NULL)
+        weft__stat_inc(&w->st_failed_steals);
+    return t;
+}
+
+struct weft__task *weft__steal_dependent(struct weft__worker *w, struct weft__worker *v)
+{
+    return steal_guarded(w, v);
+}

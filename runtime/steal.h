@@ -1,0 +1,26 @@
+/* Stealing: taking the oldest task of another worker's deque. */
+#ifndef WEFT_STEAL_H
+#define WEFT_STEAL_H
+
+#include "worker.h"
+
+/* Steal one task from any other worker of w's pool, nearest first (the
+ * victim lists of topology.h), then from the spare slots. A victim found
+ * empty is asked to publish its private children (steal_req). Returns the
+ * task, or NULL. w's thread only. */
+struct weft__task *weft__steal_any(struct weft__worker *w);
+
+/* Steal one dependent task from v (an independent oldest entry is left
+ * where it is): helping waits leapfrogging onto v. NULL if none. */
+struct weft__task *weft__steal_dependent(struct weft__worker *w, struct weft__worker *v);
+
+/* steal_req is a plain uint32_t in weft.h's layout; every access is a
+ * relaxed __atomic builtin (weft.h's weft__steal_requested reads it): a
+ * hint (lazy.c); nothing is published through it, the deque push does
+ * that. */
+static inline void weft__steal_req_set(struct weft__worker *w, uint32_t v)
+{
+    __atomic_store_n(&w->lazy.steal_req, v, __ATOMIC_RELAXED);
+}
+
+#endif
