@@ -404,7 +404,7 @@ static size_t clamp(size_t v, size_t lo, size_t hi)
 /* Chunk size and window from the options and the pool size. */
 static void plan(struct map_run *r, const weft_map_options *o)
 {
-    size_t workers = weft_pool_size(r->pool);
+    size_t workers = r->pool->n;
     size_t n = r->call.n;
     if (workers == 0)
         workers = 1;

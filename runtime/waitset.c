@@ -73,7 +73,6 @@
 #include "futex.h"
 #include "future.h"
 #include "scheduler.h"
-#include "wait.h"
 #include "waitset.h"
 
 /* ---- waiter references and the completer's side ---- */
