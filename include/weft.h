@@ -502,7 +502,7 @@ struct weft__lazy {
     int64_t bottom;      /* the deque's bottom when the running task started */
     weft_child **items;  /* oldest first; also frame marks (WEFT__MARK) */
     const int64_t *dqb;  /* the owner's deque bottom (read relaxed, owner only) */
-    char pad_[64 - 6 * 8];
+    char pad_[128 - 6 * 8]; /* two lines: x86 prefetches 64-byte lines in pairs */
     uint32_t steal_req; /* nonzero: a thief asks us to publish (a hint) */
 };
 /* The head of every weft_ctx. */

@@ -17,14 +17,14 @@
  *
  * Ordering and invariants
  *   [BR1] A worker's private state (deque owner side, private spawn stack,
- *         frame bases, statistics, unflushed count) has one owner at a
+ *         frame bases, statistics, credit in life) has one owner at a
  *         time. The parker's seq_cst bit set (a release) and the claimer's
  *         acq_rel CAS hand it to the borrower; weft__park_return's seq_cst
  *         bit set, the next claimer's CAS and notify's release exchange
  *         ([PK4] in park.c) hand it back to the worker's thread, which
  *         touches none of it between setting its bit and being notified.
  *   [BR2] The borrowed worker leaves nothing behind: the loop syncs all its
- *         children, and the unflushed count of tasks it finished is
+ *         children, and the worker's credit in life (submit.c) is
  *         subtracted from life before the worker is returned (its thread
  *         would flush it only after it next ran).
  *   [BR3] The call is counted in life (weft__pool_admit) from before the

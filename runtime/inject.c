@@ -22,16 +22,24 @@ void weft__inject_init(struct weft__inject *q)
 }
 
 /* Caller holds the dequeue exclusion (the lock, or owns the queue). */
-static struct weft__task *pop(struct weft__inject *q)
+static struct weft__task *task_of(struct cds_wfcq_node *node)
 {
-    struct cds_wfcq_node *node = __cds_wfcq_dequeue_blocking(&q->head, &q->tail);
-    if (node == NULL)
+    if (node == NULL || node == CDS_WFCQ_WOULDBLOCK)
         return NULL;
     struct weft__task *t = weft_container_of(node, struct weft__task, qnode);
 #ifdef WEFT_TSAN
     __tsan_acquire(t);
 #endif
     return t;
+}
+
+/* Blocking pop: a node whose enqueuer was preempted between its exchange
+ * and linking the node is waited for (liburcu spins, then sleeps 10 ms at
+ * a time). Only for queues no other thread enqueues on, or where waiting
+ * is acceptable (shutdown's sift). */
+static struct weft__task *pop(struct weft__inject *q)
+{
+    return task_of(__cds_wfcq_dequeue_blocking(&q->head, &q->tail));
 }
 
 static bool try_lock(struct weft__inject *q)
@@ -58,7 +66,12 @@ struct weft__task *weft__inject_take(struct weft__inject *q)
             return NULL;
         weft__cpu_relax();
     }
-    struct weft__task *t = pop(q);
+    /* Nonblocking: if the oldest node's enqueuer is between its exchange
+     * and linking it (preempted, for as long as the kernel keeps it off a
+     * CPU), report no task rather than hold the lock while liburcu sleeps
+     * 10 ms at a time. The queue reads non-empty meanwhile, so idle workers
+     * keep looking (searching, with yields) instead of parking. */
+    struct weft__task *t = task_of(__cds_wfcq_dequeue_nonblocking(&q->head, &q->tail));
     unlock(q);
     return t;
 }

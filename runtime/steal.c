@@ -19,8 +19,12 @@ static inline uint64_t rng_next(struct weft__worker *w)
     return w->rng = x;
 }
 
+/* Steal from v. ask: if v's deque is empty, ask v to publish its private
+ * children (searching thieves and leapfrogging waits ask; a worker that
+ * only looks before parking does not, so that a sweep writes no victim's
+ * line unless the pool's searchers need the work). */
 static struct weft__task *steal_from(struct weft__worker *w, struct weft__worker *v,
-                                     bool dependent_only)
+                                     bool dependent_only, bool ask)
 {
     struct weft__task *t;
     for (int attempt = 0; attempt < 4; attempt++) {
@@ -30,6 +34,8 @@ static struct weft__task *steal_from(struct weft__worker *w, struct weft__worker
             return t;
         }
         if (r == WEFT_STEAL_EMPTY) {
+            if (!ask)
+                break;
             /* Ask the owner to publish private children. relaxed: a hint,
              * loaded first so an existing request costs no line transfer. */
             if (!weft__steal_requested(&v->lazy))
@@ -53,7 +59,7 @@ static struct weft__task *sweep_range(struct weft__worker *w, unsigned from, uns
         unsigned k = from + (off + i) % len;
         if (k == w->index)
             continue;
-        struct weft__task *t = steal_from(w, &p->workers[k], false);
+        struct weft__task *t = steal_from(w, &p->workers[k], false, w->searching);
         if (t)
             return t;
     }
@@ -83,7 +89,7 @@ static struct weft__task *sweep(struct weft__worker *w)
         unsigned off = (unsigned)(rng_next(w) % len);
         for (unsigned i = 0; i < len; i++) {
             unsigned v = weft__tier_victim(p->steal_order, w->tiers[k], in, (off + i) % len);
-            struct weft__task *t = steal_from(w, &p->workers[v], false);
+            struct weft__task *t = steal_from(w, &p->workers[v], false, w->searching);
             if (t)
                 return t;
         }
@@ -103,7 +109,7 @@ static struct weft__task *steal_guarded(struct weft__worker *w, struct weft__wor
     if (rcu)
         urcu_memb_read_lock();
 #endif
-    struct weft__task *t = v != NULL ? steal_from(w, v, true) : sweep(w);
+    struct weft__task *t = v != NULL ? steal_from(w, v, true, true) : sweep(w);
 #ifndef WEFT_RECLAIM_RETIRE
     if (rcu)
         urcu_memb_read_unlock();

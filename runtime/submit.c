@@ -13,6 +13,18 @@
  *   [PL3] life: acq_rel subtraction of finished tasks; the release half
  *         publishes the tasks' effects to the thread that sees the pool
  *         drained.
+ *   [PL4] Credit. A worker does not write life per task: it keeps a local
+ *         credit of counts that are in life but that no task of its needs
+ *         any more (tasks it finished) or not yet (a batch it reserved).
+ *         Admitting a task on the worker spends one credit, finishing one
+ *         adds one, and the credit goes back to life (one RMW) when it
+ *         reaches FLUSH_BATCH, when the worker goes idle or exits, and at
+ *         the end of a borrow. Since credit is counted in life, the pool
+ *         cannot drain while any worker holds some, so a task admitted
+ *         with credit is always waited for by shutdown; the admission
+ *         checks STOP with a relaxed load only (a submit racing with
+ *         shutdown may go either way; one made after shutdown returned,
+ *         with happens-before, sees STOP by coherence).
  *   Every accepted task either runs or is cancelled, and only then is it
  *   subtracted from life; workers exit only once life shows STOP and 0. */
 #include <limits.h>
@@ -22,8 +34,31 @@
 #include "spare.h"
 #include "submit.h"
 
-/* Finished tasks counted locally before one RMW on pool->life. */
+/* Credit a worker keeps before it gives it back to pool->life [PL4], and
+ * the counts it reserves at once when it has none left to admit with. */
 #define FLUSH_BATCH 256
+#define ADMIT_BATCH 64
+
+/* Admission on a worker of p [PL4]. */
+static int admit_local(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    /* relaxed: [PL4], the STOP check of an admission with credit. */
+    if (weft_unlikely(atomic_load_explicit(&p->life, memory_order_relaxed) & WEFT_LIFE_STOP))
+        return WEFT_ESHUTDOWN;
+    if (weft_unlikely(w->credit == 0)) {
+        /* [PL1] relaxed RMW, as an external admission, for a batch. */
+        uint64_t old = atomic_fetch_add_explicit(&p->life, ADMIT_BATCH * WEFT_LIFE_ONE,
+                                                 memory_order_relaxed);
+        if (old & WEFT_LIFE_STOP) {
+            weft__life_sub(p, ADMIT_BATCH);
+            return WEFT_ESHUTDOWN;
+        }
+        w->credit = ADMIT_BATCH;
+    }
+    w->credit--;
+    return WEFT_OK;
+}
 
 int weft__pool_admit(struct weft_pool *p)
 {
@@ -32,6 +67,9 @@ int weft__pool_admit(struct weft_pool *p)
     if (weft_unlikely(atomic_load_explicit(&p->broken, memory_order_acquire)) ||
         weft__pool_inherited(p))
         return WEFT_EBROKEN;
+    struct weft__worker *w = weft__self;
+    if (w != NULL && w->pool == p)
+        return admit_local(w);
     /* [PL1] relaxed RMW: see the Ordering block. */
     uint64_t old = atomic_fetch_add_explicit(&p->life, WEFT_LIFE_ONE, memory_order_relaxed);
     if (weft_unlikely(old & WEFT_LIFE_STOP)) {
@@ -89,15 +127,15 @@ void weft__life_sub(struct weft_pool *p, uint64_t ntasks)
 
 void weft__worker_flush(struct weft__worker *w)
 {
-    if (w->unflushed) {
-        weft__life_sub(w->pool, w->unflushed);
-        w->unflushed = 0;
+    if (w->credit) {
+        weft__life_sub(w->pool, w->credit);
+        w->credit = 0;
     }
 }
 
 void weft__task_finished(struct weft__worker *w)
 {
-    if (++w->unflushed >= FLUSH_BATCH)
+    if (++w->credit >= FLUSH_BATCH)
         weft__worker_flush(w);
 }
 

@@ -22,9 +22,10 @@ void weft__push_local(struct weft__worker *w, struct weft__task *t, unsigned fla
 /* Queue independent task t on w's pool's injection queue (any worker
  * starts it) and wake an idle worker if none is searching. */
 void weft__handoff(struct weft__worker *w, struct weft__task *t);
-/* Count a finished accepted task (batched into pool->life). Owner only. */
+/* Count a finished accepted task (w's credit, batched into pool->life).
+ * Owner only. */
 void weft__task_finished(struct weft__worker *w);
-/* Subtract w's batched finished-task count from life now. Owner only. */
+/* Give w's credit back to life now (submit.c [PL4]). Owner only. */
 void weft__worker_flush(struct weft__worker *w);
 /* Subtract finished tasks from life; detects the drained pool. */
 void weft__life_sub(struct weft_pool *p, uint64_t ntasks);

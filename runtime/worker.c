@@ -14,8 +14,8 @@
 
 _Thread_local struct weft__worker *weft__self __attribute__((tls_model("initial-exec")));
 __thread struct weft__lazy *weft__tls_lazy __attribute__((tls_model("initial-exec")));
-_Static_assert(offsetof(struct weft__lazy, steal_req) % 64 == 0,
-               "steal_req must start a cache line (weft.h)");
+_Static_assert(offsetof(struct weft__lazy, steal_req) % WEFT_CACHE_LINE == 0,
+               "steal_req must start a line pair of its own (weft.h)");
 
 void weft__worker_setup(struct weft_pool *p, struct weft__worker *w, unsigned index, int pu)
 {

@@ -61,7 +61,7 @@ struct weft__worker {
     unsigned index;
     uint64_t rng;            /* xorshift state for victim choice */
     uintptr_t stack_limit;   /* frames below this address run nothing inline */
-    uint32_t unflushed;      /* finished accepted tasks not yet subtracted from life */
+    uint32_t credit;         /* counts in pool->life no task of this worker needs (submit.c) */
     uint32_t tick;           /* tasks since the injection queue was last polled */
     /* Private spawn stack (lazy.c; weft.h's inline spawn/sync use it).
      * Its last field, steal_req, is written by thieves that found this
