@@ -109,12 +109,17 @@ static void notify(struct weft__worker *w)
     if (prev == PARK_PARKED) {
         weft__futex_wake(&w->park, 1);
         /* A busy worker that woke a sleeper lets it run at once if the
-         * kernel queued it on this CPU (it usually does: wake-affine). It
-         * then finds this CPU shared and moves itself to a free one
-         * (spread.c). Without the yield it waited for the
-         * kernel's balancer, up to 1.7 ms of a 4 ms parallel loop with one
-         * worker idle (measured on the development VM, 2 runs of 12). */
-        if (weft__self != NULL)
+         * kernel queued it on this CPU: it does so when the sleeper last
+         * ran here (its previous CPU), and the woken worker then finds
+         * this CPU shared and moves itself to a free one (spread.c).
+         * Without the yield it waited for the kernel's balancer, up to
+         * 1.7 ms of a 4 ms parallel loop with one worker idle (measured on
+         * the development VM, 2 runs of 12). A sleeper that parked on
+         * another CPU goes back there if it is idle, so no yield is made
+         * then. relaxed: a placement hint written by the sleeper as it
+         * parked. */
+        if (weft__self != NULL &&
+            atomic_load_explicit(&w->park_cpu, memory_order_relaxed) == sched_getcpu())
             sched_yield();
     }
 }
@@ -177,15 +182,34 @@ void weft__notify(struct weft_pool *p)
         wake_one(p);
 }
 
+/* The final check of [PK1] and [PK2]: is any task queued? It reads the
+ * deques of workers that are not parked only. A worker sets its parked bit
+ * after finding its own deque empty and pushes nothing until it is claimed
+ * (only the owner pushes), so the deque of a worker whose bit is set is
+ * empty. A borrower clears the bit (claim_parked) before it pushes, and
+ * makes this check itself when it sets the bit again (weft__park_return).
+ * relaxed (the mask words): our caller's seq_cst fence orders these loads
+ * after its own stores, and a claim's clear precedes the claimer's pushes
+ * and their notify's fence: if that fence comes first in the fences'
+ * order, we see the clear (and the push); if ours does, the claimer's
+ * notify sees our sleeper or searcher count. So a parked pool of n
+ * workers costs one load per 64 workers here, not two per worker. */
 static bool work_visible(struct weft_pool *p)
 {
     if (!weft__inject_empty(&p->inj))
         return true;
     /* acquire [SP2] (spare.c): the slots below live are initialized. */
     unsigned live = atomic_load_explicit(&p->live, memory_order_acquire);
-    for (unsigned i = 0; i < live; i++)
-        if (weft__deque_nonempty(&p->workers[i].dq))
-            return true;
+    for (unsigned base = 0; base < live; base += 64) {
+        uint64_t awake = ~atomic_load_explicit(&p->parked_mask[base / 64], memory_order_relaxed);
+        if (live - base < 64)
+            awake &= (1ull << (live - base)) - 1;
+        for (; awake != 0; awake &= awake - 1) {
+            unsigned i = base + (unsigned)__builtin_ctzll(awake);
+            if (weft__deque_nonempty(&p->workers[i].dq))
+                return true;
+        }
+    }
     return false;
 }
 
@@ -205,8 +229,8 @@ void weft__park_return(struct weft__worker *w)
     /* acquire: pairs with weft__pool_set_drained's release store. */
     if (atomic_load_explicit(&p->exiting, memory_order_acquire))
         weft__wake_all(p);
-    else if (work_visible(p))
-        wake_one(p);
+    else if (weft__deque_nonempty(&w->dq) || work_visible(p))
+        wake_one(p); /* w's deque first: work_visible skips parked workers */
 }
 
 void weft__search_end(struct weft__worker *w)
@@ -328,6 +352,8 @@ static void sleep_parked(struct weft__worker *w)
 static void park(struct weft__worker *w)
 {
     struct weft_pool *p = w->pool;
+    /* relaxed: a placement hint for wakers (notify). */
+    atomic_store_explicit(&w->park_cpu, sched_getcpu(), memory_order_relaxed);
     weft__unspread(w);
     uint64_t delta = SLEEPER - (w->searching ? SEARCHER : 0);
     w->searching = false;

@@ -43,6 +43,8 @@ struct weft__worker {
 
     /* Written by wakers and the owner: the futex word the worker parks on. */
     alignas(WEFT_CACHE_LINE) _Atomic uint32_t park;
+    /* The CPU the worker parked on: a placement hint for its waker. */
+    _Atomic int park_cpu;
     /* Spares only (spare.c [SP1]): SPARE_SLEEPING while parked as surplus,
      * set back by the waker that needs it. */
     _Atomic uint32_t gate;

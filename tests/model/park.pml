@@ -552,7 +552,7 @@ proctype Borrower() {
 		/* @park.c:weft__park_return: weft__wake_all(p); */
 		wake_all(v, ok)
 	:: else ->
-		/* @park.c:weft__park_return: else if (work_visible(p)) */
+		/* @park.c:weft__park_return: else if (weft__deque_nonempty(&w->dq) || work_visible(p)) */
 		vis = (q > 0);
 		if
 		:: vis ->
