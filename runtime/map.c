@@ -74,6 +74,7 @@
  *   done. A task cancelled before it started never runs chunk_task, and
  *   arg_dtor is NULL, so the rings, the call state and out outlive every
  *   access by a task. */
+#include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,8 +114,12 @@ struct map_call {
     char *out;
     size_t out_stride;
     size_t n, chunk;
-    _Atomic uint64_t claims;  /* [MP3] next ticket | CLAIMS_CLOSED */
+    /* Written by every chunk task: a line pair of their own, away from the
+     * fields above (read by every task) and the caller's bookkeeping in
+     * struct map_run (written per task by the caller). */
+    alignas(WEFT_CACHE_LINE) _Atomic uint64_t claims; /* [MP3] next ticket | CLAIMS_CLOSED */
     _Atomic size_t fail_min;  /* [MP2] lowest failing item seen, SIZE_MAX if none */
+    alignas(WEFT_CACHE_LINE) char end_pad[1];
 };
 
 /* One submitted chunk task. The fields after `asked` are written by the

@@ -109,7 +109,8 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     memset(p, 0, sizeof(*p));
     p->opts = o;
     p->thread_main = weft__worker_main;
-    p->n = o.workers ? o.workers : weft__topology_cpus();
+    p->ncpus = weft__topology_cpus();
+    p->n = o.workers ? o.workers : p->ncpus;
     if (p->n > WEFT_MAX_WORKERS)
         p->n = WEFT_MAX_WORKERS;
     p->nslots = p->n + weft__spare_slots(p->n);

@@ -30,7 +30,9 @@ static bool busy_elsewhere(struct weft__worker *w, int cpu, cpu_set_t *free_set)
 
 void weft__spread(struct weft__worker *w)
 {
-    if (w->pu >= 0)
+    /* A pool with more workers than CPUs has no free CPU to spread to: it
+     * saves the scan of every worker's busy_cpu. */
+    if (w->pu >= 0 || w->pool->n > w->pool->ncpus)
         return;
     int cpu = sched_getcpu();
     cpu_set_t set;

@@ -28,7 +28,11 @@ static struct weft__task *steal_from(struct weft__worker *w, struct weft__worker
 {
     struct weft__task *t;
     for (int attempt = 0; attempt < 4; attempt++) {
-        int r = weft__deque_steal(&v->dq, &t, dependent_only);
+        /* Two loads first: an empty victim (most of them, in a sweep of an
+         * idle pool) costs no fence. A stale "empty" is caught by the
+         * parking protocol's fenced final check (park.c [PK1]). */
+        int r = weft__deque_nonempty(&v->dq) ? weft__deque_steal(&v->dq, &t, dependent_only)
+                                               : WEFT_STEAL_EMPTY;
         if (r == WEFT_STEAL_OK) {
             weft__stat_inc(&w->st_steals);
             return t;

@@ -99,6 +99,7 @@ struct weft__worker {
 struct weft_pool {
     unsigned n;                    /* number of workers */
     unsigned nslots;               /* n + spare slots (spare.h) */
+    unsigned ncpus;                /* CPUs the process may run on at creation */
     struct weft__worker *workers;  /* nslots entries, cache-line aligned */
     /* Slots [0, live) are initialized and may be read by any worker:
      * n, then each spare slot whose thread was started (spare.c). */
