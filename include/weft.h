@@ -531,7 +531,7 @@ WEFT_API weft_child *weft__sync_take_slow(weft_group *g);
 #endif
 
 /* The thief's flag is read relaxed: it only asks for publication sooner
- * (runtime/group.c, "Lazy publication"); nothing is published through it. */
+ * (runtime/lazy.c, "Lazy publication"); nothing is published through it. */
 static inline int weft__steal_requested(const struct weft__lazy *l)
 {
     return __atomic_load_n(&l->steal_req, __ATOMIC_RELAXED) != 0;
@@ -551,7 +551,7 @@ static inline int weft__private_top(const struct weft__lazy *l, unsigned n, cons
  * private stack becomes a mark holding the deque bottom at its start (odd,
  * so never a child pointer), and the mark is popped when it returns. A
  * helping wait inside it runs only what lies above the innermost mark, on
- * the private stack and on the deque, never a sibling (runtime/group.c,
+ * the private stack and on the deque, never a sibling (runtime/lazy.c,
  * "Frames of inline children"). */
 #define WEFT__MARK(bottom) \
     WEFT__INT2PTR(weft_child *, WEFT__CAST(uintptr_t, (WEFT__CAST(uint64_t, (bottom)) << 1) | 1u))

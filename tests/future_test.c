@@ -1,4 +1,4 @@
-/* Unit tests for futures and promises (runtime/future.c, wait.c): results and
+/* Unit tests for futures and promises (runtime/future.c, promise.c, wait.c): results and
  * statuses, detached submits, reference counting, argument and result
  * destructors, polling and timed waits, EINTR, cancellation, done-callbacks,
  * promises, nested submit + wait inside tasks (recursive fib), and the
@@ -501,7 +501,7 @@ Test(future, timed_wait_on_a_busy_worker_still_times_out_in_time)
     cr_assert(el >= 40 * MS, "elapsed %" PRId64 " ns", el);
     cr_assert(el < 40 * MS + SLACK_NS,
               "a 40 ms wait on a worker returned after %.3f s: the helping loop "
-              "(wait.c wait_helping) only checks the deadline when it finds nothing to run",
+              "(wait.c) only checks the deadline when it finds nothing to run",
               (double)el / 1e9);
 }
 
@@ -1111,10 +1111,11 @@ Test(future, a_task_waiting_on_a_future_queued_behind_it_helps_it_run)
 /* weft.h: "nested waits therefore never deadlock the pool". A chain of 80
  * nested submit + wait (each level waits on its own child, well within the
  * stack) ends in a wait on a sibling future queued on the same, only worker
- * below the chain. Past HELP_DEPTH_MAX (64, worker.c) help_one refuses to
- * run work it does not consider a descendant, and nobody else can run it:
- * the deepest wait can never finish. It uses a 3 s timeout, so the test
- * fails instead of hanging. At depth 60 it works. */
+ * below the chain. A helping wait never runs that sibling (an independent
+ * task); the deepest wait is timed, so it runs no task either, and the
+ * sibling runs only if a spare takes the blocked worker's place (or the
+ * fallback runs it: weft.h's degraded mode). The deepest wait uses a 3 s
+ * timeout, so the test fails instead of hanging. */
 struct chain {
     int depth;
     _Atomic(weft_future *) sibling;

@@ -1,4 +1,4 @@
-/* Unit tests for the pool lifecycle (runtime/pool.c, worker.c): creation and
+/* Unit tests for the pool lifecycle (runtime/pool.c, submit.c, loop.c): creation and
  * options, pinning, thread names, hooks, stack size, worker indices, argument
  * checking, shutdown in all its forms, statistics and weft_strerror.
  *
@@ -1052,7 +1052,7 @@ Test(pool, a_callback_may_call_shutdown_cancel_while_the_pool_cancels)
     atomic_store(&g.open, 1);
     cr_assert(eq(int, done, 1),
               "shutdown(CANCEL) did not return within 10 s (callback entered: %d): "
-              "pool.c cancel_injected runs callbacks while holding inj_lock and the "
+              "cancelling queued tasks runs callbacks while holding the injection lock and the "
               "callback's own shutdown(CANCEL) spins on it",
               atomic_load(&ns.cb_entered));
     pthread_join(th, NULL);

@@ -1,5 +1,5 @@
 /* Stress test for fork/join, nested future waits and concurrent parallel
- * loops (runtime/group.c, parallel.c, wait.c, worker.c helping).
+ * loops (runtime/group.c, lazy.c, parallel.c, wait.c helping).
  *
  * Phases (each on pools of 1 and 2 workers where it applies)
  *   1. Trees: a random tree from a seeded splittable hash. Every node does a

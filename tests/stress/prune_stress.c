@@ -1,5 +1,5 @@
-/* Stress test for removing wait-set links (runtime/waitset.c ws_leave,
- * future.c weft__future_prune): timed waits that return early prune their
+/* Stress test for removing wait-set links (runtime/waitset.c weft__ws_leave,
+ * listeners.c weft__lstack_prune): timed waits that return early prune their
  * links while other waits block on the same futures and the futures
  * complete.
  *

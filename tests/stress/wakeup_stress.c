@@ -1,4 +1,4 @@
-/* Stress test for lost wake-ups and shutdown races (runtime/park.c, pool.c,
+/* Stress test for lost wake-ups and shutdown races (runtime/park.c, submit.c,
  * wait.c), on a 2-worker pool.
  *
  * Parts

@@ -11,7 +11,7 @@
 #include "future.h"
 #include "weft_test.h"
 
-/* True once f's completer has closed its watcher stack (future.c: it then
+/* True once f's completer has closed its watcher stack (listeners.c: it then
  * fires the links; callbacks run after). acquire: pairs with the acq_rel
  * exchange that closes it. */
 static inline bool wt_watchers_closed(weft_future *f)
