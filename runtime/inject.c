@@ -76,6 +76,24 @@ struct weft__task *weft__inject_take(struct weft__inject *q)
     return t;
 }
 
+unsigned weft__inject_take_many(struct weft__inject *q, struct weft__task **out, unsigned max)
+{
+    if (max == 0 || weft__inject_empty(q))
+        return 0;
+    for (unsigned i = 0; !try_lock(q); i++) {
+        if (i == LOCK_TRIES)
+            return 0;
+        weft__cpu_relax();
+    }
+    unsigned n = 0;
+    /* Nonblocking, as in weft__inject_take. */
+    while (n < max &&
+           (out[n] = task_of(__cds_wfcq_dequeue_nonblocking(&q->head, &q->tail))) != NULL)
+        n++;
+    unlock(q);
+    return n;
+}
+
 unsigned weft__inject_sift(struct weft__inject *q, bool (*keep)(const struct weft__task *t),
                            struct weft__inject *out)
 {

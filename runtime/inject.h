@@ -54,6 +54,10 @@ static inline bool weft__inject_empty(struct weft__inject *q)
  * Never blocks longer. */
 struct weft__task *weft__inject_take(struct weft__inject *q);
 
+/* As weft__inject_take, but up to max tasks, oldest first, into out.
+ * Returns how many. */
+unsigned weft__inject_take_many(struct weft__inject *q, struct weft__task **out, unsigned max);
+
 /* Move every task for which keep(t) is false from q to out (in queue
  * order); the others stay in q, in their order. Takes q's lock, yielding
  * while another thread holds it (a take holds it for one pop). out must not

@@ -18,21 +18,54 @@
  * busy, so external submissions are not starved (Go uses 61 too). */
 #define INJECT_POLL_TICKS 61
 
-/* External submissions start in the order they were queued: a worker
- * takes one task at a time from the injection queue and runs it, never
- * parking a batch on its LIFO deque (which would start a batch newest
- * first). */
+/* Injected tasks a worker takes at once when its own deque is empty. */
+#define INJECT_BATCH 16
+
+/* Independent tasks (futures, root jobs) are flagged on a deque so that no
+ * helping wait runs them (task.h). */
+static unsigned deque_flags(const struct weft__task *t)
+{
+    return t->ops->settled != NULL ? WEFT_DQ_INDEPENDENT : 0;
+}
+
+/* Take a batch from the injection queue: run the oldest now, and push the
+ * others on the (empty) own deque newest first, so that this worker takes
+ * them oldest first and they start in the order they were queued, while
+ * idle workers may still steal them (from the newest end: parallel starts
+ * within one batch). A helping wait in the task run now never reaches
+ * them: they lie below its frame. */
+static struct weft__task *take_injected(struct weft__worker *w)
+{
+    struct weft__task *batch[INJECT_BATCH];
+    unsigned n = weft__inject_take_many(&w->pool->inj, batch, INJECT_BATCH);
+    if (n == 0)
+        return NULL;
+    for (unsigned i = n - 1; i > 0; i--)
+        if (weft__deque_push(&w->dq, batch[i], deque_flags(batch[i])) != 0)
+            weft__handoff(w, batch[i]); /* the deque cannot grow */
+    if (n > 1)
+        weft__notify(w->pool);
+    return batch[0];
+}
+
+/* The next task for w's loop: its own deque's newest, then injected work.
+ * Every INJECT_POLL_TICKS tasks the injection queue goes first, so that
+ * external submissions are not starved by a busy deque; not while the
+ * deque's newest entry is itself independent (an injected batch is being
+ * worked through: taking a newer injected task first would start it out
+ * of order). */
 static struct weft__task *find_local(struct weft__worker *w)
 {
     struct weft__task *t;
     if (++w->tick >= INJECT_POLL_TICKS) {
         w->tick = 0;
-        if ((t = weft__inject_take(&w->pool->inj)) != NULL)
+        if (weft__deque_peek_flags(&w->dq) != WEFT_DQ_INDEPENDENT &&
+            (t = weft__inject_take(&w->pool->inj)) != NULL)
             return t;
     }
     if ((t = weft__deque_take(&w->dq, NULL)) != NULL)
         return t;
-    return weft__inject_take(&w->pool->inj);
+    return take_injected(w);
 }
 
 static void worker_start(struct weft__worker *w, char *anchor)

@@ -129,9 +129,16 @@ static void root_run(struct weft__task *t, struct weft__worker *w)
     weft__task_finished(w);
 }
 
-/* A root job is neither dropped at shutdown (its caller waits for it: the
- * call was accepted) nor ever on a deque, so it has only run. */
-static const struct weft__task_ops root_ops = {.run = root_run};
+/* Queued, a root job is never settled: only a worker runs it. */
+static bool root_settled(const struct weft__task *t)
+{
+    (void)t;
+    return false;
+}
+
+/* A root job is an independent task that shutdown does not drop (its
+ * caller waits for it: the call was accepted). */
+static const struct weft__task_ops root_ops = {.run = root_run, .settled = root_settled};
 
 /* From a thread that is no worker of p: run the loop in a parked worker's
  * place if one is parked (borrow.c), else as a queued root job [PF2]. */

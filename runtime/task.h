@@ -26,11 +26,13 @@ struct weft__task_ops {
     /* Run the task on worker w (or, for a future that was cancelled or
      * already run through its handle, only dispose of the record). */
     void (*run)(struct weft__task *t, struct weft__worker *w);
-    /* Independent tasks only, else NULL. Cancel and dispose of a queued
-     * task that no worker will run (shutdown with cancel), on any thread.
-     * The caller accounts for it in the pool's count of accepted tasks. */
+    /* Independent tasks that shutdown may cancel (futures), else NULL.
+     * Cancel and dispose of a queued task that no worker will run
+     * (shutdown with cancel), on any thread. The caller accounts for it in
+     * the pool's count of accepted tasks. */
     void (*drop)(struct weft__task *t);
-    /* Independent tasks only, else NULL. Says, without side effects and
+    /* Set for every independent task (it is what marks a task so), NULL
+     * for dependent ones. Says, without side effects and
      * from any thread, that t no longer needs running: its handle already
      * ran or cancelled it, so run only drops the queue's reference. Helping
      * waits dispose of such entries instead of leaving them queued. */
