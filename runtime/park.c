@@ -267,13 +267,14 @@ static bool try_search(struct weft__worker *w)
     return true;
 }
 
-static struct weft__task *look_once(struct weft__worker *w)
+/* One look for work; ask: as weft__steal_any. */
+static struct weft__task *look_once(struct weft__worker *w, bool ask)
 {
     struct weft__task *t = weft__deque_take(&w->dq, NULL);
     if (t == NULL)
         t = weft__inject_take(&w->pool->inj);
     if (t == NULL)
-        t = weft__steal_any(w);
+        t = weft__steal_any(w, ask);
     return t;
 }
 
@@ -284,7 +285,7 @@ static struct weft__task *search(struct weft__worker *w)
     struct weft_pool *p = w->pool;
     if (!try_search(w)) {
         for (int i = 0;; i++) {
-            struct weft__task *t = look_once(w);
+            struct weft__task *t = look_once(w, i == NONSEARCHER_LOOKS);
             if (t != NULL || i == NONSEARCHER_LOOKS)
                 return t;
             sched_yield();
@@ -293,7 +294,7 @@ static struct weft__task *search(struct weft__worker *w)
     int64_t until = weft__now_ns() + (int64_t)p->opts.spin_us * 1000;
     unsigned pauses = 1;
     for (;;) {
-        struct weft__task *t = look_once(w);
+        struct weft__task *t = look_once(w, true);
         if (t != NULL) {
             weft__search_end(w);
             return t;

@@ -20,9 +20,11 @@ static inline uint64_t rng_next(struct weft__worker *w)
 }
 
 /* Steal from v. ask: if v's deque is empty, ask v to publish its private
- * children (searching thieves and leapfrogging waits ask; a worker that
- * only looks before parking does not, so that a sweep writes no victim's
- * line unless the pool's searchers need the work). */
+ * children. Searching thieves and leapfrogging waits ask at every look; a
+ * worker that may not search asks on its last look before it parks only
+ * (park.c, search), so that an idle pool's sweeps write few victims'
+ * lines, yet no worker parks without having asked for the private work
+ * it could run. */
 static struct weft__task *steal_from(struct weft__worker *w, struct weft__worker *v,
                                      bool dependent_only, bool ask)
 {
@@ -54,7 +56,8 @@ static struct weft__task *steal_from(struct weft__worker *w, struct weft__worker
 
 /* Steal from the slots [from, to), other than w, starting at a random
  * one. */
-static struct weft__task *sweep_range(struct weft__worker *w, unsigned from, unsigned to)
+static struct weft__task *sweep_range(struct weft__worker *w, unsigned from, unsigned to,
+                                      bool ask)
 {
     struct weft_pool *p = w->pool;
     unsigned len = to - from;
@@ -63,7 +66,7 @@ static struct weft__task *sweep_range(struct weft__worker *w, unsigned from, uns
         unsigned k = from + (off + i) % len;
         if (k == w->index)
             continue;
-        struct weft__task *t = steal_from(w, &p->workers[k], false, w->searching);
+        struct weft__task *t = steal_from(w, &p->workers[k], false, ask);
         if (t)
             return t;
     }
@@ -73,18 +76,18 @@ static struct weft__task *sweep_range(struct weft__worker *w, unsigned from, uns
 /* Spares (spare.h) have no victim list: they scan the workers flat. Every
  * thief then scans the spare slots [n, live) that have run: their deques
  * may hold work whether or not the spare is needed now. */
-static struct weft__task *sweep_spares(struct weft__worker *w)
+static struct weft__task *sweep_spares(struct weft__worker *w, bool ask)
 {
     struct weft_pool *p = w->pool;
     struct weft__task *t = NULL;
     if (w->spare_rank != WEFT__NOT_SPARE)
-        t = sweep_range(w, 0, p->n);
+        t = sweep_range(w, 0, p->n, ask);
     /* acquire [SP2] (spare.c): the slots below live are initialized. */
     unsigned live = atomic_load_explicit(&p->live, memory_order_acquire);
-    return t != NULL ? t : sweep_range(w, p->n, live);
+    return t != NULL ? t : sweep_range(w, p->n, live, ask);
 }
 
-static struct weft__task *sweep(struct weft__worker *w)
+static struct weft__task *sweep(struct weft__worker *w, bool ask)
 {
     struct weft_pool *p = w->pool;
     struct weft__tier in = {w->order_pos, w->order_pos + 1};
@@ -93,27 +96,28 @@ static struct weft__task *sweep(struct weft__worker *w)
         unsigned off = (unsigned)(rng_next(w) % len);
         for (unsigned i = 0; i < len; i++) {
             unsigned v = weft__tier_victim(p->steal_order, w->tiers[k], in, (off + i) % len);
-            struct weft__task *t = steal_from(w, &p->workers[v], false, w->searching);
+            struct weft__task *t = steal_from(w, &p->workers[v], false, ask);
             if (t)
                 return t;
         }
         in = w->tiers[k];
     }
-    return sweep_spares(w);
+    return sweep_spares(w, ask);
 }
 
-/* Steal from v, or from any victim when v is NULL. Stealing reads victims'
+/* Steal from v (asking it to publish), or from any victim when v is NULL. Stealing reads victims'
  * deque buffers, which a growing push may retire concurrently: freed after
  * a grace period, that needs a read-side section. Pools that keep old
  * buffers until the end (pool->rcu false) need none. */
-static struct weft__task *steal_guarded(struct weft__worker *w, struct weft__worker *v)
+static struct weft__task *steal_guarded(struct weft__worker *w, struct weft__worker *v,
+                                        bool ask)
 {
 #ifndef WEFT_RECLAIM_RETIRE
     bool rcu = w->pool->rcu;
     if (rcu)
         urcu_memb_read_lock();
 #endif
-    struct weft__task *t = v != NULL ? steal_from(w, v, true, true) : sweep(w);
+    struct weft__task *t = v != NULL ? steal_from(w, v, true, true) : sweep(w, ask);
 #ifndef WEFT_RECLAIM_RETIRE
     if (rcu)
         urcu_memb_read_unlock();
@@ -121,12 +125,12 @@ static struct weft__task *steal_guarded(struct weft__worker *w, struct weft__wor
     return t;
 }
 
-struct weft__task *weft__steal_any(struct weft__worker *w)
+struct weft__task *weft__steal_any(struct weft__worker *w, bool ask)
 {
     /* relaxed: a hint; a pool of one worker without spares has no victim. */
     if (w->pool->n < 2 && atomic_load_explicit(&w->pool->live, memory_order_relaxed) < 2)
         return NULL;
-    struct weft__task *t = steal_guarded(w, NULL);
+    struct weft__task *t = steal_guarded(w, NULL, ask);
     if (t == NULL)
         weft__stat_inc(&w->st_failed_steals);
     return t;
@@ -134,5 +138,5 @@ struct weft__task *weft__steal_any(struct weft__worker *w)
 
 struct weft__task *weft__steal_dependent(struct weft__worker *w, struct weft__worker *v)
 {
-    return steal_guarded(w, v);
+    return steal_guarded(w, v, true);
 }

@@ -5,10 +5,10 @@
 #include "worker.h"
 
 /* Steal one task from any other worker of w's pool, nearest first (the
- * victim lists of topology.h), then from the spare slots. A victim found
- * empty is asked to publish its private children (steal_req). Returns the
- * task, or NULL. w's thread only. */
-struct weft__task *weft__steal_any(struct weft__worker *w);
+ * victim lists of topology.h), then from the spare slots. With ask, a
+ * victim found empty is asked to publish its private children (steal_req).
+ * Returns the task, or NULL. w's thread only. */
+struct weft__task *weft__steal_any(struct weft__worker *w, bool ask);
 
 /* Steal one dependent task from v (an independent oldest entry is left
  * where it is): helping waits leapfrogging onto v. NULL if none. */

@@ -233,7 +233,7 @@ inline push_local_notify(v, ok) {
 inline look_once(got) {
 	/* @park.c:look_once: struct weft__task *t = weft__deque_take(&w->dq, NULL); */
 	/* @park.c:look_once: t = weft__inject_take(&w->pool->inj); */
-	/* @park.c:look_once: t = weft__steal_any(w); */
+	/* @park.c:look_once: t = weft__steal_any(w, ask); */
 	atomic {
 		if
 		:: q > 0 -> q--; got = true
