@@ -2,8 +2,8 @@
  * (tests/stress/<unit>_stress.c): time, sleeps, polling with a deadline, seeded
  * random numbers, sanitizer detection and the stress tests' watchdog and
  * environment knobs. Header-only and free of Criterion, so the stress tests
- * (plain executables, the TSan build's only tests) can use it too; the
- * Criterion helpers live in weft_criterion.h. */
+ * (plain executables) can use it too; the Criterion helpers live in
+ * weft_criterion.h. */
 #ifndef WEFT_TEST_H
 #define WEFT_TEST_H
 
