@@ -125,14 +125,17 @@ static void notify(struct weft__worker *w)
 }
 
 /* Claim one parked worker: clear its bit, so it is claimed once, and move
- * it out of the sleepers by adding idle_delta. Returns it, or NULL. */
-static struct weft__worker *claim_parked(struct weft_pool *p, uint64_t idle_delta)
+ * it out of the sleepers by adding idle_delta. Only slots [0, limit) are
+ * claimed. Returns it, or NULL. */
+static struct weft__worker *claim_parked(struct weft_pool *p, uint64_t idle_delta,
+                                         unsigned limit)
 {
-    for (unsigned i = 0; i < p->mask_words; i++) {
+    for (unsigned i = 0; i < p->mask_words && i * 64 < limit; i++) {
+        uint64_t allow = limit - i * 64 >= 64 ? ~0ull : (1ull << (limit - i * 64)) - 1;
         /* relaxed: the CAS below decides; a stale value only costs a retry. */
         uint64_t m = atomic_load_explicit(&p->parked_mask[i], memory_order_relaxed);
-        while (m) {
-            uint64_t bit = m & -m;
+        while (m & allow) {
+            uint64_t bit = (m & allow) & -(m & allow);
             /* acq_rel: claims the sleeper; acquire pairs with the parker's
              * seq_cst bit set (or weft__park_return's), so its park =
              * PARKED store, and all it did before, are visible. */
@@ -153,7 +156,7 @@ static struct weft__worker *claim_parked(struct weft_pool *p, uint64_t idle_delt
 /* Claim one parked worker and wake it as a searcher. */
 static bool wake_one(struct weft_pool *p)
 {
-    struct weft__worker *w = claim_parked(p, SEARCHER - SLEEPER);
+    struct weft__worker *w = claim_parked(p, SEARCHER - SLEEPER, p->nslots);
     if (w == NULL)
         return false;
     notify(w);
@@ -162,8 +165,10 @@ static bool wake_one(struct weft_pool *p)
 
 struct weft__worker *weft__park_claim(struct weft_pool *p)
 {
-    /* -SLEEPER wraps: one sleeper less; the borrower is no searcher. */
-    return claim_parked(p, -SLEEPER);
+    /* -SLEEPER wraps: one sleeper less; the borrower is no searcher. A
+     * borrower takes a worker's slot only, never a spare's: a spare must
+     * stay free to start running when a worker blocks. */
+    return claim_parked(p, -SLEEPER, p->n);
 }
 
 void weft__wake_all(struct weft_pool *p)

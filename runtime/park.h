@@ -22,7 +22,8 @@ struct weft__task *weft__idle(struct weft__worker *w);
 void weft__search_end(struct weft__worker *w);
 /* Claim a parked worker for a thread that takes its place (borrow.c): the
  * worker's own thread sleeps on, no waker can claim it, and it no longer
- * counts as a sleeper. Returns the worker, or NULL if none is parked. */
+ * counts as a sleeper. Workers only, never spare slots. Returns the worker,
+ * or NULL if none is parked. */
 struct weft__worker *weft__park_claim(struct weft_pool *p);
 /* Give back a claimed worker: parked and claimable again, with the final
  * check of the parking protocol made on its behalf ([PK1] in park.c). */

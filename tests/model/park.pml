@@ -153,7 +153,7 @@ inline claim_parked(v) {
 
 /* park.c:wake_one: claim_parked(p, SEARCHER - SLEEPER), then notify. */
 inline wake_one(v, ok) {
-	/* @park.c:wake_one: struct weft__worker *w = claim_parked(p, SEARCHER - SLEEPER); */
+	/* @park.c:wake_one: struct weft__worker *w = claim_parked(p, SEARCHER - SLEEPER, p->nslots); */
 	claim_parked(v);
 	if
 	:: v == NONE -> v = 0; ok = false
@@ -514,7 +514,7 @@ proctype Borrower() {
 	bool wk, ok, vis, admitted;
 
 	/* @borrow.c:weft__borrow_begin: struct weft__worker *w = weft__park_claim(p); */
-	/* @park.c:weft__park_claim: return claim_parked(p, -SLEEPER); */
+	/* @park.c:weft__park_claim: return claim_parked(p, -SLEEPER, p->n); */
 	claim_parked(bw);
 	if
 	:: bw == NONE -> goto done
