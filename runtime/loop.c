@@ -11,6 +11,7 @@
 #include "park.h"
 #include "run.h"
 #include "spare.h"
+#include "spread.h"
 #include "submit.h"
 #include "topology.h"
 
@@ -78,8 +79,7 @@ static void worker_start(struct weft__worker *w, char *anchor)
     weft__tls_lazy = &w->lazy;
     if (w->pu >= 0)
         weft__topology_bind_self(w->pu);
-    /* relaxed: a placement hint (spread.c). */
-    atomic_store_explicit(&w->busy_cpu, sched_getcpu(), memory_order_relaxed);
+    weft__spread_enter(w);
 #ifndef WEFT_RECLAIM_RETIRE
     if (p->rcu)
         urcu_memb_register_thread();
@@ -96,6 +96,7 @@ static void worker_start(struct weft__worker *w, char *anchor)
 static void worker_stop(struct weft__worker *w)
 {
     struct weft_pool *p = w->pool;
+    weft__unspread(w);
     weft__worker_flush(w);
     if (p->opts.on_worker_stop)
         (void)p->opts.on_worker_stop(w->index, p->opts.hook_ud);

@@ -12,6 +12,7 @@
 #include "loop.h"
 #include "park.h"
 #include "spare.h"
+#include "spread.h"
 #include "submit.h"
 #include "topology.h"
 
@@ -54,6 +55,7 @@ static void pool_free(struct weft_pool *p)
     free(p->steal_order);
     free(p->steal_tiers);
     weft__park_fini(p);
+    weft__spread_fini(p);
     free(p);
 }
 
@@ -129,7 +131,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
      * (fork.h). */
     p->rcu = p->forks == 0;
 #endif
-    int rc = weft__park_init(p) == 0 ? init_workers(p) : WEFT_ENOMEM;
+    int rc = weft__park_init(p) == 0 && weft__spread_init(p) == 0 ? init_workers(p) : WEFT_ENOMEM;
     if (rc == WEFT_OK)
         rc = start_workers(p);
     if (rc != WEFT_OK) {

@@ -22,6 +22,7 @@ void weft__worker_setup(struct weft_pool *p, struct weft__worker *w, unsigned in
     w->pool = p;
     w->index = index;
     w->pu = pu;
+    w->counted_cpu = -1;
     w->spare_rank = index < p->n ? WEFT__NOT_SPARE : index - p->n;
     w->rng = 0x9E3779B97F4A7C15ull * (index + 1) ^ (uint64_t)(uintptr_t)p;
     w->child_ctx = (struct weft_ctx){.head = {.lazy = &w->lazy}, .worker = w};

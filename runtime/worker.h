@@ -84,6 +84,7 @@ struct weft__worker {
     unsigned ntiers;
     unsigned order_pos;      /* this worker's position in pool->steal_order */
     bool nudged;             /* affinity narrowed by spread.c */
+    int counted_cpu;         /* the CPU it is counted busy on (spread.c), or -1 */
     cpu_set_t home;          /* affinity before a nudge, restored at parking */
     pthread_t thread;
 };
@@ -110,6 +111,11 @@ struct weft_pool {
     uint32_t forks;                /* weft__fork_count() at creation (fork.h) */
     bool rcu;                      /* old deque buffers freed after a grace period */
     void *(*thread_main)(void *w); /* what worker threads run (loop.c) */
+    /* Busy workers per CPU id (spread.c), a line pair each. */
+    struct weft__cpu_busy {
+        alignas(WEFT_CACHE_LINE) _Atomic uint32_t workers;
+    } *cpu_busy;
+    unsigned cpu_slots;            /* entries in cpu_busy: highest allowed CPU id + 1 */
     unsigned *steal_order;         /* the n workers by locality (topology.h) */
     struct weft__tier *steal_tiers; /* every worker's tiers, one block */
 
