@@ -153,7 +153,11 @@ typedef struct weft_pool_options {
     uint64_t reserved[8];         /* zero; room to grow without breaking the ABI */
 } weft_pool_options;
 
-/* Fill *o with defaults. Any thread. Never fails (NULL is ignored). */
+/* Fill *o with defaults. Any thread. Never fails (NULL is ignored). The
+ * environment sets two of them, read once per process at the first call:
+ * WEFT_WORKERS=N (1..WEFT_MAX_WORKERS) for workers, WEFT_PIN=none, compact
+ * or scatter for pin; a malformed value is reported once on stderr and
+ * ignored. weft_pool_create(&p, NULL) uses these defaults too. */
 WEFT_API void weft_pool_options_init(weft_pool_options *o);
 
 /* Spare threads a pool may start, at most, to take the place of workers

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "env.h"
 #include "loop.h"
 #include "park.h"
 #include "spare.h"
@@ -26,6 +27,7 @@ void weft_pool_options_init(weft_pool_options *o)
     memset(o, 0, sizeof(*o));
     o->struct_size = sizeof(*o);
     o->spin_us = DEFAULT_SPIN_US;
+    weft__env_defaults(o);
 }
 
 static int read_options(weft_pool_options *o, const weft_pool_options *user)

@@ -1287,3 +1287,73 @@ Test(pool, shutdown_cancel_keeps_queued_parallel_jobs_intact)
         weft_future_release(after[i]);
     }
 }
+
+/* ---- defaults from the environment (WEFT_WORKERS, WEFT_PIN) ----------------
+ * The variables are read once per process, at the first
+ * weft_pool_options_init: every test runs in a process of its own, so each
+ * sets them before its first call. */
+
+Test(pool, weft_workers_and_weft_pin_set_the_defaults)
+{
+    cr_assert_eq(setenv("WEFT_WORKERS", "3", 1), 0);
+    cr_assert_eq(setenv("WEFT_PIN", "Compact", 1), 0);
+    weft_pool_options o;
+    weft_pool_options_init(&o);
+    cr_assert_eq(o.workers, 3u);
+    cr_assert_eq(o.pin, WEFT_PIN_COMPACT);
+    /* A pool created without options takes them too. */
+    weft_pool *p;
+    cr_assert_eq(weft_pool_create(&p, NULL), WEFT_OK);
+    cr_assert_eq(weft_pool_size(p), 3u);
+    cr_assert_eq(weft_pool_destroy(p), WEFT_OK);
+    /* Explicit options win. */
+    o.workers = 2;
+    o.pin = WEFT_PIN_NONE;
+    cr_assert_eq(weft_pool_create(&p, &o), WEFT_OK);
+    cr_assert_eq(weft_pool_size(p), 2u);
+    cr_assert_eq(weft_pool_destroy(p), WEFT_OK);
+}
+
+/* In a child process (the variables are read once per process): the
+ * defaults weft_pool_options_init returns with WEFT_WORKERS=workers and
+ * WEFT_PIN=pin. Returns 0 if they are (want_workers, want_pin). */
+static int defaults_in_child(const char *workers, const char *pin, unsigned want_workers,
+                             weft_pin want_pin)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setenv("WEFT_WORKERS", workers, 1) != 0 || setenv("WEFT_PIN", pin, 1) != 0)
+            _exit(2);
+        weft_pool_options o;
+        weft_pool_options_init(&o);
+        _exit(o.workers == want_workers && o.pin == want_pin ? 0 : 1);
+    }
+    int status = -1;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+Test(pool, malformed_environment_values_are_ignored)
+{
+    const char *bad_workers[] = {"abc", "0", "-2", "3x", " ", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad_workers / sizeof bad_workers[0]; i++)
+        cr_assert_eq(defaults_in_child(bad_workers[i], "none", 0, WEFT_PIN_NONE), 0,
+                     "WEFT_WORKERS=\"%s\" must leave the default", bad_workers[i]);
+    const char *bad_pins[] = {"everywhere", "1", "compactly"};
+    for (size_t i = 0; i < sizeof bad_pins / sizeof bad_pins[0]; i++)
+        cr_assert_eq(defaults_in_child("2", bad_pins[i], 2, WEFT_PIN_NONE), 0,
+                     "WEFT_PIN=\"%s\" must leave the default", bad_pins[i]);
+    cr_assert_eq(defaults_in_child("5", "SCATTER", 5, WEFT_PIN_SCATTER), 0);
+}
+
+Test(pool, weft_workers_above_the_cap_is_ignored)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%u", WEFT_MAX_WORKERS + 1);
+    cr_assert_eq(setenv("WEFT_WORKERS", v, 1), 0);
+    weft_pool_options o;
+    weft_pool_options_init(&o);
+    cr_assert_eq(o.workers, 0u);
+}

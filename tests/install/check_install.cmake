@@ -128,25 +128,15 @@ run("run consumer (pkg-config)" ${CMAKE_COMMAND} -E env LD_LIBRARY_PATH=${libdir
 
 run("pkg-config --static --cflags --libs weft" ${pc} --static --cflags --libs weft)
 separate_arguments(flags UNIX_COMMAND "${run_output}")
-# Take libweft.a even though libweft.so sits next to it. --static also lists
-# the private libraries of weft's dependencies (hwloc's -ludev, ...): those are
-# only needed when the dependencies themselves are static, and may not be
-# installed. Drop the ones the compiler cannot find, with a warning.
+# Take libweft.a even though libweft.so sits next to it; every other flag
+# as pkg-config gives it: each library it lists must be there to link.
+# (weft.pc names hwloc in Libs.private rather than Requires.private, so that
+# --static does not pull in hwloc's own private libraries, such as -ludev,
+# which only a static libhwloc needs and Debian does not install with it.)
 set(static_flags "")
 foreach(f ${flags})
   if(f STREQUAL "-lweft")
     set(f "-l:libweft.a")
-  elseif(f MATCHES "^-l(.+)$")
-    set(lib ${CMAKE_MATCH_1})
-    execute_process(COMMAND ${cc} -print-file-name=lib${lib}.so OUTPUT_VARIABLE so
-      OUTPUT_STRIP_TRAILING_WHITESPACE)
-    execute_process(COMMAND ${cc} -print-file-name=lib${lib}.a OUTPUT_VARIABLE ar
-      OUTPUT_STRIP_TRAILING_WHITESPACE)
-    if(NOT IS_ABSOLUTE "${so}" AND NOT IS_ABSOLUTE "${ar}")
-      message(WARNING "check_install: pkg-config --static lists ${f}, which is not installed; "
-        "dropped (only a fully static link of weft's dependencies needs it)")
-      continue()
-    endif()
   endif()
   list(APPEND static_flags ${f})
 endforeach()
