@@ -456,11 +456,15 @@ WEFT_API void weft_group_init(weft_group *g, weft_ctx *ctx);
 /* Make fn(ctx, arg, &result) a child of g that other workers may steal.
  * Threads:   the worker running the group's task only.
  * Returns:   WEFT_OK; WEFT_EINVAL (NULL); WEFT_EPERM from another thread or
- *            a group initialized without a task context. */
+ *            a group initialized without a task context. A failed spawn is
+ *            also kept in g: the next weft_sync(g) reports it (so code that
+ *            ignores spawn's return still sees the failure). */
 WEFT_API int weft_spawn(weft_group *g, weft_child *slot, weft_fn fn, void *arg);
 /* Wait for every child of g: children not stolen run inline; for stolen ones
  * the worker helps (first on the thief's deque). Returns WEFT_OK or the status
- * of the most recently spawned failing child; WEFT_EINVAL; WEFT_EPERM. */
+ * of the most recently spawned failing child; else the error of the first
+ * spawn into g that failed since the last sync (reported once); WEFT_EINVAL;
+ * WEFT_EPERM. */
 WEFT_API int weft_sync(weft_group *g);
 /* Take g's most recently spawned child back, to run its work yourself,
  * while it is still private to this worker (not stolen, not handed to
@@ -594,13 +598,20 @@ static inline int weft__spawn_inline(weft_group *g, weft_child *c, weft_fn fn, v
     return weft__spawn_slow(g, c, fn, arg);
 }
 
+/* g->flags_: a spawn into g failed since its last sync, with the error
+ * -(flags_ >> 8) (weft_spawn, weft_sync). */
+#define WEFT__GROUP_SPAWN_FAILED 2u
+
 static inline int weft__sync_inline(weft_group *g)
 {
-    if (g == WEFT__NULL || g->last_ == WEFT__NULL)
-        return g == WEFT__NULL ? WEFT_EINVAL : WEFT_OK;
+    if (g == WEFT__NULL)
+        return WEFT_EINVAL;
     struct weft__lazy *l = g->lazy_;
-    if (l == WEFT__NULL || l != weft__tls_lazy)
-        return weft__sync_slow(g, WEFT_OK);
+    if (__builtin_expect((g->flags_ & WEFT__GROUP_SPAWN_FAILED) != 0, 0) || l == WEFT__NULL ||
+        l != weft__tls_lazy)
+        return g->last_ != WEFT__NULL || (g->flags_ & WEFT__GROUP_SPAWN_FAILED)
+                   ? weft__sync_slow(g, WEFT_OK)
+                   : WEFT_OK;
     int status = WEFT_OK;
     weft_child *c;
     while ((c = g->last_) != WEFT__NULL) {

@@ -100,13 +100,33 @@ static void spawn_private(struct weft__worker *w, weft_child *c)
         weft__publish(w);
 }
 
+/* Keep a failed spawn in g for its next sync (weft.h): the first one. */
+static int spawn_failed(weft_group *g, int rc)
+{
+    if (!(g->flags_ & WEFT__GROUP_SPAWN_FAILED))
+        g->flags_ |= WEFT__GROUP_SPAWN_FAILED | ((uintptr_t)(unsigned)-rc << 8);
+    return rc;
+}
+
+/* The failure spawn_failed kept, once; 0 if none. */
+static int take_spawn_failure(weft_group *g)
+{
+    if (!(g->flags_ & WEFT__GROUP_SPAWN_FAILED))
+        return WEFT_OK;
+    int rc = -(int)(unsigned)(g->flags_ >> 8);
+    g->flags_ &= GROUP_EAGER;
+    return rc;
+}
+
 int weft__spawn_slow(weft_group *g, weft_child *c, weft_fn fn, void *arg)
 {
-    if (g == NULL || c == NULL || fn == NULL)
+    if (g == NULL)
         return WEFT_EINVAL;
+    if (c == NULL || fn == NULL)
+        return spawn_failed(g, WEFT_EINVAL);
     struct weft__worker *w = group_worker(g);
     if (w == NULL || w != weft__self)
-        return WEFT_EPERM;
+        return spawn_failed(g, WEFT_EPERM);
     c->fn_ = fn;
     c->arg_ = arg;
     c->prev_ = g->last_;
@@ -166,8 +186,9 @@ int weft__sync_slow(weft_group *g, int status)
 {
     if (g == NULL)
         return WEFT_EINVAL;
+    int failed = take_spawn_failure(g);
     if (g->last_ == NULL)
-        return status;
+        return status != WEFT_OK ? status : failed;
     struct weft__worker *w = group_worker(g);
     if (w == NULL || w != weft__self)
         return WEFT_EPERM;
@@ -179,7 +200,7 @@ int weft__sync_slow(weft_group *g, int status)
         if (status == WEFT_OK)
             status = s;
     }
-    return status;
+    return status != WEFT_OK ? status : failed;
 }
 
 weft_child *weft__sync_take_slow(weft_group *g)

@@ -634,8 +634,50 @@ Test(group, spawn_without_a_task_is_eperm)
     weft_child c;
     weft_group_init(&g, NULL);
     cr_assert_eq(weft_spawn(&g, &c, never_run, (void *)&ran), WEFT_EPERM);
-    cr_assert_eq(weft_sync(&g), WEFT_OK, "an empty group syncs anywhere");
+    cr_assert_eq(weft_sync(&g), WEFT_EPERM, "the failed spawn is reported at sync too");
+    cr_assert_eq(weft_sync(&g), WEFT_OK, "once");
     cr_assert_eq(atomic_load(&ran), 0);
+}
+
+static int status_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    return (int)(intptr_t)arg;
+}
+
+static int spawn_null_fn_parent(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    int *out = arg;
+    weft_group g;
+    weft_child a, b, c;
+    weft_group_init(&g, ctx);
+    out[0] = weft_spawn(&g, &a, wt_value_task, (void *)(uintptr_t)1);
+    out[1] = weft_spawn(&g, &b, NULL, NULL);
+    out[2] = weft_spawn(&g, &c, wt_value_task, (void *)(uintptr_t)3);
+    out[3] = weft_sync(&g);
+    out[4] = (int)(uintptr_t)weft_child_result(&a) + (int)(uintptr_t)weft_child_result(&c);
+    /* A child's own failure comes first. */
+    weft_group_init(&g, ctx);
+    (void)weft_spawn(&g, &a, NULL, NULL);
+    (void)weft_spawn(&g, &b, status_task, (void *)(intptr_t)-77);
+    out[5] = weft_sync(&g);
+    return 0;
+}
+
+Test(group, a_failed_spawn_is_reported_at_sync_and_the_other_children_run)
+{
+    weft_pool *p = wtc_pool_new(2);
+    int out[6] = {0};
+    cr_assert_eq(wtc_run_task(p, spawn_null_fn_parent, out, NULL), WEFT_OK);
+    cr_assert_eq(out[0], WEFT_OK);
+    cr_assert_eq(out[1], WEFT_EINVAL);
+    cr_assert_eq(out[2], WEFT_OK);
+    cr_assert_eq(out[3], WEFT_EINVAL, "sync reports the failed spawn");
+    cr_assert_eq(out[4], 4, "both spawned children ran");
+    cr_assert_eq(out[5], -77, "a failing child's status comes before a failed spawn");
+    wtc_pool_drop(p);
 }
 
 struct foreign {
@@ -699,14 +741,14 @@ Test(group, spawn_from_another_thread_or_without_ctx_is_eperm)
     cr_assert_eq(fo.null_ctx_rc, WEFT_EPERM);
     cr_assert_eq(fo.thread_rc, WEFT_EPERM);
     cr_assert_eq(fo.other_pool_rc, WEFT_EPERM);
-    cr_assert_eq(fo.sync_rc, WEFT_OK);
+    cr_assert_eq(fo.sync_rc, WEFT_EPERM, "the foreign spawns into g are reported at its sync");
     cr_assert_eq(atomic_load(&fo.ran), 0, "nothing was spawned");
     wtc_pool_drop(q);
     wtc_pool_drop(p);
 }
 
 struct nulls {
-    int spawn_g, spawn_slot, spawn_fn, sync_null, join_a, join_b, join_both;
+    int spawn_g, spawn_slot, spawn_fn, sync_null, join_a, join_b, join_both, sync_g;
     _Atomic int ran;
 };
 
@@ -725,7 +767,8 @@ static int nulls_task(weft_ctx *ctx, void *arg, void **result)
     nu->join_a = weft_join(ctx, NULL, NULL, never_run, (void *)&nu->ran);
     nu->join_b = weft_join(ctx, never_run, (void *)&nu->ran, NULL, NULL);
     nu->join_both = weft_join(ctx, NULL, NULL, NULL, NULL);
-    return weft_sync(&g);
+    nu->sync_g = weft_sync(&g);
+    return 0;
 }
 
 Test(group, null_arguments_are_einval)
@@ -750,6 +793,7 @@ Test(group, null_arguments_are_einval)
     cr_assert_eq(nu.join_a, WEFT_EINVAL);
     cr_assert_eq(nu.join_b, WEFT_EINVAL);
     cr_assert_eq(nu.join_both, WEFT_EINVAL);
+    cr_assert_eq(nu.sync_g, WEFT_EINVAL, "g's failed spawns are reported at its sync");
     cr_assert_eq(atomic_load(&nu.ran), 0);
     cr_assert_eq(atomic_load(&ran), 0);
     wtc_pool_drop(p);
