@@ -26,12 +26,11 @@ TestSuite(fork, .timeout = 60);
 /* Fork only once the parent's threads are quiet: a child inherits every
  * lock held at the fork, and ASan's allocator (gcc 12) takes none around
  * fork(), so a parent thread still allocating then left the child's
- * first allocation hanging in about 1 run of 5 under ASan, with or without
- * this session's changes (google/sanitizers#1814; glibc's malloc has fork
- * handlers). With the pause: 0 of 20. Both tests pause: the second one,
- * which forked right after its task returned, hung the same way in 2 runs
- * of 100 under load (gdb: the child's workers blocked on an ASan size-class
- * mutex); with the pause, 0 of 150. */
+ * first allocation hanging in about 1 run of 5 under ASan
+ * (google/sanitizers#1814; glibc's malloc has fork handlers); with the
+ * pause, 0 of 20. Both tests pause: forking right after a task returns
+ * hangs the same way, in about 2 runs of 100 under load (gdb: the child's
+ * workers blocked on an ASan size-class mutex); with the pause, 0 of 150. */
 #define QUIET_US 50000
 #define SPAWNED 2000 /* > 256, the deque's first capacity: it grows 3 times */
 

@@ -99,7 +99,7 @@ static struct {
     _Atomic unsigned char *seen;      /* consumptions per id */
     _Atomic int round_end;            /* owner asks the thieves to stop */
     _Atomic int done;                 /* set before the last round barrier */
-    _Atomic unsigned ready;           /* thieves stealing in this round */
+    _Atomic unsigned ready;           /* thieves stealing between the barriers */
     _Atomic uint64_t failures;
     pthread_barrier_t barrier;        /* owner + thieves, at round switches */
     struct thief thieves[NTHIEVES];
