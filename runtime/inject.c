@@ -9,9 +9,9 @@
 
 #include "inject.h"
 
-/* Looks at a held lock before a take gives up (~1 us). The holder pops one
- * task and lets go, so waiting a little beats reporting no work and going
- * idle while the queue holds some. */
+/* Looks at a held lock before a take gives up (~1 us). The holder pops at
+ * most a small batch and lets go, so waiting a little beats reporting no
+ * work and going idle while the queue holds some. */
 #define LOCK_TRIES 32
 
 void weft__inject_init(struct weft__inject *q)
@@ -57,25 +57,6 @@ static void unlock(struct weft__inject *q)
     atomic_store_explicit(&q->lock, 0, memory_order_release);
 }
 
-struct weft__task *weft__inject_take(struct weft__inject *q)
-{
-    if (weft__inject_empty(q))
-        return NULL;
-    for (unsigned i = 0; !try_lock(q); i++) {
-        if (i == LOCK_TRIES)
-            return NULL;
-        weft__cpu_relax();
-    }
-    /* Nonblocking: if the oldest node's enqueuer is between its exchange
-     * and linking it (preempted, for as long as the kernel keeps it off a
-     * CPU), report no task rather than hold the lock while liburcu sleeps
-     * 10 ms at a time. The queue reads non-empty meanwhile, so idle workers
-     * keep looking (searching, with yields) instead of parking. */
-    struct weft__task *t = task_of(__cds_wfcq_dequeue_nonblocking(&q->head, &q->tail));
-    unlock(q);
-    return t;
-}
-
 unsigned weft__inject_take_many(struct weft__inject *q, struct weft__task **out, unsigned max)
 {
     if (max == 0 || weft__inject_empty(q))
@@ -86,7 +67,11 @@ unsigned weft__inject_take_many(struct weft__inject *q, struct weft__task **out,
         weft__cpu_relax();
     }
     unsigned n = 0;
-    /* Nonblocking, as in weft__inject_take. */
+    /* Nonblocking: if the oldest node's enqueuer is between its exchange
+     * and linking it (preempted, for as long as the kernel keeps it off a
+     * CPU), report no task rather than hold the lock while liburcu sleeps
+     * 10 ms at a time. The queue reads non-empty meanwhile, so idle workers
+     * keep looking (searching, with yields) instead of parking. */
     while (n < max &&
            (out[n] = task_of(__cds_wfcq_dequeue_nonblocking(&q->head, &q->tail))) != NULL)
         n++;
@@ -94,12 +79,19 @@ unsigned weft__inject_take_many(struct weft__inject *q, struct weft__task **out,
     return n;
 }
 
+struct weft__task *weft__inject_take(struct weft__inject *q)
+{
+    struct weft__task *t;
+    return weft__inject_take_many(q, &t, 1) == 1 ? t : NULL;
+}
+
 unsigned weft__inject_sift(struct weft__inject *q, bool (*keep)(const struct weft__task *t),
                            struct weft__inject *out)
 {
     struct weft__inject kept;
     weft__inject_init(&kept);
-    /* The holder pops one task and lets go: yielding until then is short. */
+    /* The holder pops at most a batch and lets go: yielding until then is
+     * short. */
     while (!try_lock(q))
         sched_yield();
     unsigned moved = 0;
