@@ -3,7 +3,20 @@
  * Conventions used by every declaration below:
  *  - Functions that can fail return int: WEFT_OK (0) or a negative errno value
  *    (WEFT_EINVAL, WEFT_ENOMEM, ...). weft_strerror() names them.
+ *  - Tasks, spawned children, loop bodies and map items return their own
+ *    status (0 for success). A library call never returns such a status as
+ *    its own: when the work it ran or waited for failed, it returns
+ *    WEFT_ETASK, and weft_task_status() then gives the work's status (for a
+ *    future also weft_future_task_status()), so a task returning -1 cannot
+ *    pass for WEFT_EPERM. A task that returns WEFT_ETASK passes on the
+ *    status behind it: `return weft_sync(&g);` hands the failing child's own
+ *    status up a tree of tasks unchanged.
  *  - Out-parameters are written only on success.
+ *  - Argument order: the object acted on (pool, future, group, ctx) first;
+ *    then the function to run and its user data; then what it runs over (a
+ *    range, or arrays with their strides and count); then tuning (grain,
+ *    options, timeout); out-parameters last. Constructors (_create, _begin)
+ *    take the object they make first, as pthread_create does.
  *  - Timeouts are relative nanoseconds: negative waits forever (WEFT_FOREVER),
  *    0 polls without blocking, and a huge one (up to INT64_MAX) never ends
  *    early: when now + timeout does not fit a time_t it waits forever.
@@ -100,11 +113,22 @@ extern "C" {
 #define WEFT_EPERM (-EPERM)              /* call not allowed from this thread or context */
 #define WEFT_EOF (-ENODATA)              /* an iterator is exhausted */
 #define WEFT_EAGAIN (-EAGAIN)            /* resource temporarily unavailable (threads) */
+#define WEFT_ETASK (-10001)              /* the work run or awaited failed: its own
+                                          * status is weft_task_status() (outside
+                                          * the errno range, so no errno matches) */
 
 #define WEFT_FOREVER ((int64_t)-1)
 
 /* Return a static, human-readable description of a status code. Any thread. */
 WEFT_API const char *weft_strerror(int status);
+
+/* The failure status of the work behind the WEFT_ETASK most recently
+ * returned to this thread by a weft call (weft_future_result, weft_run,
+ * weft_sync, weft_join, weft_map, weft_parallel_*): the nonzero status the
+ * task, child, item or body returned, or the promise's set_error status.
+ * 0 if no call returned WEFT_ETASK to this thread yet. Read it right after
+ * the call: the next WEFT_ETASK on this thread replaces it. Never blocks. */
+WEFT_API int weft_task_status(void);
 
 /* ---- types ---------------------------------------------------------------- */
 
@@ -112,9 +136,10 @@ typedef struct weft_pool weft_pool;     /* opaque */
 typedef struct weft_future weft_future; /* opaque, reference-counted */
 typedef struct weft_ctx weft_ctx;       /* the running task's context; borrowed for the call */
 
-/* A task. Return 0 for success or a nonzero failure status (positive user
- * codes, or negative errno values). *result starts as NULL; what the task
- * stores there becomes the future's value. */
+/* A task. Return 0 for success or any nonzero failure status of your own
+ * (weft_task_status() gives it back to the waiter; see the conventions).
+ * *result starts as NULL; what the task stores there becomes the future's
+ * value. */
 typedef int (*weft_fn)(weft_ctx *ctx, void *arg, void **result);
 typedef void (*weft_dtor)(void *p);
 /* A done-callback. f is borrowed for the call; weft_future_ref() keeps it.
@@ -267,11 +292,16 @@ WEFT_API int weft_future_wait_until(weft_future *f, const struct timespec *deadl
 /* Wait (as weft_future_wait) and return the outcome.
  * Ownership: *value (may be NULL) receives the task's result, borrowed for as
  *            long as the caller holds a reference.
- * Returns:   WEFT_OK with *value set; WEFT_ETIMEDOUT if not done in time;
- *            WEFT_ECANCELED; WEFT_EBROKEN; else the task's nonzero status.
- *            (A task may itself return e.g. WEFT_ETIMEDOUT: weft_future_done()
- *            tells the two apart.) WEFT_EINVAL for NULL f. */
+ * Returns:   WEFT_OK with *value set; WEFT_ETASK when the task failed (its
+ *            status: weft_task_status() or weft_future_task_status(f));
+ *            WEFT_ETIMEDOUT if not done in time; WEFT_ECANCELED;
+ *            WEFT_EBROKEN; WEFT_EINVAL for NULL f. */
 WEFT_API int weft_future_result(weft_future *f, int64_t timeout_ns, void **value);
+
+/* The nonzero status f's task returned (or the one given to
+ * weft_promise_set_error); 0 while f is not done, when it succeeded or was
+ * cancelled, and for NULL. Never blocks; any thread. */
+WEFT_API int weft_future_task_status(const weft_future *f);
 
 /* The error object a failed task attached with weft_ctx_set_error() (or a
  * promise with weft_promise_set_error()), borrowed; NULL if none or not done.
@@ -318,7 +348,9 @@ WEFT_API int weft_promise_set_running(weft_future *f);
  * already done (the first outcome is kept); WEFT_EINVAL (also for futures
  * that belong to a task). */
 WEFT_API int weft_promise_set_result(weft_future *f, void *value, weft_dtor value_dtor);
-/* Complete with a failure status (nonzero) and an optional error object. */
+/* Complete with a failure status (nonzero; WEFT_ETASK passes on
+ * weft_task_status() as a task's return does) and an optional error object.
+ * weft_future_result then returns WEFT_ETASK. */
 WEFT_API int weft_promise_set_error(weft_future *f, int status, void *error,
                                     weft_dtor error_dtor);
 
@@ -400,11 +432,10 @@ WEFT_API void weft_map_options_init(weft_map_options *o);
  * the running ones so nothing writes to out after it returns.
  * in_stride 0 passes the same input to every item; out_stride 0 needs n <= 1.
  * Precedence: an item's failure, then shutdown/broken pool, then timeout
- * (*failed_index is written only for an item's failure, so a caller that
- * pre-sets it can tell an item that returned WEFT_ETIMEDOUT from the
- * deadline).
- * Returns WEFT_OK; the failing item's status; WEFT_ETIMEDOUT; WEFT_EINVAL;
- *         WEFT_ESHUTDOWN; WEFT_EBROKEN; WEFT_ENOMEM. */
+ * (*failed_index is written only for an item's failure).
+ * Returns WEFT_OK; WEFT_ETASK when an item failed (its status:
+ *         weft_task_status()); WEFT_ETIMEDOUT; WEFT_EINVAL; WEFT_ESHUTDOWN;
+ *         WEFT_EBROKEN; WEFT_ENOMEM. */
 WEFT_API int weft_map(weft_pool *pool, weft_elem_fn fn, void *ud, const void *in,
                       size_t in_stride, void *out, size_t out_stride, size_t n,
                       const weft_map_options *opts, size_t *failed_index);
@@ -426,6 +457,21 @@ WEFT_API int weft_ctx_set_error(weft_ctx *ctx, void *err, weft_dtor err_dtor);
 WEFT_API int weft_ctx_set_result_dtor(weft_ctx *ctx, weft_dtor result_dtor);
 
 /* ---- fork/join ---------------------------------------------------------------- */
+
+/* Run fn(ctx, arg, &r) as a task on pool and wait for it: the way into
+ * fork/join from main or any thread that is no worker (weft_spawn needs a
+ * running task's ctx; compare TBB's task_arena::execute, Lace's RUN).
+ * From a thread that is no worker of pool it blocks until fn returned; if
+ * a worker is parked, the calling thread runs fn in its place (as
+ * weft_parallel_for's caller does), else a worker runs it. On a worker of
+ * pool, fn runs at once on that worker, as a direct call. fn's ctx belongs
+ * to no future: weft_ctx_set_error and weft_ctx_set_result_dtor return
+ * WEFT_EPERM in it.
+ * Ownership: *result (may be NULL) receives what fn stored, on WEFT_OK.
+ * Returns:   WEFT_OK; WEFT_ETASK when fn failed (weft_task_status() gives
+ *            its status); WEFT_EINVAL (pool or fn NULL); WEFT_ESHUTDOWN;
+ *            WEFT_EBROKEN. */
+WEFT_API int weft_run(weft_pool *pool, weft_fn fn, void *arg, void **result);
 
 /* A group of children spawned by one task, and the storage for one child.
  * Both live in the spawning task's stack frame: spawning allocates nothing.
@@ -461,10 +507,10 @@ WEFT_API void weft_group_init(weft_group *g, weft_ctx *ctx);
  *            ignores spawn's return still sees the failure). */
 WEFT_API int weft_spawn(weft_group *g, weft_child *slot, weft_fn fn, void *arg);
 /* Wait for every child of g: children not stolen run inline; for stolen ones
- * the worker helps (first on the thief's deque). Returns WEFT_OK or the status
- * of the most recently spawned failing child; else the error of the first
- * spawn into g that failed since the last sync (reported once); WEFT_EINVAL;
- * WEFT_EPERM. */
+ * the worker helps (first on the thief's deque). Returns WEFT_OK; WEFT_ETASK
+ * when a child failed (weft_task_status(): the status of the most recently
+ * spawned failing child); else the error of the first spawn into g that
+ * failed since the last sync (reported once); WEFT_EINVAL; WEFT_EPERM. */
 WEFT_API int weft_sync(weft_group *g);
 /* Take g's most recently spawned child back, to run its work yourself,
  * while it is still private to this worker (not stolen, not handed to
@@ -486,7 +532,8 @@ WEFT_API weft_child *weft_sync_take(weft_group *g);
 /* The result a child stored in *result (valid after weft_sync). */
 WEFT_API void *weft_child_result(const weft_child *slot);
 /* Run a and b in parallel: b is pushed (stealable), a runs inline, then b is
- * synced. Returns WEFT_OK, or a's status if nonzero, else b's. */
+ * synced. Returns WEFT_OK; WEFT_ETASK when a or b failed (weft_task_status():
+ * a's status if it failed, else b's); WEFT_EINVAL; WEFT_EPERM. */
 WEFT_API int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *arg_b);
 
 /* Inline fast paths of the four calls above (GNU C and C++; define
@@ -522,6 +569,12 @@ struct weft__ctx_head {
 extern WEFT_API __thread struct weft__lazy *weft__tls_lazy
     __attribute__((tls_model("initial-exec")));
 #endif
+/* Record status (a task's own, nonzero) as this thread's weft_task_status()
+ * and return WEFT_ETASK. */
+WEFT_API int weft__task_failed(int status);
+/* The status a task's nonzero return rc stands for: rc itself, or for
+ * WEFT_ETASK the status behind it on this thread (passed on unchanged). */
+WEFT_API int weft__task_status_of(int rc);
 WEFT_API int weft__spawn_slow(weft_group *g, weft_child *slot, weft_fn fn, void *arg);
 WEFT_API int weft__sync_slow(weft_group *g, int status);
 WEFT_API weft_child *weft__sync_take_slow(weft_group *g);
@@ -623,10 +676,10 @@ static inline int weft__sync_inline(weft_group *g)
         c->result_ = WEFT__NULL;
         int s = c->fn_(l->ctx, c->arg_, &c->result_);
         l->n--; /* the child's mark, on top again */
-        if (status == WEFT_OK)
-            status = s;
+        if (__builtin_expect(s != 0, 0) && status == WEFT_OK)
+            status = weft__task_status_of(s);
     }
-    return status;
+    return __builtin_expect(status == WEFT_OK, 1) ? WEFT_OK : weft__task_failed(status);
 }
 
 static inline weft_child *weft__sync_take_inline(weft_group *g)
@@ -672,17 +725,17 @@ typedef int (*weft_range_fn)(weft_ctx *ctx, size_t begin, size_t end, void *ud);
  * is parked, the calling thread runs the loop in its place (as oneTBB's
  * calling thread does), so bodies also run on the caller, where
  * weft_worker_index() names that worker; the pool's worker start hook has
- * not run there. With every worker busy the workers run it all. The first
- * failing chunk's status is returned and chunks not yet started are
- * skipped.
- * Returns WEFT_OK; a body status; WEFT_EINVAL; WEFT_ESHUTDOWN; WEFT_EBROKEN. */
-WEFT_API int weft_parallel_for(weft_pool *pool, size_t begin, size_t end, size_t grain,
-                               weft_range_fn body, void *ud);
+ * not run there. With every worker busy the workers run it all. After the
+ * first failing chunk, chunks not yet started are skipped.
+ * Returns WEFT_OK; WEFT_ETASK when a body failed (weft_task_status(): the
+ * first failing chunk's status); WEFT_EINVAL; WEFT_ESHUTDOWN; WEFT_EBROKEN. */
+WEFT_API int weft_parallel_for(weft_pool *pool, weft_range_fn body, void *ud, size_t begin,
+                               size_t end, size_t grain);
 
 /* out[i*out_stride] = fn(in[i*in_stride]) for i in [0, n), by parallel_for. */
-WEFT_API int weft_parallel_map(weft_pool *pool, const void *in, size_t in_stride, void *out,
-                               size_t out_stride, size_t n, size_t grain, weft_elem_fn fn,
-                               void *ud);
+WEFT_API int weft_parallel_map(weft_pool *pool, weft_elem_fn fn, void *ud, const void *in,
+                               size_t in_stride, void *out, size_t out_stride, size_t n,
+                               size_t grain);
 
 /* Reduction. acc is a value of `size` bytes (at most WEFT_REDUCE_MAX) that
  * body folds [lo, hi) into; combine(into, from, ud) merges two partials.
@@ -692,9 +745,9 @@ WEFT_API int weft_parallel_map(weft_pool *pool, const void *in, size_t in_stride
 #define WEFT_REDUCE_MAX 256
 typedef int (*weft_fold_fn)(weft_ctx *ctx, size_t begin, size_t end, void *acc, void *ud);
 typedef void (*weft_combine_fn)(void *into, const void *from, void *ud);
-WEFT_API int weft_parallel_reduce(weft_pool *pool, size_t begin, size_t end, size_t grain,
-                                  void *result, size_t size, weft_fold_fn body,
-                                  weft_combine_fn combine, void *ud);
+WEFT_API int weft_parallel_reduce(weft_pool *pool, weft_fold_fn body, weft_combine_fn combine,
+                                  void *ud, size_t begin, size_t end, size_t grain,
+                                  void *result, size_t size);
 
 #ifdef __cplusplus
 }

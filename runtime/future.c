@@ -218,6 +218,8 @@ static bool start_and_run(weft_future *f, struct weft__worker *w)
     struct weft_ctx ctx = weft__ctx_make(w, f);
     void *result = NULL;
     int status = f->fn(&ctx, f->arg, &result);
+    if (status != 0)
+        status = weft__task_status_of(status);
     /* The task is over: its argument goes now (the starter owns it). */
     if (f->arg_dtor)
         f->arg_dtor(f->arg);
@@ -399,6 +401,15 @@ int weft_future_wait_until(weft_future *f, const struct timespec *deadline)
     return weft__future_wait(f, deadline);
 }
 
+/* f (finished with state s, nonzero status) failed in the library, not in
+ * its task: a task future that finished without its function ever starting
+ * was failed by the pool (fail_claimed: WEFT_EBROKEN). Promises (no pool)
+ * fail only through weft_promise_set_error, a user's status. */
+static bool library_failure(const weft_future *f, uint32_t s)
+{
+    return f->pool != NULL && !(s & WEFT_ST_STARTED);
+}
+
 int weft_future_result(weft_future *f, int64_t timeout_ns, void **value)
 {
     int rc = weft_future_wait(f, timeout_ns);
@@ -408,7 +419,7 @@ int weft_future_result(weft_future *f, int64_t timeout_ns, void **value)
     if ((s & WEFT_ST_PHASE) == WEFT_CANCELLED)
         return WEFT_ECANCELED;
     if (f->status != 0)
-        return f->status;
+        return library_failure(f, s) ? f->status : weft__task_failed(f->status);
     if (value)
         *value = f->result;
     return WEFT_OK;
@@ -419,6 +430,16 @@ void *weft_future_error(const weft_future *f)
     if (f == NULL || (load_state(f) & WEFT_ST_PHASE) != WEFT_FINISHED)
         return NULL;
     return f->error;
+}
+
+int weft_future_task_status(const weft_future *f)
+{
+    if (f == NULL)
+        return 0;
+    uint32_t s = load_state(f);
+    if ((s & WEFT_ST_PHASE) != WEFT_FINISHED || library_failure(f, s))
+        return 0;
+    return f->status;
 }
 
 /* ---- cancellation ---- */

@@ -188,7 +188,7 @@ int weft__sync_slow(weft_group *g, int status)
         return WEFT_EINVAL;
     int failed = take_spawn_failure(g);
     if (g->last_ == NULL)
-        return status != WEFT_OK ? status : failed;
+        return status != WEFT_OK ? weft__task_failed(status) : failed;
     struct weft__worker *w = group_worker(g);
     if (w == NULL || w != weft__self)
         return WEFT_EPERM;
@@ -200,7 +200,7 @@ int weft__sync_slow(weft_group *g, int status)
         if (status == WEFT_OK)
             status = s;
     }
-    return status != WEFT_OK ? status : failed;
+    return status != WEFT_OK ? weft__task_failed(status) : failed;
 }
 
 weft_child *weft__sync_take_slow(weft_group *g)
@@ -248,6 +248,8 @@ int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *arg_b)
         return rc;
     void *ignored = NULL;
     int sa = a(ctx, arg_a, &ignored);
-    int sb = weft__sync_slow(&g, WEFT_OK);
-    return sa != 0 ? sa : sb;
+    if (sa != 0)
+        sa = weft__task_status_of(sa);
+    int sb = weft__sync_slow(&g, WEFT_OK); /* WEFT_ETASK: b's status recorded */
+    return sa != 0 ? weft__task_failed(sa) : sb;
 }

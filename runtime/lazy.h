@@ -40,7 +40,8 @@ static inline int64_t weft__mark_bottom(const weft_child *c)
 static inline int weft__child_call(struct weft__worker *w, weft_child *c)
 {
     c->result_ = NULL;
-    return c->fn_(w->lazy.ctx, c->arg_, &c->result_);
+    int s = c->fn_(w->lazy.ctx, c->arg_, &c->result_);
+    return weft_likely(s == 0) ? 0 : weft__task_status_of(s);
 }
 
 /* Make a private child stealable: fill in its task header and completion

@@ -222,6 +222,7 @@ static void run_chunk(weft_ctx *ctx, struct map_task *t, size_t k)
             break;
         status = c->fn(ctx, c->in + i * c->in_stride, c->out + i * c->out_stride, c->ud);
         if (status != 0) {
+            status = weft__task_status_of(status);
             fail_min_lower(c, i);
             close_claims(c);
             break;
@@ -432,7 +433,7 @@ static int finish(struct map_run *r, size_t *failed_index)
     if (r->failed) {
         if (failed_index != NULL)
             *failed_index = r->fail_at;
-        return r->fail_status;
+        return weft__task_failed(r->fail_status);
     }
     return r->err;
 }
@@ -440,8 +441,7 @@ static int finish(struct map_run *r, size_t *failed_index)
 /* A zero in_stride broadcasts one input to every item. out_stride may be 0
  * only for n <= 1 (items would race on one output). An item failure takes
  * precedence over a timeout or shutdown that happened meanwhile: when
- * *failed_index was written, the return value is that item's status (which
- * may itself be any code, e.g. WEFT_ETIMEDOUT returned by fn). */
+ * *failed_index was written, the return value is WEFT_ETASK. */
 int weft_map(weft_pool *pool, weft_elem_fn fn, void *ud, const void *in, size_t in_stride,
              void *out, size_t out_stride, size_t n, const weft_map_options *opts,
              size_t *failed_index)

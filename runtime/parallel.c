@@ -6,17 +6,16 @@
  *         (acq_rel on success: the winner's status is what callers return);
  *         other chunks poll it relaxed and skip work once it is set - a
  *         stale read only runs one more chunk.
- *   [PF2] From a thread that is not a worker of the pool, the loop runs on
- *         that thread in a parked worker's place (borrow.c); with none
- *         parked, the root job is accepted like a submitted task and the
- *         caller sleeps on its completion word (word.c [WD1] publishes the
- *         status and every write the loop made). */
+ *   [PF2] From a thread that is not a worker of the pool, the loop runs
+ *         through weft__root_run: on that thread in a parked worker's place,
+ *         or as a root job whose completion publishes every write the loop
+ *         made (root.c [RT1]). */
 #include <stdalign.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "group.h"
-#include "scheduler.h"
+#include "root.h"
 
 /* Chunks per worker targeted by the automatic grain. Enough that the last
  * chunks balance workers running at different speeds (vCPUs do): with 8,
@@ -61,7 +60,7 @@ static int leaf(weft_ctx *ctx, struct range *r)
     int rc = lp->fold ? lp->fold(ctx, r->lo, r->hi, r->acc, lp->ud)
                       : lp->body(ctx, r->lo, r->hi, lp->ud);
     if (rc != 0)
-        loop_fail(lp, rc);
+        loop_fail(lp, weft__task_status_of(rc));
     return rc;
 }
 
@@ -112,54 +111,10 @@ static void run_on(struct weft__worker *w, struct range *r)
     split(&ctx, r, NULL);
 }
 
-/* Root job for calls from threads that are not workers of the pool, when
- * no worker is parked for them to run in the place of. */
-struct root {
-    struct weft__task task;
-    _Atomic uint32_t word;
-    struct range r;
-};
-
-static void root_run(struct weft__task *t, struct weft__worker *w)
+/* root.c's form of run_on. */
+static void run_root(struct weft__worker *w, void *arg)
 {
-    struct root *root = weft_container_of(t, struct root, task);
-    run_on(w, &root->r);
-    /* [PF2] publishes the loop's writes; root may vanish right after. */
-    weft__word_complete(&root->word, WEFT_FINISHED);
-    weft__task_finished(w);
-}
-
-/* Queued, a root job is never settled: only a worker runs it. */
-static bool root_settled(const struct weft__task *t)
-{
-    (void)t;
-    return false;
-}
-
-/* A root job is an independent task that shutdown does not drop (its
- * caller waits for it: the call was accepted). */
-static const struct weft__task_ops root_ops = {.run = root_run, .settled = root_settled};
-
-/* From a thread that is no worker of p: run the loop in a parked worker's
- * place if one is parked (borrow.c), else as a queued root job [PF2]. */
-static int run_external(struct weft_pool *p, struct range *r)
-{
-    struct weft__borrow b;
-    int rc = weft__borrow_begin(p, &b);
-    if (rc == WEFT_OK) {
-        run_on(b.w, r);
-        weft__borrow_end(&b);
-        return WEFT_OK;
-    }
-    if (rc != WEFT_EAGAIN)
-        return rc;
-    struct root root = {.task = {.ops = &root_ops}, .r = *r};
-    atomic_init(&root.word, WEFT_PENDING);
-    rc = weft__pool_accept(p, &root.task);
-    if (rc != WEFT_OK)
-        return rc;
-    weft__word_wait(&root.word, NULL);
-    return WEFT_OK;
+    run_on(w, arg);
 }
 
 static int run_loop(struct weft_pool *p, struct loop *lp, size_t begin, size_t end, void *acc)
@@ -171,21 +126,17 @@ static int run_loop(struct weft_pool *p, struct loop *lp, size_t begin, size_t e
     }
     atomic_init(&lp->failed, 0);
     struct range r = {.lp = lp, .lo = begin, .hi = end, .acc = acc};
-    struct weft__worker *w = weft__self;
-    if (w != NULL && w->pool == p) {
-        run_on(w, &r);
-    } else {
-        int rc = run_external(p, &r);
-        if (rc != WEFT_OK)
-            return rc;
-    }
+    int rc = weft__root_run(p, run_root, &r);
+    if (rc != WEFT_OK)
+        return rc;
     /* [PF1] acquire: pairs with the winning CAS (also ordered by the sync
      * and [PF2] edges; stated for clarity). */
-    return atomic_load_explicit(&lp->failed, memory_order_acquire);
+    int failed = atomic_load_explicit(&lp->failed, memory_order_acquire);
+    return failed == 0 ? WEFT_OK : weft__task_failed(failed);
 }
 
-int weft_parallel_for(weft_pool *pool, size_t begin, size_t end, size_t grain,
-                      weft_range_fn body, void *ud)
+int weft_parallel_for(weft_pool *pool, weft_range_fn body, void *ud, size_t begin, size_t end,
+                      size_t grain)
 {
     if (pool == NULL || body == NULL || end < begin)
         return WEFT_EINVAL;
@@ -223,17 +174,17 @@ static int map_range(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
     return 0;
 }
 
-int weft_parallel_map(weft_pool *pool, const void *in, size_t in_stride, void *out,
-                      size_t out_stride, size_t n, size_t grain, weft_elem_fn fn, void *ud)
+int weft_parallel_map(weft_pool *pool, weft_elem_fn fn, void *ud, const void *in,
+                      size_t in_stride, void *out, size_t out_stride, size_t n, size_t grain)
 {
     if (pool == NULL || fn == NULL || (n > 0 && (in == NULL || out == NULL)))
         return WEFT_EINVAL;
     struct map_args m = {in, in_stride, out, out_stride, fn, ud};
-    return weft_parallel_for(pool, 0, n, grain, map_range, &m);
+    return weft_parallel_for(pool, map_range, &m, 0, n, grain);
 }
 
-int weft_parallel_reduce(weft_pool *pool, size_t begin, size_t end, size_t grain, void *result,
-                         size_t size, weft_fold_fn body, weft_combine_fn combine, void *ud)
+int weft_parallel_reduce(weft_pool *pool, weft_fold_fn body, weft_combine_fn combine, void *ud,
+                         size_t begin, size_t end, size_t grain, void *result, size_t size)
 {
     if (pool == NULL || result == NULL || body == NULL || combine == NULL || end < begin ||
         size == 0 || size > WEFT_REDUCE_MAX)

@@ -76,5 +76,5 @@ int weft_promise_set_error(weft_future *f, int status, void *error, weft_dtor er
             error_dtor(error);
         return WEFT_EINVAL;
     }
-    return promise_complete(f, status, NULL, NULL, error, error_dtor);
+    return promise_complete(f, weft__task_status_of(status), NULL, NULL, error, error_dtor);
 }

@@ -1,4 +1,5 @@
-/* Status codes: names for weft_strerror, and the internal invariant abort. */
+/* Status codes: names for weft_strerror, the task status behind
+ * WEFT_ETASK, and the internal invariant abort. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@
     XX(WEFT_EBROKEN, "pool broken: initializer failed, or fork()")            \
     XX(WEFT_EPERM, "not allowed in this context")                             \
     XX(WEFT_EOF, "no more items")                                             \
-    XX(WEFT_EAGAIN, "resource temporarily unavailable")
+    XX(WEFT_EAGAIN, "resource temporarily unavailable")                       \
+    XX(WEFT_ETASK, "the task failed: weft_task_status() gives its status")
 
 const char *weft_strerror(int status)
 {
@@ -27,7 +29,28 @@ const char *weft_strerror(int status)
         return text;
     WEFT_STATUS_MAP(XX)
 #undef XX
-    return status > 0 ? "task failed (user status)" : "unknown error";
+    return "unknown error";
+}
+
+/* The status behind the last WEFT_ETASK returned to this thread. Written
+ * only by its own thread; initial-exec: the library is linked, not
+ * dlopen()ed late. */
+static _Thread_local int task_status __attribute__((tls_model("initial-exec")));
+
+int weft_task_status(void)
+{
+    return task_status;
+}
+
+int weft__task_failed(int status)
+{
+    task_status = status;
+    return WEFT_ETASK;
+}
+
+int weft__task_status_of(int rc)
+{
+    return rc == WEFT_ETASK && task_status != 0 ? task_status : rc;
 }
 
 void weft__die(const char *file, int line, const char *msg)

@@ -659,11 +659,11 @@ static void combine(void *into, const void *from, void *ud)
 static void parallel_once(weft_pool *p)
 {
     atomic_long items = 0;
-    int rc = weft_parallel_for(p, 0, RANGE, 16, sum_body, &items);
+    int rc = weft_parallel_for(p, sum_body, &items, 0, RANGE, 16);
     expect_allowed(rc);
     expect(rc != WEFT_OK || atomic_load(&items) == RANGE ? WEFT_OK : -1, WEFT_OK);
     uint64_t total = 0;
-    rc = weft_parallel_reduce(p, 0, RANGE, 16, &total, sizeof(total), fold, combine, NULL);
+    rc = weft_parallel_reduce(p, fold, combine, NULL, 0, RANGE, 16, &total, sizeof(total));
     expect_allowed(rc);
     expect(rc != WEFT_OK || total == RANGE ? WEFT_OK : -1, WEFT_OK);
 }

@@ -451,6 +451,8 @@ static int failing_fn(weft_ctx *ctx, const void *in, void *out, void *ud)
     return double_fn(ctx, in, out, NULL);
 }
 
+/* Map over n items of which f's fail; returns 0 or the failing item's own
+ * status (asserting that the call returned WEFT_ETASK). */
 static int run_failing(struct failing *f, size_t n, size_t chunk, size_t *fi, int64_t **outp)
 {
     weft_pool *p = wtc_pool_new(2);
@@ -459,13 +461,18 @@ static int run_failing(struct failing *f, size_t n, size_t chunk, size_t *fi, in
      * the end of the input. */
     weft_map_options o = opts_of(chunk, 8, WEFT_FOREVER);
     int rc = weft_map(p, failing_fn, f, in, sizeof(int64_t), out, sizeof(int64_t), n, &o, fi);
+    int task_status = weft_task_status();
     cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
     /* Everything before the reported failure ran and holds its result. */
     if (rc != WEFT_OK)
         assert_doubled(in, out, *fi);
     free(in);
     *outp = out;
-    return rc;
+    /* An item's failure comes back as WEFT_ETASK, its status beside it. */
+    if (rc == WEFT_OK)
+        return WEFT_OK;
+    cr_assert(eq(int, rc, WEFT_ETASK));
+    return task_status;
 }
 
 Test(cf_map, first_failure_reports_its_index_and_cancels_the_rest)
@@ -496,6 +503,7 @@ struct stop_case {
     int64_t slow_ns; /* items other than the failing one sleep this long */
     int64_t *in, *out;
     int rc;
+    int task_status; /* weft_task_status() on the thread that called map */
     size_t fi;
     atomic_int calls_at[64];
 };
@@ -519,6 +527,7 @@ static void run_stop_case(struct stop_case *c)
     weft_map_options o = opts_of(1, 5, WEFT_FOREVER);
     c->rc = weft_map(c->pool, stop_fn, c, c->in, sizeof(int64_t), c->out, sizeof(int64_t), c->n,
                      &o, &c->fi);
+    c->task_status = weft_task_status();
 }
 
 static int stop_case_task(weft_ctx *ctx, void *arg, void **result)
@@ -545,7 +554,8 @@ static int check_stop(unsigned workers, int64_t slow_ns, bool in_task)
     else
         run_stop_case(c);
     cr_assert(eq(int, weft_pool_destroy(c->pool), WEFT_OK));
-    cr_assert(eq(int, c->rc, STOP_STATUS));
+    cr_assert(eq(int, c->rc, WEFT_ETASK));
+    cr_assert(eq(int, c->task_status, STOP_STATUS));
     cr_assert(eq(sz, c->fi, STOP_BAD));
     int after = 0;
     for (size_t i = 0; i <= STOP_BAD; i++)

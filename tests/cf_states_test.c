@@ -297,7 +297,7 @@ Test(cf_states, finished_with_error_object_and_status)
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, failing_task, NULL, NULL, &f), WEFT_OK));
     void *v = &v;
-    cr_assert(eq(int, weft_future_result(f, WEFT_FOREVER, &v), 42));
+    wtc_assert_task_failed(weft_future_result(f, WEFT_FOREVER, &v), 42);
     cr_assert(eq(ptr, v, &v)); /* no value on failure */
     cr_assert(eq(int, weft_future_state(f), WEFT_FINISHED));
     cr_assert(weft_future_done(f));
@@ -305,7 +305,7 @@ Test(cf_states, finished_with_error_object_and_status)
     cr_assert(not(weft_future_running(f)));
     cr_assert(eq(int, weft_future_cancel(f), 0));
     cr_assert(eq(ptr, weft_future_error(f), &error_object));
-    cr_assert(eq(int, weft_future_result(f, 0, NULL), 42));
+    wtc_assert_task_failed(weft_future_result(f, 0, NULL), 42);
 
     /* FIRST_EXCEPTION sees it. */
     bool done = false;
@@ -332,7 +332,7 @@ Test(cf_states, failure_without_error_object_has_null_error)
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, status_only_task, NULL, NULL, &f), WEFT_OK));
     void *v = NULL;
-    cr_assert(eq(int, weft_future_result(f, WEFT_FOREVER, &v), 5));
+    wtc_assert_task_failed(weft_future_result(f, WEFT_FOREVER, &v), 5);
     cr_assert(eq(ptr, v, NULL));
     cr_assert(eq(ptr, weft_future_error(f), NULL));
     cr_assert(eq(int, weft_future_state(f), WEFT_FINISHED));
@@ -465,7 +465,7 @@ Test(cf_states, promise_error_then_result_keeps_error)
     cr_assert(eq(int, weft_future_state(f), WEFT_PENDING));
     cr_assert(eq(int, weft_promise_set_error(f, -77, &error_object, NULL), WEFT_OK));
     cr_assert(eq(int, weft_promise_set_result(f, &value_of_task, NULL), WEFT_EALREADY));
-    cr_assert(eq(int, weft_future_result(f, 0, NULL), -77));
+    wtc_assert_task_failed(weft_future_result(f, 0, NULL), -77);
     cr_assert(eq(ptr, weft_future_error(f), &error_object));
     cr_assert(not(weft_future_cancelled(f)));
     weft_future_release(f);
@@ -551,7 +551,7 @@ Test(cf_states, request_cancel_reaches_a_running_task)
     cr_assert(eq(int, await_at_least(&g.entered, 1), 1));
     cr_assert(eq(int, weft_future_cancel(f), 0)); /* plain cancel: running */
     cr_assert(eq(int, weft_future_request_cancel(f), WEFT_OK));
-    cr_assert(eq(int, weft_future_result(f, WEFT_FOREVER, NULL), WEFT_ECANCELED));
+    wtc_assert_task_failed(weft_future_result(f, WEFT_FOREVER, NULL), WEFT_ECANCELED);
     cr_assert(eq(int, atomic_load(&g.cancel_seen), 1));
     /* The task chose its outcome: finished with a failure, not cancelled. */
     cr_assert(eq(int, weft_future_state(f), WEFT_FINISHED));
@@ -588,6 +588,7 @@ Test(cf_states, failing_initializer_breaks_the_pool)
     atomic_store(&hook.open, 1);
     /* ...and failed with WEFT_EBROKEN once it failed. */
     cr_assert(eq(int, weft_future_result(queued, WEFT_FOREVER, NULL), WEFT_EBROKEN));
+    cr_assert(eq(int, weft_future_task_status(queued), 0), "the library's failure, not the task's");
     cr_assert(eq(int, weft_future_state(queued), WEFT_FINISHED));
     cr_assert(not(weft_future_cancelled(queued)));
     bool done = false;

@@ -163,7 +163,7 @@ static int inherited_calls(struct inherited *s)
     weft_future *f = NULL;
     CHECK(weft_submit(s->pool, wt_value_task, NULL, NULL, &f) == WEFT_EBROKEN && f == NULL);
     CHECK(weft_submit(s->pool, wt_value_task, NULL, NULL, NULL) == WEFT_EBROKEN);
-    CHECK(weft_parallel_for(s->pool, 0, 100, 0, body_noop, NULL) == WEFT_EBROKEN);
+    CHECK(weft_parallel_for(s->pool, body_noop, NULL, 0, 100, 0) == WEFT_EBROKEN);
     CHECK(weft_pool_shutdown(s->pool, WEFT_SHUTDOWN_WAIT) == WEFT_EBROKEN);
     CHECK(weft_pool_destroy(s->pool) == WEFT_EBROKEN);
     /* A queued future can still be cancelled, as anywhere. */

@@ -167,7 +167,7 @@ Test(future, failing_task_reports_its_status_and_error_object)
     weft_future *f;
     cr_assert(eq(int, weft_submit(p, failing_task, &err_freed, NULL, &f), WEFT_OK));
     void *v = (void *)&err_freed;
-    cr_assert(eq(int, weft_future_result(f, DEADLINE_NS, &v), 42));
+    wtc_assert_task_failed(weft_future_result(f, DEADLINE_NS, &v), 42);
     cr_assert(eq(ptr, v, (void *)&err_freed)); /* not written on failure */
     cr_assert(eq(int, weft_future_state(f), WEFT_FINISHED));
     cr_assert(eq(ptr, weft_future_error(f), (void *)&err_freed));
@@ -175,14 +175,55 @@ Test(future, failing_task_reports_its_status_and_error_object)
     weft_future_release(f);
     cr_assert(eq(int, await_at_least(&err_freed, 1), 1)); /* freed with the future */
 
-    /* A task may itself return WEFT_ETIMEDOUT: done() tells them apart. */
+    /* A task returning a library code (WEFT_ETIMEDOUT) is a task failure,
+     * never the wait's own timeout. */
     cr_assert(eq(int, weft_submit(p, etimedout_task, NULL, NULL, &f), WEFT_OK));
     cr_assert(eq(int, weft_future_wait(f, DEADLINE_NS), WEFT_OK));
-    cr_assert(eq(int, weft_future_result(f, 0, NULL), WEFT_ETIMEDOUT));
+    wtc_assert_task_failed(weft_future_result(f, 0, NULL), WEFT_ETIMEDOUT);
+    cr_assert(eq(int, weft_future_task_status(f), WEFT_ETIMEDOUT));
     cr_assert(weft_future_done(f));
     weft_future_release(f);
     cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
     cr_assert(eq(int, atomic_load(&err_freed), 1));
+}
+
+static int minus_one_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)arg;
+    (void)result;
+    return -1; /* WEFT_EPERM's value */
+}
+
+Test(future, task_status_is_the_tasks_own_and_zero_unless_it_failed)
+{
+    weft_pool *p = wtc_pool_new(1);
+    struct gate g = {0};
+    weft_future *running, *queued, *failed, *ok;
+    cr_assert(eq(int, weft_submit(p, gate_task, &g, NULL, &running), WEFT_OK));
+    cr_assert(eq(int, await_at_least(&g.started, 1), 1));
+    cr_assert(eq(int, weft_submit(p, minus_one_task, NULL, NULL, &queued), WEFT_OK));
+    cr_assert(eq(int, weft_future_task_status(queued), 0), "pending");
+    cr_assert(eq(int, weft_future_cancel(queued), 1));
+    cr_assert(eq(int, weft_future_task_status(queued), 0), "cancelled");
+    cr_assert(eq(int, weft_future_result(queued, 0, NULL), WEFT_ECANCELED));
+    cr_assert(eq(int, weft_future_task_status(running), 0), "running");
+    atomic_store(&g.open, 1);
+    cr_assert(eq(int, weft_future_result(running, DEADLINE_NS, NULL), WEFT_OK));
+    cr_assert(eq(int, weft_future_task_status(running), 0), "succeeded");
+    /* The call says WEFT_ETASK, never WEFT_EPERM; the status says -1. */
+    cr_assert(eq(int, weft_submit(p, minus_one_task, NULL, NULL, &failed), WEFT_OK));
+    wtc_assert_task_failed(weft_future_result(failed, DEADLINE_NS, NULL), -1);
+    cr_assert(eq(int, weft_future_task_status(failed), -1));
+    cr_assert(eq(int, weft_submit(p, wt_value_task, NULL, NULL, &ok), WEFT_OK));
+    cr_assert(eq(int, weft_future_result(ok, DEADLINE_NS, NULL), WEFT_OK));
+    cr_assert(eq(int, weft_task_status(), -1), "a success leaves weft_task_status() alone");
+    cr_assert(eq(int, weft_future_task_status(NULL), 0));
+    weft_future_release(running);
+    weft_future_release(queued);
+    weft_future_release(failed);
+    weft_future_release(ok);
+    cr_assert(eq(int, weft_pool_destroy(p), WEFT_OK));
 }
 
 static int count_task(weft_ctx *ctx, void *arg, void **result)
@@ -670,7 +711,7 @@ Test(future, request_cancel_cancels_pending_and_flags_running)
     cr_assert(eq(int, weft_future_state(f), WEFT_CANCELLED));
     /* Running: the task sees the request and returns status 5. */
     cr_assert(eq(int, weft_future_request_cancel(h.gf), WEFT_OK));
-    cr_assert(eq(int, weft_future_result(h.gf, DEADLINE_NS, NULL), 5));
+    wtc_assert_task_failed(weft_future_result(h.gf, DEADLINE_NS, NULL), 5);
     cr_assert(eq(int, atomic_load(&h.gate.saw_cancel_request), 1));
     cr_assert(eq(int, weft_future_state(h.gf), WEFT_FINISHED));
     cr_assert(eq(int, weft_future_request_cancel(NULL), WEFT_EINVAL));
@@ -986,7 +1027,7 @@ Test(future, promises_complete_once)
     cr_assert(eq(int, atomic_load(&e), 1));
     cr_assert(eq(int, weft_future_state(pr), WEFT_PENDING));
     cr_assert(eq(int, weft_promise_set_error(pr, 77, &e, count_dtor), WEFT_OK));
-    cr_assert(eq(int, weft_future_result(pr, 0, NULL), 77));
+    wtc_assert_task_failed(weft_future_result(pr, 0, NULL), 77);
     cr_assert(eq(ptr, weft_future_error(pr), (void *)&e));
     weft_future_release(pr);
     cr_assert(eq(int, atomic_load(&e), 2));

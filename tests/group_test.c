@@ -29,29 +29,6 @@ static const unsigned pool_sizes[] = {1, 2, 3};
 
 /* ---- fib by spawn/sync and by join ------------------------------------- */
 
-static int fib_spawn(weft_ctx *ctx, void *arg, void **result)
-{
-    uintptr_t n = (uintptr_t)arg;
-    if (n < 2) {
-        *result = (void *)n;
-        return 0;
-    }
-    weft_group g;
-    weft_child a, b;
-    weft_group_init(&g, ctx);
-    int rc = weft_spawn(&g, &a, fib_spawn, (void *)(n - 1));
-    if (rc != WEFT_OK)
-        return rc;
-    rc = weft_spawn(&g, &b, fib_spawn, (void *)(n - 2));
-    int rs = weft_sync(&g);
-    if (rc != WEFT_OK)
-        return rc;
-    if (rs != WEFT_OK)
-        return rs;
-    *result = (void *)((uintptr_t)weft_child_result(&a) + (uintptr_t)weft_child_result(&b));
-    return 0;
-}
-
 Test(group, fib_by_spawn_matches_serial_on_1_2_3_workers)
 {
     static const unsigned ns[] = {0, 1, 2, 3, 7, 15, 20, 24};
@@ -59,7 +36,7 @@ Test(group, fib_by_spawn_matches_serial_on_1_2_3_workers)
         weft_pool *p = wtc_pool_new(pool_sizes[k]);
         for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
             void *v = NULL;
-            cr_assert_eq(wtc_run_task(p, fib_spawn, (void *)(uintptr_t)ns[i], &v), WEFT_OK);
+            cr_assert_eq(wtc_run_task(p, wt_fib_spawn, (void *)(uintptr_t)ns[i], &v), WEFT_OK);
             cr_assert_eq((uint64_t)(uintptr_t)v, wt_fib(ns[i]), "fib(%u) on %u workers",
                          ns[i], pool_sizes[k]);
         }
@@ -189,12 +166,12 @@ static int multi_groups(weft_ctx *ctx, void *arg, void **result)
     weft_group g1;
     weft_group_init(&g1, ctx);
     for (unsigned i = 0; i < 3; i++)
-        rc |= weft_spawn(&g1, &c[i], fib_spawn, (void *)(uintptr_t)(10 + i));
+        rc |= weft_spawn(&g1, &c[i], wt_fib_spawn, (void *)(uintptr_t)(10 + i));
     rc |= weft_sync(&g1);
     weft_group g2;
     weft_group_init(&g2, ctx);
     for (unsigned i = 3; i < 5; i++)
-        rc |= weft_spawn(&g2, &c[i], fib_spawn, (void *)(uintptr_t)(10 + i));
+        rc |= weft_spawn(&g2, &c[i], wt_fib_spawn, (void *)(uintptr_t)(10 + i));
     rc |= weft_sync(&g2);
     for (unsigned i = 0; i < 5; i++)
         m->seq[i] = (uintptr_t)weft_child_result(&c[i]);
@@ -203,9 +180,9 @@ static int multi_groups(weft_ctx *ctx, void *arg, void **result)
     weft_group outer, inner;
     weft_child co, ci;
     weft_group_init(&outer, ctx);
-    rc |= weft_spawn(&outer, &co, fib_spawn, (void *)(uintptr_t)18);
+    rc |= weft_spawn(&outer, &co, wt_fib_spawn, (void *)(uintptr_t)18);
     weft_group_init(&inner, ctx);
-    rc |= weft_spawn(&inner, &ci, fib_spawn, (void *)(uintptr_t)17);
+    rc |= weft_spawn(&inner, &ci, wt_fib_spawn, (void *)(uintptr_t)17);
     rc |= weft_sync(&inner);
     rc |= weft_sync(&outer);
     m->nested[0] = (uintptr_t)weft_child_result(&co);
@@ -216,8 +193,8 @@ static int multi_groups(weft_ctx *ctx, void *arg, void **result)
     weft_child ca, cb;
     weft_group_init(&ga, ctx);
     weft_group_init(&gb, ctx);
-    rc |= weft_spawn(&ga, &ca, fib_spawn, (void *)(uintptr_t)16);
-    rc |= weft_spawn(&gb, &cb, fib_spawn, (void *)(uintptr_t)15);
+    rc |= weft_spawn(&ga, &ca, wt_fib_spawn, (void *)(uintptr_t)16);
+    rc |= weft_spawn(&gb, &cb, wt_fib_spawn, (void *)(uintptr_t)15);
     rc |= weft_sync(&ga);
     rc |= weft_sync(&gb);
     m->crossed[0] = (uintptr_t)weft_child_result(&ca);
@@ -429,8 +406,11 @@ Test(group, sync_returns_the_most_recently_spawned_failing_status)
             for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct status_case sc = {.statuses = cases[i].s, .n = cases[i].n, .spin = spin};
                 int rc = wtc_run_task(p, status_parent, &sc, NULL);
-                cr_assert_eq(rc, cases[i].want, "case %zu spin %u workers %u: got %d", i, spin,
-                             pool_sizes[k], rc);
+                cr_assert_eq(rc, cases[i].want ? WEFT_ETASK : WEFT_OK,
+                             "case %zu spin %u workers %u: got %d", i, spin, pool_sizes[k], rc);
+                if (cases[i].want != 0)
+                    cr_assert_eq(weft_task_status(), cases[i].want, "case %zu: the child's own",
+                                 i);
                 cr_assert_eq(atomic_load(&sc.ran), cases[i].n, "every child ran");
             }
         }
@@ -479,8 +459,13 @@ Test(group, join_returns_a_status_if_nonzero_else_b)
         for (int round = 0; round < 5; round++) {
             for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct join_case jc = {.sa = cases[i][0], .sb = cases[i][1]};
-                cr_assert_eq(wtc_run_task(p, join_parent, &jc, NULL), cases[i][2],
-                             "a=%d b=%d on %u workers", cases[i][0], cases[i][1], pool_sizes[k]);
+                int rc = wtc_run_task(p, join_parent, &jc, NULL);
+                /* join's WEFT_ETASK, returned by the task, passes the
+                 * child's own status on to the future. */
+                cr_assert_eq(rc, cases[i][2] == 0 ? WEFT_OK : WEFT_ETASK, "a=%d b=%d on %u workers",
+                             cases[i][0], cases[i][1], pool_sizes[k]);
+                if (cases[i][2] != 0)
+                    cr_assert_eq(weft_task_status(), cases[i][2]);
                 cr_assert(atomic_load(&jc.ran_a) && atomic_load(&jc.ran_b), "both ran");
             }
         }
@@ -519,7 +504,7 @@ Test(group, a_deep_failure_propagates_to_the_root)
         for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
             _Atomic uint64_t leaves = 0;
             struct fail_tree t = {.lo = 0, .hi = 8192, .fail_at = at[i], .leaves = &leaves};
-            cr_assert_eq(wtc_run_task(p, fail_tree, &t, NULL), -EIO);
+            wtc_assert_task_failed(wtc_run_task(p, fail_tree, &t, NULL), -EIO);
             cr_assert_eq(atomic_load(&leaves), 8192);
         }
         wtc_pool_drop(p);
@@ -663,20 +648,22 @@ static int spawn_null_fn_parent(weft_ctx *ctx, void *arg, void **result)
     (void)weft_spawn(&g, &a, NULL, NULL);
     (void)weft_spawn(&g, &b, status_task, (void *)(intptr_t)-77);
     out[5] = weft_sync(&g);
+    out[6] = weft_task_status();
     return 0;
 }
 
 Test(group, a_failed_spawn_is_reported_at_sync_and_the_other_children_run)
 {
     weft_pool *p = wtc_pool_new(2);
-    int out[6] = {0};
+    int out[7] = {0};
     cr_assert_eq(wtc_run_task(p, spawn_null_fn_parent, out, NULL), WEFT_OK);
     cr_assert_eq(out[0], WEFT_OK);
     cr_assert_eq(out[1], WEFT_EINVAL);
     cr_assert_eq(out[2], WEFT_OK);
     cr_assert_eq(out[3], WEFT_EINVAL, "sync reports the failed spawn");
     cr_assert_eq(out[4], 4, "both spawned children ran");
-    cr_assert_eq(out[5], -77, "a failing child's status comes before a failed spawn");
+    cr_assert_eq(out[5], WEFT_ETASK, "a failing child comes before a failed spawn");
+    cr_assert_eq(out[6], -77, "with its own status");
     wtc_pool_drop(p);
 }
 
@@ -684,7 +671,7 @@ struct foreign {
     weft_pool *other;
     weft_group *g;
     _Atomic int ran;
-    int null_ctx_rc, thread_rc, other_pool_rc, sync_rc;
+    int null_ctx_rc, thread_rc, other_pool_rc, other_pool_status, sync_rc;
 };
 
 static void *foreign_thread(void *arg)
@@ -727,6 +714,7 @@ static int foreign_parent(weft_ctx *ctx, void *arg, void **result)
     if (weft_submit(fo->other, foreign_other_pool, fo, NULL, &f) != WEFT_OK)
         return -1001;
     fo->other_pool_rc = weft_future_result(f, WEFT_FOREVER, NULL);
+    fo->other_pool_status = weft_future_task_status(f);
     weft_future_release(f);
     fo->sync_rc = weft_sync(&g);
     return 0;
@@ -740,7 +728,9 @@ Test(group, spawn_from_another_thread_or_without_ctx_is_eperm)
     cr_assert_eq(wtc_run_task(p, foreign_parent, &fo, NULL), WEFT_OK);
     cr_assert_eq(fo.null_ctx_rc, WEFT_EPERM);
     cr_assert_eq(fo.thread_rc, WEFT_EPERM);
-    cr_assert_eq(fo.other_pool_rc, WEFT_EPERM);
+    /* That task returned spawn's WEFT_EPERM as its own status. */
+    cr_assert_eq(fo.other_pool_rc, WEFT_ETASK);
+    cr_assert_eq(fo.other_pool_status, WEFT_EPERM);
     cr_assert_eq(fo.sync_rc, WEFT_EPERM, "the foreign spawns into g are reported at its sync");
     cr_assert_eq(atomic_load(&fo.ran), 0, "nothing was spawned");
     wtc_pool_drop(q);
@@ -1321,7 +1311,7 @@ struct submit_in_group {
 
 static int fib_value_task(weft_ctx *ctx, void *arg, void **result)
 {
-    return fib_spawn(ctx, arg, result);
+    return wt_fib_spawn(ctx, arg, result);
 }
 
 static int submit_in_group(weft_ctx *ctx, void *arg, void **result)
@@ -1331,12 +1321,12 @@ static int submit_in_group(weft_ctx *ctx, void *arg, void **result)
     weft_group g;
     weft_child a, b;
     weft_group_init(&g, ctx);
-    if (weft_spawn(&g, &a, fib_spawn, (void *)(uintptr_t)12) != WEFT_OK)
+    if (weft_spawn(&g, &a, wt_fib_spawn, (void *)(uintptr_t)12) != WEFT_OK)
         return -1000;
     /* From a worker the future goes on this worker's deque, above child a. */
     weft_future *f = NULL;
     int rc = weft_submit(weft_ctx_pool(ctx), fib_value_task, (void *)(uintptr_t)14, NULL, &f);
-    if (weft_spawn(&g, &b, fib_spawn, (void *)(uintptr_t)13) != WEFT_OK) {
+    if (weft_spawn(&g, &b, wt_fib_spawn, (void *)(uintptr_t)13) != WEFT_OK) {
         weft_sync(&g);
         return -1001;
     }

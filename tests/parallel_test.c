@@ -117,7 +117,7 @@ static void cover_case(weft_pool *p, const struct range_case *c, const char *whe
 {
     struct ledger lg;
     ledger_init(&lg, c->begin, c->end, c->grain);
-    cr_assert_eq(weft_parallel_for(p, c->begin, c->end, c->grain, cover_body, &lg), WEFT_OK,
+    cr_assert_eq(weft_parallel_for(p, cover_body, &lg, c->begin, c->end, c->grain), WEFT_OK,
                  "%s: [%zu, %zu) grain %zu", where, c->begin, c->end, c->grain);
     ledger_check(&lg, where);
     if (c->grain == 1)
@@ -138,27 +138,6 @@ Test(parallel, for_covers_every_index_once_from_an_external_thread)
 }
 
 /* ---- the external caller in a parked worker's place (runtime/borrow.c) ---- */
-
-/* Wait until p's workers sleep: each has parked at least once and none
- * has run, stolen, tried to steal or parked for a while. */
-static void await_all_parked(weft_pool *p)
-{
-    unsigned n = weft_pool_size(p);
-    weft_worker_stats a[8], b[8];
-    cr_assert_leq(n, 8u);
-    int64_t until = wt_now_ns() + 5 * 1000000000ll;
-    for (;;) {
-        cr_assert_eq(weft_pool_stats(p, a, n), (int)n);
-        wt_sleep_us(3000);
-        cr_assert_eq(weft_pool_stats(p, b, n), (int)n);
-        bool quiet = memcmp(a, b, n * sizeof(a[0])) == 0;
-        for (unsigned i = 0; i < n; i++)
-            quiet = quiet && b[i].parks > 0;
-        if (quiet)
-            return;
-        cr_assert_lt(wt_now_ns(), until, "workers never parked");
-    }
-}
 
 struct where {
     pthread_t caller;
@@ -188,10 +167,10 @@ static int where_body(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
 Test(parallel, for_from_an_external_thread_runs_on_the_caller_in_a_parked_workers_place)
 {
     weft_pool *p = wtc_pool_new(1);
-    await_all_parked(p);
+    wtc_await_all_parked(p);
     struct where wh = {.caller = pthread_self()};
     ledger_init(&wh.lg, 0, 1000, 10);
-    cr_assert_eq(weft_parallel_for(p, 0, 1000, 10, where_body, &wh), WEFT_OK);
+    cr_assert_eq(weft_parallel_for(p, where_body, &wh, 0, 1000, 10), WEFT_OK);
     ledger_check(&wh.lg, "borrowed");
     cr_assert_eq((uint64_t)atomic_load(&wh.on_caller), atomic_load(&wh.lg.chunks),
                  "every chunk ran on the calling thread");
@@ -210,10 +189,10 @@ Test(parallel, work_a_borrowing_caller_leaves_on_its_worker_is_run_after_the_cal
 {
     for (int round = 0; round < 5; round++) {
         weft_pool *p = wtc_pool_new(1);
-        await_all_parked(p);
+        wtc_await_all_parked(p);
         struct where wh = {.caller = pthread_self(), .submit = true};
         ledger_init(&wh.lg, 0, 10, 100);
-        cr_assert_eq(weft_parallel_for(p, 0, 10, 100, where_body, &wh), WEFT_OK);
+        cr_assert_eq(weft_parallel_for(p, where_body, &wh, 0, 10, 100), WEFT_OK);
         ledger_free(&wh.lg);
         cr_assert_eq(atomic_load(&wh.on_caller), 1);
         /* The future went on the borrowed worker's deque while its thread
@@ -232,10 +211,10 @@ Test(parallel, a_borrowing_caller_shares_its_loop_with_the_other_workers)
 {
     weft_pool *p = wtc_pool_new(2);
     for (int round = 0; round < 3; round++) {
-        await_all_parked(p);
+        wtc_await_all_parked(p);
         struct where wh = {.caller = pthread_self(), .await_other = true};
         ledger_init(&wh.lg, 0, 64, 1);
-        cr_assert_eq(weft_parallel_for(p, 0, 64, 1, where_body, &wh), WEFT_OK);
+        cr_assert_eq(weft_parallel_for(p, where_body, &wh, 0, 64, 1), WEFT_OK);
         ledger_check(&wh.lg, "shared");
         ledger_free(&wh.lg);
         cr_assert_gt(atomic_load(&wh.on_caller), 0, "round %d: the caller took part", round);
@@ -250,8 +229,8 @@ Test(parallel, for_on_an_empty_range_runs_nothing)
     weft_pool *p = wtc_pool_new(2);
     struct ledger lg;
     ledger_init(&lg, 10, 10, 0);
-    cr_assert_eq(weft_parallel_for(p, 10, 10, 0, cover_body, &lg), WEFT_OK);
-    cr_assert_eq(weft_parallel_for(p, 0, 0, 5, cover_body, &lg), WEFT_OK);
+    cr_assert_eq(weft_parallel_for(p, cover_body, &lg, 10, 10, 0), WEFT_OK);
+    cr_assert_eq(weft_parallel_for(p, cover_body, &lg, 0, 0, 5), WEFT_OK);
     cr_assert_eq(atomic_load(&lg.chunks), 0);
     ledger_check(&lg, "empty");
     ledger_free(&lg);
@@ -269,8 +248,8 @@ static int for_in_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
     struct in_task *it = arg;
-    return weft_parallel_for(weft_ctx_pool(ctx), it->c->begin, it->c->end, it->c->grain,
-                             cover_body, it->lg);
+    return weft_parallel_for(weft_ctx_pool(ctx), cover_body, it->lg, it->c->begin, it->c->end,
+                             it->c->grain);
 }
 
 Test(parallel, for_covers_every_index_once_from_inside_a_task)
@@ -302,7 +281,7 @@ static int for_on_other_pool(weft_ctx *ctx, void *arg, void **result)
     (void)ctx;
     (void)result;
     struct cross *x = arg;
-    return weft_parallel_for(x->target, x->c->begin, x->c->end, x->c->grain, cover_body, x->lg);
+    return weft_parallel_for(x->target, cover_body, x->lg, x->c->begin, x->c->end, x->c->grain);
 }
 
 Test(parallel, for_from_a_worker_of_another_pool)
@@ -352,7 +331,8 @@ static int outer_body(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
     struct grid *g = ud;
     for (size_t r = lo; r < hi; r++) {
         struct row rw = {.g = g, .r = r};
-        int rc = weft_parallel_for(weft_ctx_pool(ctx), 0, g->cols, g->col_grain, inner_body, &rw);
+        int rc = weft_parallel_for(weft_ctx_pool(ctx), inner_body, &rw, 0, g->cols,
+                                   g->col_grain);
         if (rc != WEFT_OK)
             return rc;
     }
@@ -365,7 +345,7 @@ static void grid_case(weft_pool *p, size_t rows, size_t cols, size_t rg, size_t 
     g.cells = calloc(rows * cols, sizeof(*g.cells));
     cr_assert_not_null(g.cells);
     atomic_init(&g.anomalies, 0);
-    cr_assert_eq(weft_parallel_for(p, 0, rows, rg, outer_body, &g), WEFT_OK);
+    cr_assert_eq(weft_parallel_for(p, outer_body, &g, 0, rows, rg), WEFT_OK);
     for (size_t i = 0; i < rows * cols; i++)
         cr_assert_eq(atomic_load(&g.cells[i]), 1, "%zux%zu grains %zu/%zu: cell %zu", rows, cols,
                      rg, cg, i);
@@ -440,7 +420,7 @@ Test(parallel, first_failing_chunk_status_is_returned_and_the_rest_skipped)
          * for it, and later ones are skipped. */
         struct failing f = {.fail_lo = 0, .fail_hi = 1, .status = -EIO, .spin = 2000,
                             .gate = true};
-        cr_assert_eq(weft_parallel_for(p, 0, n, 1, failing_body, &f), -EIO);
+        wtc_assert_task_failed(weft_parallel_for(p, failing_body, &f, 0, n, 1), -EIO);
         uint64_t ran = atomic_load(&f.chunks);
         if (workers == 1)
             cr_assert_eq(ran, 1, "one worker: only the failing chunk runs, %lu did",
@@ -450,15 +430,15 @@ Test(parallel, first_failing_chunk_status_is_returned_and_the_rest_skipped)
                          workers, (unsigned long)ran, n);
         /* A positive user status and a failure in the middle. */
         struct failing g = {.fail_lo = 777, .fail_hi = 778, .status = 42};
-        cr_assert_eq(weft_parallel_for(p, 0, n, 1, failing_body, &g), 42);
+        wtc_assert_task_failed(weft_parallel_for(p, failing_body, &g, 0, n, 1), 42);
         if (workers == 1)
             cr_assert_eq(atomic_load(&g.chunks), 778, "one worker: chunks after it are skipped");
         /* Every chunk fails: one of them is reported. */
         struct failing h = {.fail_lo = 0, .fail_hi = n, .status = 7};
-        cr_assert_eq(weft_parallel_for(p, 0, n, 16, failing_body, &h), 7);
+        wtc_assert_task_failed(weft_parallel_for(p, failing_body, &h, 0, n, 16), 7);
         /* The last chunk fails: on one worker everything else ran first. */
         struct failing l = {.fail_lo = n - 1, .fail_hi = n, .status = -ENOSPC};
-        cr_assert_eq(weft_parallel_for(p, 0, n, 10, failing_body, &l), -ENOSPC);
+        wtc_assert_task_failed(weft_parallel_for(p, failing_body, &l, 0, n, 10), -ENOSPC);
         if (workers == 1)
             cr_assert_eq(atomic_load(&l.items), n);
         /* The pool is still usable. */
@@ -470,7 +450,7 @@ Test(parallel, first_failing_chunk_status_is_returned_and_the_rest_skipped)
 static int failing_in_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
-    return weft_parallel_for(weft_ctx_pool(ctx), 0, 5000, 3, failing_body, arg);
+    return weft_parallel_for(weft_ctx_pool(ctx), failing_body, arg, 0, 5000, 3);
 }
 
 Test(parallel, failure_inside_a_task_is_returned_to_the_task)
@@ -478,7 +458,7 @@ Test(parallel, failure_inside_a_task_is_returned_to_the_task)
     for (unsigned workers = 1; workers <= 2; workers++) {
         weft_pool *p = wtc_pool_new(workers);
         struct failing f = {.fail_lo = 2500, .fail_hi = 2501, .status = -EBADMSG};
-        cr_assert_eq(wtc_run_task(p, failing_in_task, &f, NULL), -EBADMSG);
+        wtc_assert_task_failed(wtc_run_task(p, failing_in_task, &f, NULL), -EBADMSG);
         wtc_pool_drop(p);
     }
 }
@@ -541,11 +521,11 @@ Test(parallel, map_with_strides_matches_serial)
                     flat[k] = 0xdeadbeef;
                     wide[k] = (struct wide_out){0xdeadbeef, {1, 2, 3}};
                 }
-                cr_assert_eq(weft_parallel_map(p, in, sizeof(*in), flat, sizeof(*flat), n,
-                                               grains[j], map_fn, &salt),
+                cr_assert_eq(weft_parallel_map(p, map_fn, &salt, in, sizeof(*in), flat,
+                                               sizeof(*flat), n, grains[j]),
                              WEFT_OK);
-                cr_assert_eq(weft_parallel_map(p, in, sizeof(*in), wide, sizeof(*wide), n,
-                                               grains[j], map_fn, &salt),
+                cr_assert_eq(weft_parallel_map(p, map_fn, &salt, in, sizeof(*in), wide,
+                                               sizeof(*wide), n, grains[j]),
                              WEFT_OK);
                 for (size_t k = 0; k < n; k++) {
                     uint64_t want = map_one(&in[k], salt);
@@ -580,12 +560,12 @@ Test(parallel, map_with_in_stride_zero_broadcasts_one_input)
 {
     weft_pool *p = wtc_pool_new(2);
     uint64_t seven = 7, out[333];
-    cr_assert_eq(weft_parallel_map(p, &seven, 0, out, sizeof(out[0]), 333, 4, square_fn, NULL),
+    cr_assert_eq(weft_parallel_map(p, square_fn, NULL, &seven, 0, out, sizeof(out[0]), 333, 4),
                  WEFT_OK);
     for (size_t i = 0; i < 333; i++)
         cr_assert_eq(out[i], 49);
     /* n = 0 accepts NULL arrays. */
-    cr_assert_eq(weft_parallel_map(p, NULL, 8, NULL, 8, 0, 0, square_fn, NULL), WEFT_OK);
+    cr_assert_eq(weft_parallel_map(p, square_fn, NULL, NULL, 8, NULL, 8, 0, 0), WEFT_OK);
     wtc_pool_drop(p);
 }
 
@@ -607,9 +587,9 @@ Test(parallel, map_returns_the_failing_element_status)
     uint64_t in[1000], out[1000];
     for (size_t i = 0; i < 1000; i++)
         in[i] = i;
-    cr_assert_eq(weft_parallel_map(p, in, sizeof(in[0]), out, sizeof(out[0]), 1000, 0,
-                                   map_fail_fn, NULL),
-                 -ERANGE);
+    wtc_assert_task_failed(weft_parallel_map(p, map_fail_fn, NULL, in, sizeof(in[0]), out,
+                                             sizeof(out[0]), 1000, 0),
+                           -ERANGE);
     wtc_pool_drop(p);
 }
 
@@ -713,7 +693,8 @@ static void reduce_case(weft_pool *p, const struct range_case *c)
     uint64_t sum = 0, want_sum = 0;
     for (size_t i = b; i < e; i++)
         want_sum += val(i);
-    cr_assert_eq(weft_parallel_reduce(p, b, e, g, &sum, sizeof(sum), sum_fold, sum_combine, NULL),
+    cr_assert_eq(weft_parallel_reduce(p, sum_fold, sum_combine, NULL, b, e, g, &sum,
+                                      sizeof(sum)),
                  WEFT_OK);
     cr_assert_eq(sum, want_sum, "sum [%zu, %zu) grain %zu", b, e, g);
 
@@ -721,12 +702,14 @@ static void reduce_case(weft_pool *p, const struct range_case *c)
     for (size_t i = b; i < e; i++)
         if (mix64(i ^ 0xabc) > want_max)
             want_max = mix64(i ^ 0xabc);
-    cr_assert_eq(weft_parallel_reduce(p, b, e, g, &max, sizeof(max), max_fold, max_combine, NULL),
+    cr_assert_eq(weft_parallel_reduce(p, max_fold, max_combine, NULL, b, e, g, &max,
+                                      sizeof(max)),
                  WEFT_OK);
     cr_assert_eq(max, want_max, "max [%zu, %zu) grain %zu", b, e, g);
 
     struct wt_seq s = {0};
-    cr_assert_eq(weft_parallel_reduce(p, b, e, g, &s, sizeof(s), wt_seq_fold, wt_seq_combine, NULL),
+    cr_assert_eq(weft_parallel_reduce(p, wt_seq_fold, wt_seq_combine, NULL, b, e, g, &s,
+                                      sizeof(s)),
                  WEFT_OK);
     cr_assert(s.ok && s.first == b && s.last == e - 1 && s.count == e - b,
               "concatenation [%zu, %zu) grain %zu: got first %lu last %lu count %lu ok %lu", b,
@@ -735,7 +718,7 @@ static void reduce_case(weft_pool *p, const struct range_case *c)
 
     struct mat m = {{{1, 0}, {0, 1}}}, want = m;
     mat_fold(NULL, b, e, &want, NULL);
-    cr_assert_eq(weft_parallel_reduce(p, b, e, g, &m, sizeof(m), mat_fold, mat_combine, NULL),
+    cr_assert_eq(weft_parallel_reduce(p, mat_fold, mat_combine, NULL, b, e, g, &m, sizeof(m)),
                  WEFT_OK);
     cr_assert(memcmp(&m, &want, sizeof(m)) == 0, "matrix product [%zu, %zu) grain %zu", b, e, g);
 }
@@ -754,8 +737,8 @@ static int reduce_in_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
     struct wt_seq *s = arg;
-    return weft_parallel_reduce(weft_ctx_pool(ctx), 3, 30003, 7, s, sizeof(*s), wt_seq_fold,
-                                wt_seq_combine, NULL);
+    return weft_parallel_reduce(weft_ctx_pool(ctx), wt_seq_fold, wt_seq_combine, NULL, 3, 30003,
+                                7, s, sizeof(*s));
 }
 
 Test(parallel, reduce_from_inside_a_task_keeps_index_order)
@@ -799,8 +782,8 @@ Test(parallel, reduce_with_the_largest_accumulator)
     uint64_t h[NBUCKETS] = {0}, want[NBUCKETS] = {0};
     cr_assert_eq(sizeof(h), WEFT_REDUCE_MAX);
     hist_fold(NULL, 0, 100000, want, NULL);
-    cr_assert_eq(weft_parallel_reduce(p, 0, 100000, 0, h, sizeof(h), hist_fold, hist_combine,
-                                      NULL),
+    cr_assert_eq(weft_parallel_reduce(p, hist_fold, hist_combine, NULL, 0, 100000, 0, h,
+                                      sizeof(h)),
                  WEFT_OK);
     cr_assert(memcmp(h, want, sizeof(h)) == 0);
     wtc_pool_drop(p);
@@ -810,7 +793,8 @@ Test(parallel, reduce_on_an_empty_range_leaves_the_identity)
 {
     weft_pool *p = wtc_pool_new(2);
     uint64_t sum = 12345;
-    cr_assert_eq(weft_parallel_reduce(p, 9, 9, 0, &sum, sizeof(sum), sum_fold, sum_combine, NULL),
+    cr_assert_eq(weft_parallel_reduce(p, sum_fold, sum_combine, NULL, 9, 9, 0, &sum,
+                                      sizeof(sum)),
                  WEFT_OK);
     cr_assert_eq(sum, 12345);
     wtc_pool_drop(p);
@@ -829,9 +813,9 @@ Test(parallel, reduce_returns_a_failing_fold_status)
     for (unsigned workers = 1; workers <= 2; workers++) {
         weft_pool *p = wtc_pool_new(workers);
         uint64_t acc = 0;
-        cr_assert_eq(weft_parallel_reduce(p, 0, 10000, 10, &acc, sizeof(acc), fail_fold,
-                                          sum_combine, NULL),
-                     -EDOM);
+        wtc_assert_task_failed(weft_parallel_reduce(p, fail_fold, sum_combine, NULL, 0, 10000, 10,
+                                                    &acc, sizeof(acc)),
+                               -EDOM);
         wtc_pool_drop(p);
     }
 }
@@ -847,28 +831,28 @@ Test(parallel, bad_arguments_are_einval)
     uint64_t in[4] = {0}, out[4];
     unsigned char big[WEFT_REDUCE_MAX + 1] = {0};
 
-    cr_assert_eq(weft_parallel_for(NULL, 0, 10, 0, cover_body, &lg), WEFT_EINVAL);
-    cr_assert_eq(weft_parallel_for(p, 0, 10, 0, NULL, &lg), WEFT_EINVAL);
-    cr_assert_eq(weft_parallel_for(p, 10, 0, 0, cover_body, &lg), WEFT_EINVAL);
+    cr_assert_eq(weft_parallel_for(NULL, cover_body, &lg, 0, 10, 0), WEFT_EINVAL);
+    cr_assert_eq(weft_parallel_for(p, NULL, &lg, 0, 10, 0), WEFT_EINVAL);
+    cr_assert_eq(weft_parallel_for(p, cover_body, &lg, 10, 0, 0), WEFT_EINVAL);
 
-    cr_assert_eq(weft_parallel_map(NULL, in, 8, out, 8, 4, 0, square_fn, NULL), WEFT_EINVAL);
-    cr_assert_eq(weft_parallel_map(p, in, 8, out, 8, 4, 0, NULL, NULL), WEFT_EINVAL);
-    cr_assert_eq(weft_parallel_map(p, NULL, 8, out, 8, 4, 0, square_fn, NULL), WEFT_EINVAL);
-    cr_assert_eq(weft_parallel_map(p, in, 8, NULL, 8, 4, 0, square_fn, NULL), WEFT_EINVAL);
+    cr_assert_eq(weft_parallel_map(NULL, square_fn, NULL, in, 8, out, 8, 4, 0), WEFT_EINVAL);
+    cr_assert_eq(weft_parallel_map(p, NULL, NULL, in, 8, out, 8, 4, 0), WEFT_EINVAL);
+    cr_assert_eq(weft_parallel_map(p, square_fn, NULL, NULL, 8, out, 8, 4, 0), WEFT_EINVAL);
+    cr_assert_eq(weft_parallel_map(p, square_fn, NULL, in, 8, NULL, 8, 4, 0), WEFT_EINVAL);
 
-    cr_assert_eq(weft_parallel_reduce(NULL, 0, 10, 0, &acc, 8, sum_fold, sum_combine, NULL),
+    cr_assert_eq(weft_parallel_reduce(NULL, sum_fold, sum_combine, NULL, 0, 10, 0, &acc, 8),
                  WEFT_EINVAL);
-    cr_assert_eq(weft_parallel_reduce(p, 0, 10, 0, NULL, 8, sum_fold, sum_combine, NULL),
+    cr_assert_eq(weft_parallel_reduce(p, sum_fold, sum_combine, NULL, 0, 10, 0, NULL, 8),
                  WEFT_EINVAL);
-    cr_assert_eq(weft_parallel_reduce(p, 0, 10, 0, &acc, 8, NULL, sum_combine, NULL),
+    cr_assert_eq(weft_parallel_reduce(p, NULL, sum_combine, NULL, 0, 10, 0, &acc, 8),
                  WEFT_EINVAL);
-    cr_assert_eq(weft_parallel_reduce(p, 0, 10, 0, &acc, 8, sum_fold, NULL, NULL), WEFT_EINVAL);
-    cr_assert_eq(weft_parallel_reduce(p, 10, 0, 0, &acc, 8, sum_fold, sum_combine, NULL),
+    cr_assert_eq(weft_parallel_reduce(p, sum_fold, NULL, NULL, 0, 10, 0, &acc, 8), WEFT_EINVAL);
+    cr_assert_eq(weft_parallel_reduce(p, sum_fold, sum_combine, NULL, 10, 0, 0, &acc, 8),
                  WEFT_EINVAL);
-    cr_assert_eq(weft_parallel_reduce(p, 0, 10, 0, &acc, 0, sum_fold, sum_combine, NULL),
+    cr_assert_eq(weft_parallel_reduce(p, sum_fold, sum_combine, NULL, 0, 10, 0, &acc, 0),
                  WEFT_EINVAL);
-    cr_assert_eq(weft_parallel_reduce(p, 0, 10, 0, big, WEFT_REDUCE_MAX + 1, sum_fold,
-                                      sum_combine, NULL),
+    cr_assert_eq(weft_parallel_reduce(p, sum_fold, sum_combine, NULL, 0, 10, 0, big,
+                                      WEFT_REDUCE_MAX + 1),
                  WEFT_EINVAL);
 
     cr_assert_eq(atomic_load(&lg.chunks), 0, "nothing ran");
@@ -883,14 +867,14 @@ Test(parallel, calls_after_shutdown_from_an_external_thread_are_eshutdown)
         weft_pool *p = wtc_pool_new(2);
         struct ledger lg;
         ledger_init(&lg, 0, 100, 0);
-        cr_assert_eq(weft_parallel_for(p, 0, 100, 0, cover_body, &lg), WEFT_OK);
+        cr_assert_eq(weft_parallel_for(p, cover_body, &lg, 0, 100, 0), WEFT_OK);
         cr_assert_eq(weft_pool_shutdown(p, flags), WEFT_OK);
-        cr_assert_eq(weft_parallel_for(p, 0, 100, 0, cover_body, &lg), WEFT_ESHUTDOWN);
+        cr_assert_eq(weft_parallel_for(p, cover_body, &lg, 0, 100, 0), WEFT_ESHUTDOWN);
         uint64_t in[4] = {1, 2, 3, 4}, out[4] = {0};
-        cr_assert_eq(weft_parallel_map(p, in, 8, out, 8, 4, 1, square_fn, NULL), WEFT_ESHUTDOWN);
+        cr_assert_eq(weft_parallel_map(p, square_fn, NULL, in, 8, out, 8, 4, 1), WEFT_ESHUTDOWN);
         uint64_t acc = 5;
-        cr_assert_eq(weft_parallel_reduce(p, 0, 100, 0, &acc, sizeof(acc), sum_fold,
-                                          sum_combine, NULL),
+        cr_assert_eq(weft_parallel_reduce(p, sum_fold, sum_combine, NULL, 0, 100, 0, &acc,
+                                          sizeof(acc)),
                      WEFT_ESHUTDOWN);
         cr_assert_eq(acc, 5, "the result is untouched");
         cr_assert_eq(out[0], 0, "nothing was mapped");

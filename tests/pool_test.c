@@ -1248,7 +1248,7 @@ struct mixed_loop {
 static void *mixed_loop_thread(void *arg)
 {
     struct mixed_loop *m = arg;
-    m->rc = weft_parallel_for(m->pool, 0, 100, 10, mixed_body, &m->covered);
+    m->rc = weft_parallel_for(m->pool, mixed_body, &m->covered, 0, 100, 10);
     return NULL;
 }
 

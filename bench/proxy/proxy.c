@@ -184,7 +184,7 @@ static uint64_t run_pfor(weft_pool *pool, size_t n)
     uint64_t *out = calloc(n, sizeof(*out));
     if (out == NULL)
         fail("calloc", 0);
-    int rc = weft_parallel_for(pool, 0, n, 1, pfor_body, out);
+    int rc = weft_parallel_for(pool, pfor_body, out, 0, n, 1);
     if (rc != WEFT_OK)
         fail("weft_parallel_for", rc);
     for (size_t i = 0; i < n; i++)

@@ -437,10 +437,18 @@ static void verify_items(size_t lo, size_t hi, const char *what)
               atomic_load(&it->cb_bad));
 }
 
-/* Wait for f's outcome; a timeout ends the run. */
+/* A call's return with WEFT_ETASK replaced by the failed work's own status
+ * (weft_task_status(), read on the calling thread right after the call). */
+static int own(int rc)
+{
+    return rc == WEFT_ETASK ? weft_task_status() : rc;
+}
+
+/* Wait for f's outcome (a task's failure as its own status); a timeout
+ * ends the run. */
 static int result_of(weft_future *f, void **v, const char *what)
 {
-    int rc = weft_future_result(f, WAIT_NS, v);
+    int rc = own(weft_future_result(f, WAIT_NS, v));
     if (rc == WEFT_ETIMEDOUT && !weft_future_done(f))
         hang_check(rc, what);
     return rc;
@@ -548,13 +556,13 @@ static void ph_submit(struct phase *ph, uint64_t want)
             rc = result_of(f, &v, "submit: weft_future_result");
         } else if (i % 3 == 1) {
             hang_check(weft_future_wait(f, WAIT_NS), "submit: weft_future_wait");
-            rc = weft_future_result(f, 0, &v);
+            rc = own(weft_future_result(f, 0, &v));
         } else {
             struct timespec dl;
             clock_gettime(CLOCK_MONOTONIC, &dl);
             dl.tv_sec += WAIT_NS / 1000000000;
             hang_check(weft_future_wait_until(f, &dl), "submit: weft_future_wait_until");
-            rc = weft_future_result(f, 0, &v);
+            rc = own(weft_future_result(f, 0, &v));
         }
         bad += !outcome_ok(&items[i], f, rc, v) || weft_future_state(f) != WEFT_FINISHED;
     }
@@ -637,7 +645,7 @@ static void ph_bulk(struct phase *ph, uint64_t want)
         size_t bad = 0;
         for (size_t i = 0; i < acc; i++) {
             void *v = NULL;
-            rc = weft_future_result(futs[i], 0, &v);
+            rc = own(weft_future_result(futs[i], 0, &v));
             bad += !done_buf[i] || !outcome_ok(&items[i], futs[i], rc, v);
             weft_future_release(futs[i]);
         }
@@ -680,7 +688,7 @@ static int parent_task(weft_ctx *ctx, void *arg, void **result)
         CHECK(rc == WEFT_OK, "nested: weft_wait: %s", weft_strerror(rc));
         for (size_t i = 0; i < p->nf; i++) {
             v = NULL;
-            rc = weft_future_result(p->fs[i], 0, &v);
+            rc = own(weft_future_result(p->fs[i], 0, &v));
             bad += !outcome_ok(&items[p->kid0 + i], p->fs[i], rc, v);
         }
         break;
@@ -705,7 +713,7 @@ static int parent_task(weft_ctx *ctx, void *arg, void **result)
             p->seen[idx] = true;
             yielded++;
             v = NULL;
-            rc = weft_future_result(f, 0, &v);
+            rc = own(weft_future_result(f, 0, &v));
             bad += !outcome_ok(&items[p->kid0 + idx], f, rc, v);
         }
         hang_check(rc, "nested: as_completed on a worker");
@@ -810,8 +818,8 @@ struct map_call {
 
 static void map_call_run(weft_pool *pl, struct map_call *m)
 {
-    m->rc = weft_map(pl, elem_fn, &m->e, seq_in, sizeof *seq_in, vals_out, sizeof *vals_out, m->n,
-                     &m->o, &m->failed_index);
+    m->rc = own(weft_map(pl, elem_fn, &m->e, seq_in, sizeof *seq_in, vals_out, sizeof *vals_out,
+                         m->n, &m->o, &m->failed_index));
 }
 
 static int map_in_task(weft_ctx *ctx, void *arg, void **result)
@@ -891,7 +899,8 @@ static int pf_in_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
     struct pf_ud *u = arg;
-    u->rc = weft_parallel_for(weft_ctx_pool(ctx), u->base, u->base + u->n, u->grain, pf_body, u);
+    u->rc = own(
+        weft_parallel_for(weft_ctx_pool(ctx), pf_body, u, u->base, u->base + u->n, u->grain));
     return 0;
 }
 
@@ -913,7 +922,7 @@ static void ph_parallel_for(struct phase *ph, uint64_t want)
         weft_future_release(f);
         ph->tasks++;
     } else {
-        u.rc = weft_parallel_for(pool, u.base, u.base + u.n, u.grain, pf_body, &u);
+        u.rc = own(weft_parallel_for(pool, pf_body, &u, u.base, u.base + u.n, u.grain));
     }
     CHECK(atomic_load(&u.bad) == 0, "parallel_for: %u bad chunks (grain %zu)",
           atomic_load(&u.bad), u.grain);
@@ -945,8 +954,8 @@ static int pm_in_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
     struct pm_call *c = arg;
-    c->rc = weft_parallel_map(weft_ctx_pool(ctx), seq_in, sizeof *seq_in, vals_out,
-                              sizeof *vals_out, c->n, c->grain, elem_fn, &c->e);
+    c->rc = own(weft_parallel_map(weft_ctx_pool(ctx), elem_fn, &c->e, seq_in, sizeof *seq_in,
+                                  vals_out, sizeof *vals_out, c->n, c->grain));
     return 0;
 }
 
@@ -967,8 +976,8 @@ static void ph_parallel_map(struct phase *ph, uint64_t want)
         weft_future_release(f);
         ph->tasks++;
     } else {
-        c.rc = weft_parallel_map(pool, seq_in, sizeof *seq_in, vals_out, sizeof *vals_out, c.n,
-                                 c.grain, elem_fn, &c.e);
+        c.rc = own(weft_parallel_map(pool, elem_fn, &c.e, seq_in, sizeof *seq_in, vals_out,
+                                     sizeof *vals_out, c.n, c.grain));
     }
     if (c.e.fail_at == SIZE_MAX) {
         CHECK(c.rc == WEFT_OK, "parallel_map: %s", weft_strerror(c.rc));
@@ -1052,8 +1061,8 @@ struct pr_call {
 
 static void pr_run(weft_pool *pl, struct pr_call *c)
 {
-    c->rc = weft_parallel_reduce(pl, c->begin, c->begin + c->n, c->u.grain, &c->acc, sizeof c->acc,
-                                 pr_fold, pr_combine, &c->u);
+    c->rc = own(weft_parallel_reduce(pl, pr_fold, pr_combine, &c->u, c->begin,
+                                     c->begin + c->n, c->u.grain, &c->acc, sizeof c->acc));
 }
 
 static int pr_in_task(weft_ctx *ctx, void *arg, void **result)
@@ -1291,7 +1300,7 @@ static bool future_failed(weft_future *f)
 {
     if (!weft_future_done(f))
         return false;
-    int rc = weft_future_result(f, 0, NULL);
+    int rc = own(weft_future_result(f, 0, NULL));
     return rc != WEFT_OK && rc != WEFT_ECANCELED;
 }
 
@@ -1338,7 +1347,7 @@ static int waiter_task(weft_ctx *ctx, void *arg, void **result)
     size_t bad = 0;
     for (size_t i = 0; i < w->n; i++) {
         void *v = NULL;
-        rc = weft_future_result(w->fs[i], 0, &v);
+        rc = own(weft_future_result(w->fs[i], 0, &v));
         bad += !outcome_ok(&items[w->kid0 + i], w->fs[i], rc, v);
         weft_future_release(w->fs[i]);
     }
@@ -1411,12 +1420,12 @@ static void ph_wait(struct phase *ph, uint64_t want)
     void *v = NULL;
     CHECK(weft_future_result(ps[0], 0, &v) == WEFT_OK && v == &items[0] &&
               weft_future_result(ps[1], 0, NULL) == WEFT_ECANCELED &&
-              weft_future_result(ps[2], 0, NULL) == 5,
+              weft_future_result(ps[2], 0, NULL) == WEFT_ETASK && weft_task_status() == 5,
           "wait: promise outcomes");
     size_t bad = 0;
     for (size_t i = 0; i < nt; i++) {
         v = NULL;
-        rc = weft_future_result(futs[i], 0, &v);
+        rc = own(weft_future_result(futs[i], 0, &v));
         bad += !outcome_ok(&items[i], futs[i], rc, v);
         weft_future_release(futs[i]);
     }
@@ -1530,7 +1539,7 @@ static void ph_as_completed(struct phase *ph, uint64_t want)
     bad = 0;
     for (size_t i = 0; i < nt; i++) {
         void *v = NULL;
-        rc = weft_future_result(futs[i], 0, &v);
+        rc = own(weft_future_result(futs[i], 0, &v));
         bad += !outcome_ok(&items[i], futs[i], rc, v);
         weft_future_release(futs[i]);
     }
@@ -1619,7 +1628,7 @@ static void ph_cancel(struct phase *ph, uint64_t want)
             /* The callbacks ran in this thread, before cancel returned. */
             uint32_t cb = atomic_load(&it->cb);
             int c2 = weft_future_cancel(f);
-            int rc = weft_future_result(f, 0, NULL);
+            int rc = own(weft_future_result(f, 0, NULL));
             if (c1 != 1 || c2 != 1 || cb != it->ncb || !weft_future_cancelled(f) ||
                 weft_future_state(f) != WEFT_CANCELLED || rc != WEFT_ECANCELED)
                 bad++;
@@ -1649,7 +1658,7 @@ static void ph_cancel(struct phase *ph, uint64_t want)
     bad = 0;
     for (size_t i = 0; i < n; i++) {
         void *v = NULL;
-        rc = weft_future_result(futs[i], 0, &v);
+        rc = own(weft_future_result(futs[i], 0, &v));
         bad += !outcome_ok(&items[i], futs[i], rc, v);
     }
     CHECK(bad == 0, "cancel: %zu of %zu outcomes wrong", bad, n);
@@ -1722,7 +1731,7 @@ static void ph_shutdown(struct phase *ph, uint64_t want)
     weft_future_release(gf);
     size_t bad = 0;
     for (size_t i = 0; i < n; i++) {
-        rc = weft_future_result(futs[i], 0, NULL);
+        rc = own(weft_future_result(futs[i], 0, NULL));
         bad += !outcome_ok(&items[i], futs[i], rc, NULL);
     }
     CHECK(bad == 0, "shutdown: %zu of %zu tasks not cancelled", bad, n);

@@ -300,6 +300,15 @@ static enum child_mode child_mode(const struct node *kid)
 
 static int node_task(weft_ctx *ctx, void *arg, void **result);
 
+/* A node's status is the work's own status: a call that reports a failed
+ * child, future or join with WEFT_ETASK is replaced at once by the status
+ * behind it (weft_task_status() is per thread and the next WEFT_ETASK
+ * replaces it). */
+static int own_status(int rc)
+{
+    return rc == WEFT_ETASK ? weft_task_status() : rc;
+}
+
 /* Whether the parent takes back its private children (weft_sync_take) and
  * runs them itself before weft_sync. Invisible to the oracle: the status of
  * the most recently spawned failing child wins either way. */
@@ -431,6 +440,11 @@ static int wait_futures(weft_future **futs, const struct node *kids, unsigned k,
         int rc = weft_future_result(futs[i], WEFT_FOREVER, &v);
         if (rc == WEFT_OK && v != &kids[i])
             anomaly();
+        if (rc == WEFT_ETASK) {
+            rc = weft_future_task_status(futs[i]);
+            if (rc == 0 || rc != weft_task_status())
+                anomaly();
+        }
         if (first == 0)
             first = rc;
         weft_future_release(futs[i]);
@@ -448,7 +462,7 @@ static __attribute__((noinline)) int node_many(weft_ctx *ctx, struct node *nd, u
     plan_children(nd, h, k, kids);
     int status;
     if (use_join(nd, h, k)) {
-        status = weft_join(ctx, node_task, &kids[0], node_task, &kids[1]);
+        status = own_status(weft_join(ctx, node_task, &kids[0], node_task, &kids[1]));
     } else {
         weft_group g;
         weft_child slots[MAXK];
@@ -474,7 +488,7 @@ static __attribute__((noinline)) int node_many(weft_ctx *ctx, struct node *nd, u
             fs = wait_futures(futs, kids, k, wait_style(h));
         if (takes_back(h))
             ts = take_and_run(ctx, &g, slots, kids, taken);
-        gs = weft_sync(&g);
+        gs = own_status(weft_sync(&g));
         if (ts != 0) /* the taken children were the most recent ones */
             gs = ts;
         if (!futures_first(h))
@@ -506,7 +520,7 @@ static int node_one(weft_ctx *ctx, struct node *nd, uint64_t h)
             anomaly();
         if (takes_back(h))
             ts = take_and_run(ctx, &g, &slot, &kid, &taken);
-        status = weft_sync(&g);
+        status = own_status(weft_sync(&g));
         if (ts != 0)
             status = ts;
         if (!taken && weft_child_result(&slot) != &kid)
@@ -563,6 +577,8 @@ static bool tree_round(weft_pool *p, const struct shape *sh, uint64_t key, uint3
     }
     void *v = NULL;
     rc = weft_future_result(f, WEFT_FOREVER, &v);
+    if (rc == WEFT_ETASK)
+        rc = weft_future_task_status(f);
     weft_future_release(f);
     bool ok = true;
     if (rc != want_status || (rc == WEFT_OK && v != &got)) {
@@ -697,8 +713,7 @@ static int outer_body(weft_ctx *ctx, size_t lo, size_t hi, void *ud)
         atomic_fetch_add_explicit(&lt->bad, 1, memory_order_relaxed);
     if (lt->nested && hi - lo > 1) {
         struct inner in = {.lt = lt, .lo = lo, .hi = hi};
-        return weft_parallel_for(weft_ctx_pool(ctx), lo, hi, 1 + (hi - lo) / 5, inner_body,
-                                 &in);
+        return weft_parallel_for(weft_ctx_pool(ctx), inner_body, &in, lo, hi, 1 + (hi - lo) / 5);
     }
     for (size_t i = lo; i < hi; i++)
         atomic_fetch_add_explicit(&lt->hits[i - lt->begin], 1, memory_order_relaxed);
@@ -749,7 +764,7 @@ static bool loop_round(struct loop_thread *lt, uint64_t r)
         atomic_store_explicit(&lt->hits[i], 0, memory_order_relaxed);
     atomic_store_explicit(&lt->bad, 0, memory_order_relaxed);
     bool ok = true;
-    int rc = weft_parallel_for(lt->pool, begin, begin + n, grain, outer_body, lt);
+    int rc = weft_parallel_for(lt->pool, outer_body, lt, begin, begin + n, grain);
     if (rc != WEFT_OK) {
         fail("parallel_for [%zu, %zu) grain %zu: %s", begin, begin + n, grain, weft_strerror(rc));
         ok = false;
@@ -781,8 +796,8 @@ static bool loop_round(struct loop_thread *lt, uint64_t r)
         ok = false;
     }
     uint64_t sum = 0;
-    rc = weft_parallel_reduce(lt->pool, begin, begin + n, grain, &sum, sizeof(sum), sum_fold,
-                              sum_combine, NULL);
+    rc = weft_parallel_reduce(lt->pool, sum_fold, sum_combine, NULL, begin, begin + n, grain,
+                              &sum, sizeof(sum));
     uint64_t want = sum_squares_below(begin + n) - sum_squares_below(begin);
     if (rc != WEFT_OK || sum != want) {
         fail("parallel_reduce sum [%zu, %zu) grain %zu: %s, %" PRIu64 " want %" PRIu64, begin,
@@ -790,8 +805,8 @@ static bool loop_round(struct loop_thread *lt, uint64_t r)
         ok = false;
     }
     struct wt_seq s = {0};
-    rc = weft_parallel_reduce(lt->pool, begin, begin + n, grain, &s, sizeof(s), wt_seq_fold,
-                              wt_seq_combine, NULL);
+    rc = weft_parallel_reduce(lt->pool, wt_seq_fold, wt_seq_combine, NULL, begin, begin + n,
+                              grain, &s, sizeof(s));
     bool seq_ok = n == 0 ? s.count == 0
                          : (s.ok && s.first == begin && s.last == begin + n - 1 && s.count == n);
     if (rc != WEFT_OK || !seq_ok) {

@@ -234,7 +234,10 @@ static void check_done_result(struct rec *r, weft_future *f)
     } else {
         CHECK(st == WEFT_FINISHED, "#%u: done but state %d", r->id, st);
         if (r->fail)
-            CHECK(rc == TASK_STATUS, "#%u: result gave %d, want %d", r->id, rc, TASK_STATUS);
+            CHECK(rc == WEFT_ETASK && weft_task_status() == TASK_STATUS &&
+                      weft_future_task_status(f) == TASK_STATUS,
+                  "#%u: result gave %d (status %d), want WEFT_ETASK (%d)", r->id, rc,
+                  weft_task_status(), TASK_STATUS);
         else
             CHECK(rc == WEFT_OK && v == r, "#%u: result gave %d value %p", r->id, rc, v);
         CHECK(atomic_load(&r->ran) == 1, "#%u: finished but ran=%d", r->id,
@@ -440,8 +443,10 @@ static void random_op(int c, uint64_t *rs, int *seq)
             ; /* it may have finished since: nothing to check */
         else if (rc == WEFT_ECANCELED)
             CHECK(weft_future_cancelled(f), "#%u: ECANCELED but not cancelled", r->id);
-        else if (rc == TASK_STATUS)
-            CHECK(r->fail, "#%u: status %d from a succeeding task", r->id, rc);
+        else if (rc == WEFT_ETASK)
+            CHECK(r->fail && weft_task_status() == TASK_STATUS,
+                  "#%u: WEFT_ETASK (status %d) from a task that %s", r->id, weft_task_status(),
+                  r->fail ? "failed" : "succeeded");
         else
             CHECK(rc == WEFT_OK && v == r && !r->fail, "#%u: result %d value %p", r->id, rc, v);
     } else if (op < 70) {

@@ -398,7 +398,9 @@ static void finish_round(struct round *r)
         int rc = weft_future_result(r->d[k], 0, &v);
         if (r->kind[k] == TASK && rc != WEFT_ECANCELED) {
             struct cell *c = &r->cell[k];
-            CHECK(rc == (c->fails ? 17 : 0), "task status %d", rc);
+            CHECK(rc == (c->fails ? WEFT_ETASK : 0) && weft_future_task_status(r->d[k]) ==
+                                                          (c->fails ? 17 : 0),
+                  "task status %d", rc);
             CHECK(c->out == c->in * 3, "task output not visible");
             CHECK(rc != 0 || v == c, "task value wrong");
         }

@@ -5,6 +5,8 @@
 #define WEFT_CRITERION_H
 
 #include <criterion/criterion.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "weft.h"
 #include "weft_test.h"
@@ -32,5 +34,34 @@ static inline int wtc_run_task(weft_pool *p, weft_fn fn, void *arg, void **value
     weft_future_release(f);
     return rc;
 }
+
+/* Wait until p's workers (at most 8) sleep: each has parked at least once
+ * and none has run, stolen, tried to steal or parked for a while. */
+static inline void wtc_await_all_parked(weft_pool *p)
+{
+    unsigned n = weft_pool_size(p);
+    weft_worker_stats a[8], b[8];
+    cr_assert_leq(n, 8u);
+    int64_t until = wt_now_ns() + 5 * 1000000000ll;
+    for (;;) {
+        cr_assert_eq(weft_pool_stats(p, a, n), (int)n);
+        wt_sleep_us(3000);
+        cr_assert_eq(weft_pool_stats(p, b, n), (int)n);
+        bool quiet = memcmp(a, b, n * sizeof(a[0])) == 0;
+        for (unsigned i = 0; i < n; i++)
+            quiet = quiet && b[i].parks > 0;
+        if (quiet)
+            return;
+        cr_assert_lt(wt_now_ns(), until, "workers never parked");
+    }
+}
+
+/* rc is WEFT_ETASK, and the work behind it failed with `status`. */
+#define wtc_assert_task_failed(rc, status)                        \
+    do {                                                          \
+        int wtc_rc_ = (rc);                                       \
+        cr_assert_eq(wtc_rc_, WEFT_ETASK, "rc %d", wtc_rc_);      \
+        cr_assert_eq(weft_task_status(), (status), "task status"); \
+    } while (0)
 
 #endif /* WEFT_CRITERION_H */

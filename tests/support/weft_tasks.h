@@ -30,6 +30,30 @@ static inline uint64_t wt_fib(unsigned n)
     return a;
 }
 
+/* fib(n) by spawn/sync (arg: n; *result: fib(n)): every call is a spawned
+ * child; a failed spawn or child is returned. */
+static inline int wt_fib_spawn(weft_ctx *ctx, void *arg, void **result)
+{
+    uintptr_t n = (uintptr_t)arg;
+    if (n < 2) {
+        *result = (void *)n;
+        return 0;
+    }
+    weft_group g;
+    weft_child a, b;
+    weft_group_init(&g, ctx);
+    int rc = weft_spawn(&g, &a, wt_fib_spawn, (void *)(n - 1));
+    if (rc == WEFT_OK)
+        rc = weft_spawn(&g, &b, wt_fib_spawn, (void *)(n - 2));
+    int rs = weft_sync(&g);
+    if (rc != WEFT_OK)
+        return rc;
+    if (rs != WEFT_OK)
+        return rs;
+    *result = (void *)((uintptr_t)weft_child_result(&a) + (uintptr_t)weft_child_result(&b));
+    return 0;
+}
+
 /* fib(n) by nested futures: each task submits its two halves and waits on
  * them (arg: n; *result: fib(n)). Python's ThreadPoolExecutor(2) deadlocks on
  * this; a helping wait does not. */

@@ -29,9 +29,9 @@ struct map_weft {
 static void run(map_data *d, void *arg)
 {
     const struct map_weft *m = arg;
-    int rc = m->pmap ? weft_parallel_map(m->pool, d->in, sizeof(uint64_t), d->out,
-                                         sizeof(uint64_t), d->n, m->grain, elem_fn, NULL)
-                     : weft_parallel_for(m->pool, 0, d->n, m->grain, range_body, d);
+    int rc = m->pmap ? weft_parallel_map(m->pool, elem_fn, NULL, d->in, sizeof(uint64_t),
+                                         d->out, sizeof(uint64_t), d->n, m->grain)
+                     : weft_parallel_for(m->pool, range_body, d, 0, d->n, m->grain);
     if (rc != WEFT_OK)
         bench_fail("%s: %s", m->pmap ? "weft_parallel_map" : "weft_parallel_for",
                    weft_strerror(rc));
