@@ -95,7 +95,7 @@ extern "C" {
 #endif
 
 #define WEFT_VERSION_MAJOR 0
-#define WEFT_VERSION_MINOR 2
+#define WEFT_VERSION_MINOR 4
 #define WEFT_VERSION_PATCH 0
 
 /* ---- status codes ------------------------------------------------------- */
