@@ -127,7 +127,7 @@ def workloads(quick, py_iters):
     def py(cmd, *args):
         return [sys.executable, PEERS, cmd, "--workers", "{w}", *[str(a) for a in args]]
 
-    rt_reps, rt_idle = (3, 200) if q else (5, 200)
+    rt_reps, rt_idle = (3, 50) if q else (5, 200)
     batch_n, batch_py = (100000, 10000) if q else (1000000, 50000)
     fib_n = 27 if q else 37
     nq_n = 10 if q else 12
@@ -199,7 +199,7 @@ def workloads(quick, py_iters):
             Variant("tbb", c("map_tbb", "--n", map_n, "--reps", 5), unit_field="n"),
             Variant("omp", c("map_omp", "--n", map_n, "--reps", 5), unit_field="n"),
         ], note=f"out[i] = splitmix64(in[i]) over {map_n:,} uint64; weft = parallel_for, "
-                "weft-pmap = parallel_map", rounds=4,
+                "weft-pmap = parallel_map", rounds=3,
            title=f"map over {map_n:,} uint64 (parallel_for)"),
         Workload("cpubatch", "run", [
             Variant("serial", c("cpubatch_seq", "--n", cb_n, "--reps", 1), serial=True),
@@ -340,6 +340,12 @@ def make_plan(args, wls):
                 for v in vs[k:] + vs[:k]:
                     plan.append((rnd, wl, w, v, 1 if v.serial else w))
     return plan
+
+
+def show_path(path):
+    """path relative to the current folder when it is below it."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
 
 
 def fmt_clock(s):
@@ -577,7 +583,7 @@ def run_proxy(args, progress, prior):
         with open(os.path.join(args.out_dir, "proxy.log")) as f:
             tail = f.read().strip().splitlines()[-15:]
         progress.note("FAILED bench/proxy/run (exit status %d); the end of %s:\n  %s" % (
-            rc, os.path.relpath(os.path.join(args.out_dir, "proxy.log")), "\n  ".join(tail)))
+            rc, show_path(os.path.join(args.out_dir, "proxy.log")), "\n  ".join(tail)))
     return rc == 0, info
 
 
@@ -834,7 +840,7 @@ def main():
     header = report.header_lines(info, args.quick)
     for h in header:
         print(h)
-    print(f"run folder: {os.path.relpath(args.out_dir)}", flush=True)
+    print(f"run folder: {show_path(args.out_dir)}", flush=True)
 
     plan = make_plan(args, wls)
     prior_cells, prior_proxy = load_prior(report.latest_results(args.quick))
@@ -861,7 +867,7 @@ def main():
         progress.finish()
         if not proxy_ok:
             failures.append("bench/proxy/run failed (see proxy.log)")
-        print(f"proxy: {os.path.relpath(os.path.join(args.out_dir, 'proxy.md'))}")
+        print(f"proxy: {show_path(os.path.join(args.out_dir, 'proxy.md'))}")
 
     write_csv(os.path.join(args.out_dir, "results.csv"), header, wls, rows)
     data = {
@@ -889,7 +895,7 @@ def main():
         json.dump(data, f, indent=1)
     report.render(args.out_dir)
     report.point_latest(args.out_dir, args.quick)
-    print(f"report: {os.path.relpath(os.path.join(args.out_dir, 'report.md'))} "
+    print(f"report: {show_path(os.path.join(args.out_dir, 'report.md'))} "
           f"(and results.csv, results.json, chart.png in the same folder)")
     print(f"total time {time.time() - started:.0f} s")
     if failures:

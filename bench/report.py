@@ -376,7 +376,7 @@ def write_chart(data, path):
         dat = bars("speedup", entries)
         script += [
             "unset logscale y", "unset label", "unset arrow",
-            f"set yrange [0:{top * 1.22:.3g}]", "set format y '%g'",
+            f"set yrange [0:{top * 1.3:.3g}]", "set format y '%g'",
             f"set xrange [-0.6:{len(sp) - 0.4}]",
             f"set xtics ({', '.join(tics)}) rotate by 0 center",
             "set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb '#555555'",
@@ -384,7 +384,7 @@ def write_chart(data, path):
             "blue: weft 1 worker, red: weft 2 workers, green: the fastest peer at 2 workers "
             "(named below)\"",
             f"plot '{dat}' using 1:2:(0.26):3 with boxes lc rgb variable notitle, "
-            f"'' using 1:2:4 with labels offset 0,0.6 font ',8' notitle",
+            f"'' using 1:2:4 with labels rotate by 90 left offset 0,0.4 font ',8' notitle",
         ]
     for wl in (w for w in data["workloads"] if w["chart"]):
         rows = wl["rows"]
@@ -536,9 +536,13 @@ def headline(data):
 
 
 def headline_markdown(data, link=""):
+    t = data["timing"]
+    took = fmt_duration(t.get("total_s")) + (
+        ", build and proxy included" if t.get("build_s") is not None and t.get("proxy_s")
+        else "")
     lines = [
         f"Medians, with min–max ranges below them, of one run of `{data['command']}` "
-        f"on a {machine_line(data['info'])}. Ratios: the other system's time over weft's "
+        f"({took}) on a {machine_line(data['info'])}. Ratios: the other system's time over weft's "
         "at 2 workers (above 1: weft is faster); peers: oneTBB (`tbb`), OpenMP tasks "
         "(`omp`), Python `concurrent.futures` (`py-*`)."
         + (f" Method, ranges of every system, memory and the machine: [{link}]({link})."
@@ -722,8 +726,9 @@ def report_markdown(data, run_dir, chart_ok):
         out += [f"> - {f}" for f in data["failures"]] + [""]
     if chart_ok:
         out += ["![weft and its peers, per workload](chart.png)", ""]
-    out += ["## Headline", "", headline_markdown(data), "",
-            "## Machine and versions", "", machine_markdown(data), "",
+    if headline(data):
+        out += ["## Headline", "", headline_markdown(data), ""]
+    out += ["## Machine and versions", "", machine_markdown(data), "",
             "## Method", "", method_markdown(data), "",
             "## Results per workload", "",
             "Raw figures: [results.csv](results.csv) (every cell) and "
