@@ -186,8 +186,12 @@ def collect_info(build_dir, root=ROOT):
                      for p in ("MAJOR", "MINOR", "PATCH"))
     tbb_h = read("/usr/include/oneapi/tbb/version.h")
     tbb = ".".join(re.findall(r"#define TBB_VERSION_(?:MAJOR|MINOR)\s+(\d+)", tbb_h))
-    weft_version = re.search(r"project\(weft VERSION ([\d.]+)",
-                             read(os.path.join(root, "CMakeLists.txt")))
+    # The project's version: CMakeLists.txt's when it spells it out, else weft.h's.
+    parts = dict(re.findall(r"^#define WEFT_VERSION_(MAJOR|MINOR|PATCH) (\d+)",
+                            read(os.path.join(root, "include", "weft.h")), re.M))
+    weft_version = next(iter(re.findall(r"project\(weft VERSION ([\d.]+)",
+                                        read(os.path.join(root, "CMakeLists.txt")))),
+                        ".".join(parts.get(k, "?") for k in ("MAJOR", "MINOR", "PATCH")))
     return {
         "machine": {
             "cpu": cpu("model name") or platform.processor() or "unknown",
@@ -216,7 +220,7 @@ def collect_info(build_dir, root=ROOT):
             if shutil.which("gnuplot") else "not installed",
             "valgrind": first_line(sh(["valgrind", "--version"]), "not installed")
             if shutil.which("valgrind") else "not installed",
-            "weft": weft_version.group(1) if weft_version else "?",
+            "weft": weft_version,
             "git": git_state(root),
         },
         "flags": build_flags(build_dir),
