@@ -2,26 +2,31 @@
 """Run the weft benchmarks against their peers and compare.
 
 Runs every workload for every system (weft, oneTBB, OpenMP, serial C, Python
-concurrent.futures) at 1 and 2 workers. Each (workload, system, workers) runs
-as its own process, so its peak RSS comes from os.wait4(). Systems are
-interleaved: each round visits them in a rotated order, and samples from all
-rounds are pooled into a median and a min-max range.
+concurrent.futures) at 1 and 2 workers. Each (workload, system, workers) cell
+runs as its own processes, interleaved: each round visits the systems in a
+rotated order, and the samples of all rounds are pooled into a median and a
+min-max range. The peers' cells have a time budget (--cell-budget: no more
+processes once a cell has used it) and a hard cap (--hard-cap: a process still
+running then is killed; with no sample yet the cell reads ">cap").
 
-Prints a table (ratios vs serial and vs the best other system), writes
-bench/results/latest.csv and, when gnuplot is installed, latest.png (quick.* with --quick).
+Prints a table (ratios vs serial and vs the best other system) and writes a
+run folder (default: a new bench/out/<UTC time>/): results.csv, results.json,
+chart.png (when gnuplot is installed) and report.md (bench/report.py); with
+the proxy (not with --quick or --only, unless --only names "proxy") also
+proxy.md, proxy.csv and proxy.log. Progress goes to stderr.
 Builds nothing: run bench/run, or build with -DWEFT_BUILD_BENCH=ON first.
 Exits 1 if any program failed its correctness check (or crashed, or timed out).
 
-    python3 bench/compare.py            # default run, <= 5 minutes on 2 vCPUs
-    python3 bench/compare.py --quick    # smoke test, <= 1 minute, no timing claims
+    python3 bench/compare.py            # default run
+    python3 bench/compare.py --quick    # smoke test, no timing claims
 """
 
 import argparse
+import collections
 import csv
 import datetime
-import math
+import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -34,6 +39,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEERS = os.path.join(HERE, "python", "peers.py")
+
+import report  # noqa: E402  (bench/report.py: machine facts, report.md, chart)
 
 
 # ---- workload table ------------------------------------------------------
@@ -63,15 +70,22 @@ def with_pair(v):
     return [v, Variant(f"{v.system}-pair", argv, unit_field=v.unit_field, copies=2, only_w=2)]
 
 
-class Workload:
-    """rounds: how many interleaved rounds the default run gives it (at least
-    the default); the short fork/join programs get more, because a process's
-    speed depends on its own address layout (see bench/README.md), so their
-    medians should pool many processes. chart: draw a panel in the PNG."""
+DEFAULT_ROUNDS = 2  # interleaved rounds of a workload that sets none
 
-    def __init__(self, name, unit, variants, note="", rounds=0, chart=True):
+
+class Workload:
+    """rounds: how many interleaved rounds the default run gives it; the
+    short fork/join programs get more, because a process's speed varies from
+    process to process (see bench/README.md), so their medians should pool
+    many processes. title: a short description (report, headline, chart).
+    headline: weft's variant in the report's headline table. chart: draw a
+    panel in the PNG."""
+
+    def __init__(self, name, unit, variants, note="", rounds=DEFAULT_ROUNDS, chart=True,
+                 title="", headline="weft"):
         self.name, self.unit, self.variants, self.note = name, unit, variants, note
         self.rounds, self.chart = rounds, chart
+        self.title, self.headline = title or name, headline
 
 
 NQ_VCPU = "nq-vcpu"  # the vCPU probe's workload (vcpu_summary reads its rows)
@@ -91,6 +105,7 @@ def vcpu_probe(c, nq_n):
                Variant(f"weft@cpu{cpu}", c("nqueens_weft", "--n", nq_n, "--reps", 3),
                        only_w=1, cpu=cpu)]
     return Workload(NQ_VCPU, "run", vs, rounds=6, chart=False,
+                    title=f"nqueens({nq_n}) pinned to one vCPU at a time",
                     note=f"nqueens({nq_n}) pinned to one vCPU at a time: serial and weft "
                          "at 1 worker; see the vCPU probe below the fork/join summary")
 
@@ -112,7 +127,7 @@ def workloads(quick, py_iters):
     def py(cmd, *args):
         return [sys.executable, PEERS, cmd, "--workers", "{w}", *[str(a) for a in args]]
 
-    rt_reps, rt_idle = (3, 200) if q else (15, 200)
+    rt_reps, rt_idle = (3, 50) if q else (5, 200)
     batch_n, batch_py = (100000, 10000) if q else (1000000, 50000)
     fib_n = 27 if q else 37
     nq_n = 10 if q else 12
@@ -136,7 +151,8 @@ def workloads(quick, py_iters):
                 "from the master (OpenMP has no external submit); libgomp's default wait "
                 "policy costs ms here at 2 workers, OMP_WAIT_POLICY=passive ~40 us; floor = bare "
                 "futex wake of a thread that slept as long, answered back (no pool; "
-                "the machine's lower bound; the same program at both w)"),
+                "the machine's lower bound; the same program at both w)",
+           title=f"round trip after {rt_idle} ms idle"),
         Workload("batch", "task", [
             Variant("serial", c("batch_seq", "--n", batch_n, "--reps", r + 1),
                     unit_field="tasks", serial=True),
@@ -146,20 +162,23 @@ def workloads(quick, py_iters):
             Variant("py-thread", py("batch", "--n", batch_py, "--reps", 1), unit_field="tasks",
                     python=True),
         ], note=f"{batch_n:,} tasks of ~100 ns from one thread, then all awaited; "
-                f"Python: {batch_py:,} no-op tasks, compare per task"),
+                f"Python: {batch_py:,} no-op tasks, compare per task",
+           title=f"{batch_n:,} tasks of ~100 ns, a future each"),
         Workload("fib", "run", [
             *with_pair(Variant("serial", c("fib_seq", "--n", fib_n, "--reps", 3), serial=True)),
             *with_pair(Variant("weft", c("fib_weft", "--n", fib_n, "--reps", r))),
             Variant("tbb", c("fib_tbb", "--n", fib_n, "--reps", 1)),
             Variant("omp", c("fib_omp", "--n", fib_n, "--reps", 1)),
-        ], note=f"fib({fib_n}), no cutoff, one spawn per internal call"),
+        ], note=f"fib({fib_n}), no cutoff, one spawn per internal call",
+           title=f"fib({fib_n}), a spawn per call"),
         Workload("nqueens", "run", [
             *with_pair(Variant("serial", c("nqueens_seq", "--n", nq_n, "--reps", 5),
                                serial=True)),
             *with_pair(Variant("weft", c("nqueens_weft", "--n", nq_n, "--reps", 3))),
             Variant("tbb", c("nqueens_tbb", "--n", nq_n, "--reps", 3)),
             Variant("omp", c("nqueens_omp", "--n", nq_n, "--reps", 3)),
-        ], note=f"nqueens({nq_n}), one spawn per valid placement", rounds=6),
+        ], note=f"nqueens({nq_n}), one spawn per valid placement", rounds=6,
+           title=f"nqueens({nq_n}), a spawn per placement"),
         vcpu_probe(c, nq_n),
         *[Workload(f"uts-{t}", "node", [
             *with_pair(Variant("serial", c("uts_seq", "--tree", t + tree, "--reps", r),
@@ -168,8 +187,9 @@ def workloads(quick, py_iters):
                                unit_field="nodes")),
             Variant("tbb", c("uts_tbb", "--tree", t + tree, "--reps", r), unit_field="nodes"),
             Variant("omp", c("uts_omp", "--tree", t + tree, "--reps", r), unit_field="nodes"),
-        ], note=f"UTS {t + tree} tree, one spawn per child, ~100 ns per node", rounds=4)
-          for t in ("deep", "wide")],
+        ], note=f"UTS {t + tree} tree, one spawn per child, ~100 ns per node", rounds=3,
+           title=f"UTS {t + tree} tree ({shape})")
+          for t, shape in (("deep", "binomial"), ("wide", "geometric"))],
         Workload("map", "item", [
             Variant("serial", c("map_seq", "--n", map_n, "--reps", 5), unit_field="n",
                     serial=True),
@@ -179,7 +199,8 @@ def workloads(quick, py_iters):
             Variant("tbb", c("map_tbb", "--n", map_n, "--reps", 5), unit_field="n"),
             Variant("omp", c("map_omp", "--n", map_n, "--reps", 5), unit_field="n"),
         ], note=f"out[i] = splitmix64(in[i]) over {map_n:,} uint64; weft = parallel_for, "
-                "weft-pmap = parallel_map", rounds=4),
+                "weft-pmap = parallel_map", rounds=3,
+           title=f"map over {map_n:,} uint64 (parallel_for)"),
         Workload("cpubatch", "run", [
             Variant("serial", c("cpubatch_seq", "--n", cb_n, "--reps", 1), serial=True),
             Variant("weft", c("cpubatch_weft", "--n", cb_n, "--reps", 1)),
@@ -188,7 +209,8 @@ def workloads(quick, py_iters):
             Variant("py-process", py("cpubatch", "--executor", "process", "--n", cb_n,
                                      "--iters", py_iters, "--reps", 1), python=True),
         ], note=f"{cb_n} tasks of ~20 ms CPU (C: integer spin; Python: pure-Python loop "
-                "calibrated to ~20 ms); py-thread holds the GIL, so it cannot scale"),
+                "calibrated to ~20 ms); py-thread holds the GIL, so it cannot scale",
+           title=f"{cb_n} tasks of ~20 ms CPU"),
         Workload("futmap", "item", [
             Variant("weft-chunk1", c("futmap_weft", "--n", fm_n, "--chunk", 1, "--reps", r),
                     unit_field="items"),
@@ -204,29 +226,34 @@ def workloads(quick, py_iters):
                                            1000, "--n", fm_py_c1000, "--reps", 1),
                     unit_field="items", python=True),
         ], note=f"Executor.map over {fm_n:,} items (Python: {fm_py_thread:,}/{fm_py_c1:,}/"
-                f"{fm_py_c1000:,}; ThreadPoolExecutor ignores chunksize); compare per item"),
+                f"{fm_py_c1000:,}; ThreadPoolExecutor ignores chunksize); compare per item",
+           title=f"futures map over {fm_n:,} items, automatic chunks", headline="weft-auto"),
         Workload("nestedfib", "run", [
             Variant("weft", c("nestedfib_weft", "--n", nf_n, "--reps", r)),
             Variant("py-thread", py("nestedfib", "--n", nf_n, "--timeout", 5 if q else 10,
                                     "--stable", 0.3 if q else 0.5),
                     python=True, timeout=15, timeout_is_deadlock=True),
-        ], note=f"fib({nf_n}) by nested submit + blocking wait inside tasks"),
+        ], note=f"fib({nf_n}) by nested submit + blocking wait inside tasks",
+           title=f"fib({nf_n}) by nested submit and wait"),
     ]
 
 
 # ---- running ------------------------------------------------------------------
 
 LINE = re.compile(r"^bench=\S+ ")
+PEER_FAMILIES = ("tbb", "omp", "py-thread", "py-process")
 
 
 def parse_line(line):
     return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
 
 
-def reap(p, deadline):
+def reap(p, deadline, tick=None):
     """Wait for p until the monotonic deadline, then kill its process group.
-    Returns its exit status, or None if it was killed."""
+    Returns its exit status, or None if it was killed. Calls tick() about
+    twice a second meanwhile."""
     rc = None
+    next_tick = time.monotonic() + 0.5
     while True:
         pid, status, _ = os.wait4(p.pid, os.WNOHANG)
         if pid == p.pid:
@@ -236,12 +263,15 @@ def reap(p, deadline):
             os.killpg(p.pid, signal.SIGKILL)
             os.wait4(p.pid, 0)
             break
+        if tick and time.monotonic() > next_tick:
+            tick()
+            next_tick += 0.5
         time.sleep(0.005)
     p.returncode = rc if rc is not None else -9  # reaped here: stop Popen from waiting
     return rc
 
 
-def run_process(argv, timeout, copies=1, cpu=None):
+def run_process(argv, timeout, copies=1, cpu=None, tick=None):
     """Run argv (copies instances at once, sharing stdout; pinned to cpu if
     given); return (rc, stdout, stderr, wall_s). rc None = timeout; otherwise
     the first nonzero exit status.
@@ -253,7 +283,7 @@ def run_process(argv, timeout, copies=1, cpu=None):
         ps = [subprocess.Popen(argv, stdout=out, stderr=err, start_new_session=True,
                                preexec_fn=pin)
               for _ in range(copies)]
-        rcs = [reap(p, t0 + timeout) for p in ps]  # the copies run meanwhile
+        rcs = [reap(p, t0 + timeout, tick) for p in ps]  # the copies run meanwhile
         wall = time.monotonic() - t0
         rc = None if None in rcs else next((r for r in rcs if r != 0), 0)
         out.seek(0)
@@ -261,92 +291,300 @@ def run_process(argv, timeout, copies=1, cpu=None):
         return rc, out.read(), err.read(), wall
 
 
+def capped_peer(v):
+    """The cells that get a time budget and a hard cap: the peers' own runs.
+    weft, the serial baselines and the pair probes are never cut short (a
+    weft program that runs too long is a failure, not a capped cell)."""
+    return family(v.system) in PEER_FAMILIES and v.copies == 1 and not v.timeout_is_deadlock
+
+
 class Row:
     def __init__(self, wl, v, workers):
         self.wl, self.v, self.workers = wl, v, workers
         self.system = v.system
-        self.samples = []      # ns per repetition
+        self.samples = []       # ns per repetition
         self.unit_samples = []  # ns per unit (task, item, node) or per run
+        self.units = set()      # units per repetition (1 for a run)
+        self.walls = []         # seconds per process
         self.lines = []
         self.rss_kb = 0
         self.outcome = ""
         self.failed = ""
+        self.cut = False        # fewer processes or repetitions than planned (cap)
+        self.cap_first = False  # killed at the hard cap before its first sample
+        self.median = self.unit_median = self.lo = self.hi = None
+        self.vs_serial = self.vs_best = self.idle_pct = None
+        self.best_other = ""
+        self.capped = ""
 
 
-def run_all(args, wls):
-    bin_dir = args.bin_dir
-    rows, failures = {}, []
+def rounds_of(args, wl):
+    return args.rounds if args.rounds else (1 if args.quick else wl.rounds)
+
+
+def make_plan(args, wls):
+    """Every process of the run, in order: (round, workload, workers, variant,
+    the workers it is shown at). Each round visits every workload; per
+    workload and worker count the variants run in an order rotated by one
+    every round."""
     worker_counts = [int(w) for w in args.workers.split(",")]
-    def rounds_of(wl):
-        return args.rounds if args.rounds else (1 if args.quick else max(2, wl.rounds))
-
-    rounds = max((rounds_of(wl) for wl in wls), default=1)
-    for rnd in range(rounds):
+    plan = []
+    for rnd in range(max((rounds_of(args, wl) for wl in wls), default=1)):
         for wl in wls:
-            if rnd >= rounds_of(wl):
+            if rnd >= rounds_of(args, wl):
                 continue
             for w in worker_counts:
                 vs = [v for v in wl.variants if not (v.serial and w != worker_counts[0])
                       and v.only_w in (None, w)]
                 k = rnd % len(vs) if vs else 0
-                for v in vs[k:] + vs[:k]:  # rotate the order every round
-                    wshown = 1 if v.serial else w
-                    key = (wl.name, v.system, wshown)
-                    row = rows.setdefault(key, Row(wl, v, wshown))
-                    if row.failed:
-                        continue
-                    argv = [a.replace("{w}", str(w)) for a in v.argv]
-                    if not v.python:
-                        exe = os.path.join(bin_dir, argv[0])
-                        if not os.path.exists(exe):
-                            row.failed = "missing"
-                            if not args.allow_missing:
-                                failures.append(f"{key}: {exe} not built")
-                            continue
-                        argv[0] = exe
-                    label = f"[{rnd + 1}/{rounds_of(wl)}] {wl.name} {v.system} w={wshown}"
-                    print(f"  {label:<46}", end="", flush=True, file=sys.stderr)
-                    rc, out, err, wall = run_process(argv, v.timeout, v.copies, v.cpu)
-                    problems = []
-                    if rc is None and v.timeout_is_deadlock:
-                        row.outcome = f"deadlock (no answer in {v.timeout} s; killed)"
-                        print("deadlock (killed)", file=sys.stderr)
-                        continue
-                    if rc is None:
-                        problems.append(f"timed out after {v.timeout} s")
-                    elif rc != 0:
-                        problems.append(f"exit status {rc}")
-                    got = 0
-                    for line in out.splitlines():
-                        if not LINE.match(line):
-                            continue
-                        d = parse_line(line)
-                        if d.get("ok") != "1":
-                            problems.append(f"ok={d.get('ok')}")
-                            continue
-                        got += 1
-                        row.lines.append(d)
-                        rss = int(d.get("hwm_kb", 0)) + int(d.get("children_hwm_kb", 0))
-                        row.rss_kb = max(row.rss_kb, rss)
-                        if d.get("outcome", "done") != "done":
-                            how = d.get("detected_by", "").replace("-", " ")
-                            row.outcome = d["outcome"] + (f" ({how})" if how else "")
-                            continue
-                        ns = int(d["ns"])
-                        units = int(d.get(v.unit_field, 1)) if v.unit_field else 1
-                        row.samples.append(ns)
-                        row.unit_samples.append(ns / max(units, 1))
-                    if got == 0 and not problems:
-                        problems.append("printed no result line")
-                    if problems:
-                        msg = "; ".join(problems)
-                        tail = " | ".join(err.strip().splitlines()[-3:])
-                        row.failed = msg
-                        failures.append(f"{key}: {msg}{': ' + tail if tail else ''}")
-                        print(f"FAILED ({msg})", file=sys.stderr)
-                    else:
-                        print(f"{wall:6.2f} s", file=sys.stderr)
+                for v in vs[k:] + vs[:k]:
+                    plan.append((rnd, wl, w, v, 1 if v.serial else w))
+    return plan
+
+
+def show_path(path):
+    """path relative to the current folder when it is below it."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def fmt_clock(s):
+    s = max(0, int(round(s)))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+class Progress:
+    """One progress line on stderr for the whole run: steps done and total
+    (a step is one process of a cell, or one step of the proxy), cells
+    finished, the time so far and an estimate of the time left. Rewritten in
+    place on a terminal; elsewhere printed every ~10 %."""
+
+    def __init__(self, total, cells, stream=sys.stderr):
+        self.total, self.done, self.cells, self.cells_done = total, 0, cells, 0
+        self.stream, self.tty = stream, stream.isatty()
+        self.t0 = time.monotonic()
+        self.left = None
+        self.next_pct = 10
+        self.shown = False
+        self.what, self.since = "", self.t0
+        self.printed = -1  # the step of the last line printed (not on a terminal)
+
+    def line(self, what=""):
+        left = "" if self.left is None else \
+            f", ~{fmt_clock(self.left - (time.monotonic() - self.since))} left"
+        return (f"bench: step {self.done}/{self.total}, cells {self.cells_done}/{self.cells}, "
+                f"{fmt_clock(time.monotonic() - self.t0)} elapsed{left}"
+                + (f"  [{what}]" if what and self.tty else ""))
+
+    def show(self, what=""):
+        self.what, self.since = what, time.monotonic()
+        self.draw()
+
+    def tick(self):
+        """While a process runs: the clock and the estimate move on."""
+        if self.tty:
+            self.draw()
+
+    def draw(self):
+        what = self.what
+        if self.tty:
+            width = shutil.get_terminal_size((100, 20)).columns - 1
+            self.stream.write("\r\033[K" + self.line(what)[:width])
+            self.stream.flush()
+            self.shown = True
+        elif self.total and 100 * self.done >= self.next_pct * self.total:
+            print(self.line(), file=self.stream, flush=True)
+            self.printed = self.done
+            self.next_pct = 100 * self.done // self.total // 10 * 10 + 10
+
+    def note(self, msg):
+        """A line of its own (a failure), above the progress line."""
+        if self.tty and self.shown:
+            self.stream.write("\r\033[K")
+        print(msg, file=self.stream, flush=True)
+
+    def finish(self):
+        self.left = None
+        if self.tty and self.shown:
+            self.stream.write("\r\033[K" + self.line() + "\n")
+        elif not self.tty and self.printed != self.done:
+            print(self.line(), file=self.stream)
+            self.printed = self.done
+        self.stream.flush()
+
+
+def load_prior(path):
+    """Process times of an earlier run of the same mode (its results.json),
+    for the estimate of the time left: {(workload, system, workers): mean s}
+    and the proxy's step times."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}, {}
+    cells = {}
+    for wl in data.get("workloads", []):
+        for r in wl["rows"]:
+            if r.get("walls"):
+                cells[(wl["name"], r["system"], r["workers"])] = statistics.mean(r["walls"])
+    return cells, data.get("proxy") or {}
+
+
+def estimate_left(plan, i, rows, prior, args):
+    """Seconds the processes plan[i:] should take: a cell's mean so far, else
+    its mean in the earlier run, else the mean process of this run; nothing
+    for a cell the caps will skip."""
+    done = [w for r in rows.values() for w in r.walls]
+    fallback = statistics.mean(done) if done else 1.0
+    left = 0.0
+    for _, wl, _, v, wshown in plan[i:]:
+        row = rows[(wl.name, v.system, wshown)]
+        if row.failed or row.cap_first or row.cut:
+            continue
+        if row.walls:
+            if capped_peer(v) and args.cell_budget and sum(row.walls) >= args.cell_budget:
+                continue
+            left += statistics.mean(row.walls)
+        else:
+            left += prior.get((wl.name, v.system, wshown), fallback)
+    return left
+
+
+def run_cell(args, row, argv, v, progress, failures):
+    """One process of a cell; its samples go to row."""
+    key = (row.wl.name, row.system, row.workers)
+    capped = capped_peer(v) and args.hard_cap > 0 and args.hard_cap < v.timeout
+    timeout = args.hard_cap if capped else v.timeout
+    rc, out, err, wall = run_process(argv, timeout, v.copies, v.cpu, progress.tick)
+    row.walls.append(wall)
+    if rc is None and v.timeout_is_deadlock:
+        row.outcome = f"deadlock (no answer in {v.timeout} s; killed)"
+        return
+    problems = []
+    if rc is None and not capped:
+        problems.append(f"timed out after {v.timeout} s")
+    elif rc is not None and rc != 0:
+        problems.append(f"exit status {rc}")
+    got = 0
+    for line in out.splitlines():
+        if not LINE.match(line):
+            continue
+        d = parse_line(line)
+        if d.get("ok") != "1":
+            problems.append(f"ok={d.get('ok')}")
+            continue
+        got += 1
+        row.lines.append(d)
+        rss = int(d.get("hwm_kb", 0)) + int(d.get("children_hwm_kb", 0))
+        row.rss_kb = max(row.rss_kb, rss)
+        if d.get("outcome", "done") != "done":
+            how = d.get("detected_by", "").replace("-", " ")
+            row.outcome = d["outcome"] + (f" ({how})" if how else "")
+            continue
+        ns = int(d["ns"])
+        units = int(d.get(v.unit_field, 1)) if v.unit_field else 1
+        row.samples.append(ns)
+        row.unit_samples.append(ns / max(units, 1))
+        row.units.add(units)
+    if rc is None and capped:
+        # Killed at the hard cap: keep what it printed, run the cell no more.
+        row.cut = True
+        row.cap_first = not row.samples
+    elif got == 0 and not problems:
+        problems.append("printed no result line")
+    if problems:
+        msg = "; ".join(problems)
+        tail = " | ".join(err.strip().splitlines()[-3:])
+        row.failed = msg
+        failures.append(f"{key}: {msg}{': ' + tail if tail else ''}")
+        progress.note(f"FAILED {row.wl.name} {row.system} w={row.workers}: {msg}")
+
+
+def run_all(args, wls, plan, progress, prior):
+    rows = {}
+    for _, wl, _, v, wshown in plan:
+        rows.setdefault((wl.name, v.system, wshown), Row(wl, v, wshown))
+    left_in_cell = collections.Counter((wl.name, v.system, ws) for _, wl, _, v, ws in plan)
+    failures = []
+    for i, (rnd, wl, w, v, wshown) in enumerate(plan):
+        key = (wl.name, v.system, wshown)
+        row = rows[key]
+        progress.left = estimate_left(plan, i, rows, prior, args) + args.left_after
+        progress.show(f"{wl.name} {v.system} w={wshown}, round {rnd + 1}/{rounds_of(args, wl)}")
+        argv = [a.replace("{w}", str(w)) for a in v.argv]
+        runnable = not (row.failed or row.cap_first or (row.cut and capped_peer(v)))
+        if runnable and capped_peer(v) and args.cell_budget and \
+                sum(row.walls) >= args.cell_budget:
+            row.cut, runnable = True, False
+        if runnable and not v.python:
+            exe = os.path.join(args.bin_dir, argv[0])
+            if not os.path.exists(exe):
+                row.failed = "missing"
+                if not args.allow_missing:
+                    failures.append(f"{key}: {exe} not built")
+                runnable = False
+            argv[0] = exe
+        if runnable:
+            run_cell(args, row, argv, v, progress, failures)
+        progress.done += 1
+        left_in_cell[key] -= 1
+        if left_in_cell[key] == 0:
+            progress.cells_done += 1
     return rows, failures
+
+
+PROXY_STEP = re.compile(r"^bench/proxy/run: (built in|\S+, \d+ workers:)")
+PROXY_PLAN = re.compile(r"^bench/proxy/run: (\d+) configurations")
+
+
+def run_proxy(args, progress, prior):
+    """bench/proxy/run into the run folder: proxy.md (its report), proxy.csv,
+    proxy.log (its stderr). Its steps (the build, each configuration) count
+    in the progress line. Returns (ok, {"build_s", "step_s", "total_s"})."""
+    env = dict(os.environ, PROXY_CSV=os.path.join(args.out_dir, "proxy.csv"))
+    t0 = last = time.monotonic()
+    info = {"build_s": None, "step_s": [], "total_s": None}
+    steps_left = args.proxy_steps
+    prior_step = statistics.mean(prior.get("step_s") or [3.5])
+    prior_build = prior.get("build_s") or 15
+
+    def left():
+        step = statistics.mean(info["step_s"]) if info["step_s"] else prior_step
+        return (steps_left - (info["build_s"] is None)) * step + \
+            (prior_build if info["build_s"] is None else 0)
+
+    with open(os.path.join(args.out_dir, "proxy.md"), "w") as md, \
+            open(os.path.join(args.out_dir, "proxy.log"), "w") as log:
+        p = subprocess.Popen(["bash", os.path.join(HERE, "proxy", "run"), args.proxy],
+                             stdout=md, stderr=subprocess.PIPE, text=True, env=env)
+        progress.left = left()
+        progress.show("proxy: build")
+        for line in p.stderr:
+            log.write(line)
+            log.flush()
+            m = PROXY_PLAN.match(line)
+            if m:  # the proxy's own count of configurations (+ its build)
+                progress.total += int(m.group(1)) + 1 - args.proxy_steps
+                steps_left += int(m.group(1)) + 1 - args.proxy_steps
+            if PROXY_STEP.match(line):
+                now = time.monotonic()
+                if info["build_s"] is None:
+                    info["build_s"] = now - last
+                else:
+                    info["step_s"].append(now - last)
+                last = now
+                steps_left -= 1
+                progress.done += 1
+                progress.left = left()
+                progress.show("proxy: " + line.split(": ", 1)[1].split(":")[0].strip())
+        rc = p.wait()
+    info["total_s"] = time.monotonic() - t0
+    if rc != 0:
+        with open(os.path.join(args.out_dir, "proxy.log")) as f:
+            tail = f.read().strip().splitlines()[-15:]
+        progress.note("FAILED bench/proxy/run (exit status %d); the end of %s:\n  %s" % (
+            rc, show_path(os.path.join(args.out_dir, "proxy.log")), "\n  ".join(tail)))
+    return rc == 0, info
 
 
 # ---- reporting -------------------------------------------------------------------
@@ -370,29 +608,56 @@ def competes(row):
     return family(row.system) not in ("serial", "floor") and row.v.copies == 1
 
 
-def summarize(rows):
-    """Medians per row, then ratios within each (workload, workers)."""
+def summarize(rows, args):
+    """Medians per row, then ratios within each (workload, workers), and the
+    caps' labels."""
     for row in rows.values():
         row.median = med(row.samples)
         row.unit_median = med(row.unit_samples)
         row.lo = min(row.samples) if row.samples else None
         row.hi = max(row.samples) if row.samples else None
+        n = len(row.samples)
+        row.capped = (f"> {args.hard_cap:g} s" if row.cap_first else
+                      f"capped after {n} sample{'s' if n != 1 else ''}" if row.cut else "")
     for row in rows.values():
         serial = next((r for r in rows.values() if r.wl is row.wl and r.system == "serial"),
                       None)
         row.vs_serial = (serial.unit_median / row.unit_median
                          if serial and serial.unit_median and row.unit_median else None)
-        others = [r.unit_median for r in rows.values()
+        others = [r for r in rows.values()
                   if r.wl is row.wl and r.workers == row.workers and r.unit_median
                   and competes(r) and family(r.system) != family(row.system)]
-        row.vs_best = (min(others) / row.unit_median
-                       if others and row.unit_median and competes(row) else None)
+        best = min(others, key=lambda r: r.unit_median, default=None)
+        if best and row.unit_median and competes(row):
+            row.vs_best, row.best_other = best.unit_median / row.unit_median, best.system
         if row.wl.name == "roundtrip" and row.lines:
             idle = sum(int(d["idle_ns"]) for d in row.lines)
             cpu = sum(int(d["idle_cpu_ns"]) for d in row.lines)
             row.idle_pct = 100.0 * cpu / idle if idle else None
-        else:
-            row.idle_pct = None
+
+
+def row_notes(r):
+    notes = []
+    if r.failed:
+        notes.append("FAILED: " + r.failed if r.failed != "missing" else "not built")
+    if r.capped:
+        notes.append(r.capped if not r.cap_first else f"killed at the hard cap ({r.capped})")
+    if r.outcome:
+        notes.append(r.outcome)
+    if r.idle_pct is not None:
+        notes.append(f"idle CPU {r.idle_pct:.2f}% of one CPU")
+    return notes
+
+
+FAMILY_ORDER = ("serial", "floor", "weft", "tbb", "omp", "py-thread", "py-process")
+
+
+def sorted_rows(wl, rows):
+    """By worker count, then serial, weft, the peers; pairs last."""
+    rank = lambda r: FAMILY_ORDER.index(family(r.system)) if family(r.system) in FAMILY_ORDER \
+        else len(FAMILY_ORDER)
+    return sorted((r for r in rows.values() if r.wl is wl),
+                  key=lambda r: (r.workers, r.v.copies, rank(r), r.system))
 
 
 def print_table(wls, rows):
@@ -401,16 +666,7 @@ def print_table(wls, rows):
     print(hdr)
     print("-" * len(hdr))
     for wl in wls:
-        mine = sorted((r for r in rows.values() if r.wl is wl),
-                      key=lambda r: (r.workers, r.system != "serial", r.system))
-        for r in mine:
-            notes = []
-            if r.failed:
-                notes.append("FAILED: " + r.failed if r.failed != "missing" else "not built")
-            if r.outcome:
-                notes.append(r.outcome)
-            if r.idle_pct is not None:
-                notes.append(f"idle CPU {r.idle_pct:.2f}% of one CPU")
+        for r in sorted_rows(wl, rows):
             per = "-"
             if r.unit_median is not None:
                 per = f"{fmt_time(r.unit_median)}/{wl.unit}"
@@ -419,14 +675,13 @@ def print_table(wls, rows):
             rng = f"{fmt_time(r.lo)}-{fmt_time(r.hi)}" if r.lo is not None else "-"
             vs_s = f"{r.vs_serial:.3g}x" if r.vs_serial else "-"
             vs_b = f"{r.vs_best:.3g}x" if r.vs_best else "-"
-            print(f"{wl.name:<10} {r.system:<17} {r.workers:>1} {fmt_time(r.median):>9} "
+            median = r.capped if r.cap_first else fmt_time(r.median)
+            print(f"{wl.name:<10} {r.system:<17} {r.workers:>1} {median:>9} "
                   f"{rng:>19} {per:>16} {vs_s:>9} {vs_b:>8} {r.rss_kb / 1024:7.1f}  "
-                  + "; ".join(notes))
+                  + "; ".join(row_notes(r)))
         print(f"{'':<10} ({wl.note})")
     print("vs serial: serial time / this time (per unit). vs best: the fastest other "
           "system's time / this time at the same worker count (>1: this one is faster).")
-
-
 def fork_join_summary(rows):
     """Per-spawn overhead (T1 - Ts)/spawns, Ts/T1, T1/T2, Ts/T2 per system.
     spawns counts spawn operations (fib: internal calls, F(n+1) - 1); where the
@@ -495,213 +750,154 @@ def vcpu_summary(rows):
     return out
 
 
-def machine_header(args):
-    def sh(cmd):
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    model = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    cache = {}
-    cache_path = os.path.join(os.path.dirname(args.bin_dir), "CMakeCache.txt")
-    try:
-        with open(cache_path) as f:
-            for line in f:
-                m = re.match(r"^(CMAKE_C_COMPILER|CMAKE_BUILD_TYPE|CMAKE_C_FLAGS|"
-                             r"CMAKE_C_FLAGS_RELEASE):\w+=(.*)$", line.strip())
-                if m:
-                    cache[m.group(1)] = m.group(2)
-    except OSError:
-        pass
-    cc = cache.get("CMAKE_C_COMPILER", "cc")
-    cc_version = (sh([cc, "--version"]).splitlines() or ["unknown"])[0]
-    build = cache.get("CMAKE_BUILD_TYPE", "?")
-    lib_flags = (cache.get("CMAKE_C_FLAGS", "") + " " +
-                 cache.get(f"CMAKE_C_FLAGS_{build.upper()}", "")).strip()
-    tbb = "unknown"
-    try:
-        with open("/usr/include/oneapi/tbb/version.h") as f:
-            v = dict(re.findall(r"#define TBB_VERSION_(MAJOR|MINOR)\s+(\d+)", f.read()))
-            tbb = f"{v.get('MAJOR')}.{v.get('MINOR')}"
-    except OSError:
-        pass
-    allowed = len(os.sched_getaffinity(0))
-    return [
-        f"date: {datetime.datetime.now().isoformat(timespec='seconds')}",
-        f"machine: {model}; {os.cpu_count()} CPUs online, {allowed} in the affinity mask; "
-        f"Linux {platform.release()}",
-        f"compiler: {cc_version}; build type {build}; weft library flags: {lib_flags or '-'}; "
-        f"bench programs: -O2 (given last, so it wins) -DNDEBUG, no -march",
-        f"peers: oneTBB {tbb}, OpenMP libgomp (gcc), Python {platform.python_version()}",
-        "pin policy: none (WEFT_PIN_NONE; OMP_PROC_BIND unset; TBB default); workers = "
-        "threads that run tasks (TBB/OpenMP count the main thread; weft's main thread "
-        "only submits and waits)",
-        "peak RSS: VmHWM of the benchmark process (py-process: plus its worker processes), "
-        "read by the program at each report line",
-        f"mode: {'quick (smoke test: sizes too small for timing claims)' if args.quick else 'default'}",
-    ]
-
-
 def write_csv(path, header, wls, rows):
     with open(path, "w", newline="") as f:
         for h in header:
             f.write(f"# {h}\n")
         w = csv.writer(f)
         w.writerow(["workload", "system", "workers", "samples", "median_ns", "min_ns", "max_ns",
-                    "unit", "median_ns_per_unit", "vs_serial", "vs_best_other", "peak_rss_kb",
-                    "idle_cpu_pct", "outcome", "status"])
+                    "unit", "median_ns_per_unit", "vs_serial", "vs_best_other", "best_other",
+                    "peak_rss_kb", "idle_cpu_pct", "capped", "outcome", "status"])
         for wl in wls:
-            for r in sorted((r for r in rows.values() if r.wl is wl),
-                            key=lambda r: (r.workers, r.system)):
+            for r in sorted_rows(wl, rows):
                 g = lambda x, p=4: "" if x is None else f"{x:.{p}f}"
                 w.writerow([wl.name, r.system, r.workers, len(r.samples), g(r.median, 0),
                             r.lo or "", r.hi or "", wl.unit, g(r.unit_median, 3),
-                            g(r.vs_serial), g(r.vs_best), r.rss_kb, g(r.idle_pct, 3),
-                            r.outcome or ("done" if r.samples else ""),
-                            r.failed or "ok"])
+                            g(r.vs_serial), g(r.vs_best), r.best_other, r.rss_kb,
+                            g(r.idle_pct, 3), r.capped,
+                            r.outcome or ("done" if r.samples else ""), r.failed or "ok"])
 
 
-def scale_for(values):
-    """A time unit that keeps a panel's numbers readable: (name, divisor)."""
-    top = max(values) if values else 1
-    for name, div in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
-        if top >= 10 * div:
-            return name, div
-    return "ns", 1
+def reps_of(v):
+    return int(v.argv[v.argv.index("--reps") + 1]) if "--reps" in v.argv else 1
 
 
-def write_png(path, header, wls, rows):
-    """One panel per workload: time per unit for each system at 1 and 2
-    workers, log scale, lower is better. Deadlocks and failures are labelled."""
-    gnuplot = shutil.which("gnuplot")
-    if not gnuplot:
-        print("gnuplot not found: no chart", file=sys.stderr)
-        return False
-    tmp = tempfile.mkdtemp(prefix="weft-bench-")
-    panels = []
-    for i, wl in enumerate(w for w in wls if w.chart):
-        mine = [r for r in rows.values() if r.wl is wl]
-        systems = list(dict.fromkeys(v.system for v in wl.variants))
-        unit, div = scale_for([r.unit_median for r in mine if r.unit_median])
-        labels = []
-        dat = os.path.join(tmp, f"{i}.dat")
-        with open(dat, "w") as f:
-            for x, s in enumerate(systems):
-                vals, notes = [], set()
-                for w in (1, 2):
-                    r = next((r for r in mine if r.system == s and r.workers == w), None)
-                    if r is None and w == 2:  # serial runs once: show it at both counts
-                        r = next((r for r in mine if r.system == s and r.v.serial), None)
-                    vals.append(f"{r.unit_median / div:.6g}" if r and r.unit_median else "?")
-                    if r and r.outcome:
-                        notes.add(r.outcome.split(" (")[0])
-                    elif r and r.failed:
-                        notes.add("not built" if r.failed == "missing" else "FAILED")
-                f.write(f"\"{s}\" {vals[0]} {vals[1]}\n")
-                if notes:
-                    labels.append((x, ", ".join(sorted(notes))))
-        shown = [r.unit_median / div for r in mine if r.unit_median]
-        # Log-scale bars start at the axis: put it well below the shortest bar.
-        ymin = 10 ** math.floor(math.log10(min(shown) / 2)) if shown else 1
-        panels.append((dat, f"{wl.name}: {unit} per {wl.unit}", labels, ymin))
-    cols = 3
-    nrows = (len(panels) + cols - 1) // cols
-    title = "\\n".join(h.replace('"', "'") for h in header[:3])
-    script = [
-        f"set terminal pngcairo size {cols * 620},{nrows * 400 + 110} font 'sans,10'",
-        f"set output '{path}'",
-        "set datafile missing '?'",
-        "set style data histograms",
-        "set style histogram clustered gap 1",
-        "set style fill solid 0.85 border -1",
-        "set logscale y",
-        "set format y '%g'",
-        "set grid ytics",
-        "set xtics rotate by -25 nomirror",
-        "set key top left",
-        f"set multiplot layout {nrows},{cols} title \"{title}\\nlower is better; log scale; "
-        "serial ran once and is shown at both worker counts\" font 'sans,10'",
-    ]
-    for dat, ptitle, labels, ymin in panels:
-        script += ["unset label", f"set yrange [{ymin:g}:*]"]
-        for x, text in labels:
-            script.append(f"set label \"{text}\" at {x}, graph 0.06 center textcolor "
-                          "rgb '#aa3377'")
-        script += [f"set title \"{ptitle}\"",
-                   f"plot '{dat}' using 2:xtic(1) title '1 worker' lc rgb '#4477aa', "
-                   f"'' using 3 title '2 workers' lc rgb '#ee6677'"]
-    script.append("unset multiplot")
-    gp = os.path.join(tmp, "chart.gp")
-    with open(gp, "w") as f:
-        f.write("\n".join(script) + "\n")
-    res = subprocess.run([gnuplot, gp], capture_output=True, text=True)
-    shutil.rmtree(tmp, ignore_errors=True)
-    if res.returncode != 0:
-        print("gnuplot failed: " + res.stderr.strip()[-400:], file=sys.stderr)
-        return False
-    return True
+def row_json(r):
+    return {"system": r.system, "family": family(r.system), "workers": r.workers,
+            "serial": r.v.serial, "copies": r.v.copies, "competes": competes(r),
+            "reps_per_process": reps_of(r.v), "samples": r.samples,
+            "units": sorted(r.units), "median": r.median, "lo": r.lo, "hi": r.hi,
+            "unit_median": r.unit_median, "vs_serial": r.vs_serial, "vs_best": r.vs_best,
+            "best_other": r.best_other, "rss_kb": r.rss_kb, "idle_pct": r.idle_pct,
+            "outcome": r.outcome, "failed": r.failed, "capped": r.capped,
+            "cap_first": r.cap_first, "capped_peer": capped_peer(r.v), "walls": r.walls,
+            "argv": [os.path.basename(a) if i < 2 else a for i, a in enumerate(
+                a for a in r.v.argv if a != sys.executable)]}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
-                    help="small sizes, one round: a correctness smoke test in < 1 minute")
+                    help="small sizes, one round: a correctness smoke test")
     ap.add_argument("--bin-dir", default=os.environ.get("WEFT_BENCH_BIN",
                                                         os.path.join(ROOT, "build", "bench",
                                                                      "bench")),
                     help="directory with the built programs (default: build/bench/bench)")
-    ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    ap.add_argument("--out-dir", default="",
+                    help="the run folder (default: a new bench/out/<UTC time>[-quick])")
     ap.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     ap.add_argument("--rounds", type=int, default=0,
-                    help="interleaved rounds (default 2, quick 1)")
-    ap.add_argument("--only", default="", help="comma-separated workloads to run")
+                    help="interleaved rounds of every workload (default: the workload's own, "
+                         "quick 1)")
+    ap.add_argument("--only", default="",
+                    help="comma-separated workloads to run; 'proxy' names the proxy")
     ap.add_argument("--allow-missing", action="store_true",
                     help="skip programs that were not built instead of failing")
+    ap.add_argument("--cell-budget", type=float, default=4.0, metavar="S",
+                    help="seconds of processes a peer's cell may use: once used, it runs "
+                         "no more (default 4; 0: no budget)")
+    ap.add_argument("--hard-cap", type=float, default=8.0, metavar="S",
+                    help="a peer's process still running after S seconds is killed, and the "
+                         "cell runs no more (default 8; 0: no cap)")
+    ap.add_argument("--proxy", default="", metavar="BUILD_DIR",
+                    help="also run bench/proxy/run, building into BUILD_DIR (not with "
+                         "--quick, nor with --only unless it names 'proxy')")
+    ap.add_argument("--command", default="", help=argparse.SUPPRESS)       # for the report
+    ap.add_argument("--started", type=float, default=0, help=argparse.SUPPRESS)  # epoch s
+    ap.add_argument("--build-seconds", type=float, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.bin_dir = os.path.abspath(args.bin_dir)
-
+    started = args.started or time.time()
     t_start = time.monotonic()
+
     only = set(filter(None, args.only.split(",")))
+    with_proxy = bool(args.proxy) and not args.quick and (not only or "proxy" in only)
+    only.discard("proxy")
     py_iters = 1
-    if not only or "cpubatch" in only:
+    if (not only and not args.only) or "cpubatch" in only:
         # Pure-Python iterations for ~20 ms, measured once for every Python run.
         res = subprocess.run([sys.executable, PEERS, "calibrate", "--ms", "20"],
                              capture_output=True, text=True)
         py_iters = int(res.stdout.strip() or 1)
-    wls = [wl for wl in workloads(args.quick, py_iters) if not only or wl.name in only]
+    wls = [wl for wl in workloads(args.quick, py_iters)
+           if (not only and not args.only) or wl.name in only]
     if only - {wl.name for wl in wls}:
         ap.error(f"unknown workloads: {', '.join(sorted(only - {wl.name for wl in wls}))}")
 
-    header = machine_header(args)
+    args.out_dir = os.path.abspath(args.out_dir or report.new_run_dir(args.quick))
+    os.makedirs(args.out_dir, exist_ok=True)
+    info = report.collect_info(os.path.dirname(args.bin_dir))
+    header = report.header_lines(info, args.quick)
     for h in header:
         print(h)
-    print(file=sys.stderr)
-    rows, failures = run_all(args, wls)
-    summarize(rows)
-    print()
-    print_table(wls, rows)
-    fork_join_summary(rows)
-    vcpu_summary(rows)
+    print(f"run folder: {show_path(args.out_dir)}", flush=True)
 
-    os.makedirs(args.out_dir, exist_ok=True)
-    # --quick (the CI smoke run) must not overwrite the published results.
-    stem = "quick" if args.quick else "latest"
-    csv_path = os.path.join(args.out_dir, stem + ".csv")
-    png_path = os.path.join(args.out_dir, stem + ".png")
-    write_csv(csv_path, header, wls, rows)
-    png_ok = write_png(png_path, header, wls, rows)
-    print(f"\nwrote {os.path.relpath(csv_path)}" +
-          (f" and {os.path.relpath(png_path)}" if png_ok else ""))
-    print(f"total time {time.monotonic() - t_start:.0f} s")
+    plan = make_plan(args, wls)
+    prior_cells, prior_proxy = load_prior(report.latest_results(args.quick))
+    args.proxy_steps = 13 if with_proxy else 0  # its build + 12 configurations
+    args.left_after = 2.0 + ((prior_proxy.get("total_s") or 55) if with_proxy else 0)
+    progress = Progress(len(plan) + args.proxy_steps,
+                        len({(wl.name, v.system, ws) for _, wl, _, v, ws in plan}))
+    rows, failures = run_all(args, wls, plan, progress, prior_cells)
+    cells_s = time.monotonic() - t_start
+    summarize(rows, args)
+    fj, vcpu = [], []
+    if wls:
+        progress.finish()
+        print()
+        print_table(wls, rows)
+        fj = fork_join_summary(rows)
+        vcpu = vcpu_summary(rows)
+        print(flush=True)
+
+    proxy_ok, proxy_info = True, None
+    if with_proxy:
+        args.left_after = 2.0
+        proxy_ok, proxy_info = run_proxy(args, progress, prior_proxy)
+        progress.finish()
+        if not proxy_ok:
+            failures.append("bench/proxy/run failed (see proxy.log)")
+        print(f"proxy: {show_path(os.path.join(args.out_dir, 'proxy.md'))}")
+
+    write_csv(os.path.join(args.out_dir, "results.csv"), header, wls, rows)
+    data = {
+        "mode": "quick" if args.quick else "default",
+        "command": args.command or " ".join(["python3", "bench/compare.py"] + sys.argv[1:]),
+        "date_utc": datetime.datetime.fromtimestamp(started, datetime.timezone.utc)
+                    .strftime("%Y-%m-%d %H:%M UTC"),
+        "info": info,
+        "method": {"workers": [int(w) for w in args.workers.split(",")],
+                   "rounds_option": args.rounds, "cell_budget_s": args.cell_budget,
+                   "hard_cap_s": args.hard_cap, "capped_families": list(PEER_FAMILIES),
+                   "processes": len(plan)},
+        "workloads": [{"name": wl.name, "title": wl.title, "unit": wl.unit, "note": wl.note,
+                       "rounds": rounds_of(args, wl), "headline": wl.headline,
+                       "chart": wl.chart, "rows": [row_json(r) for r in sorted_rows(wl, rows)]}
+                      for wl in wls],
+        "fork_join": fj, "vcpu": vcpu,
+        "proxy": proxy_info, "proxy_ok": proxy_ok,
+        "failures": failures,
+        "timing": {"build_s": args.build_seconds, "cells_s": cells_s,
+                   "proxy_s": proxy_info["total_s"] if proxy_info else None},
+    }
+    data["timing"]["total_s"] = time.time() - started  # up to the report
+    with open(os.path.join(args.out_dir, "results.json"), "w") as f:
+        json.dump(data, f, indent=1)
+    report.render(args.out_dir)
+    report.point_latest(args.out_dir, args.quick)
+    print(f"report: {show_path(os.path.join(args.out_dir, 'report.md'))} "
+          f"(and results.csv, results.json, chart.png in the same folder)")
+    print(f"total time {time.time() - started:.0f} s")
     if failures:
         print("\nFAILED:", file=sys.stderr)
         for f in failures:

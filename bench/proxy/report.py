@@ -13,7 +13,7 @@ Printed (Markdown): the per-task tables (medians over runs) with the ratio of
 the largest to the smallest pool per metric; per workload, the sites whose
 counts per task grow the most (summed over runs) and the functions whose
 self Ir per task grows the most; then the top sites by shared-line writes of
-every configuration. results.csv gets every run's per-task figures.
+every configuration. results.csv (or --csv) gets every run's per-task figures.
 """
 import argparse
 import collections
@@ -184,6 +184,8 @@ def main():
     ap.add_argument("--workers", required=True)
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--tree", default="")
+    ap.add_argument("--csv", default="", help="where every run's figures go "
+                    "(default: results.csv in --out)")
     a = ap.parse_args()
     workloads = a.workloads.split()
     workers = [int(w) for w in a.workers.split()]
@@ -245,7 +247,11 @@ def main():
                      sites=[(list(pcs), cnt) for pcs, cnt in sites.items()],
                      threads=threads, dropped=dropped)
             rows[(wl, w)] = r
-    with open(os.path.join(a.out, "results.csv"), "w") as f:
+    csv_path = a.csv or os.path.join(a.out, "results.csv")
+    csv_where = ("%s next to the raw outputs" % os.path.basename(csv_path)
+                 if os.path.dirname(os.path.abspath(csv_path)) == os.path.abspath(a.out)
+                 else os.path.basename(csv_path))
+    with open(csv_path, "w") as f:
         f.write("\n".join(csv) + "\n")
 
     print("# weft scalability proxy\n")
@@ -290,7 +296,7 @@ def main():
            ("futex_waits", "futex waits"), ("parks", "parks"), ("steals", "steals"),
            ("failed_steals", "failed steals"), ("cg_steals", "steals (callgrind run)")],
           "Medians as above. Parks, steals and failed steals are weft_pool_stats deltas over\n"
-          "the phase; all runs' figures are in results.csv next to the raw outputs.")
+          "the phase; all runs' figures are in %s." % csv_where)
 
     res = Resolver(a.lc_bin, a.src)
     res.resolve(pc for r in rows.values() for pcs, _ in r["sites"] for pc in pcs)
