@@ -539,6 +539,51 @@ def headline(data):
     return out
 
 
+def workload(data, name):
+    return next((wl for wl in data["workloads"] if wl["name"] == name), None)
+
+
+def facts(data):
+    """Three sentences for a reader's first screen, each from this run's
+    rows: fork/join against the fastest peer, an idle pool's cost and wake-up,
+    and Python's executors. A fact whose rows are missing is left out."""
+    out = []
+
+    def row(wl_name, system, workers):
+        wl = workload(data, wl_name)
+        return find(wl["rows"], system, workers) if wl else None
+
+    fib, fib_serial = row("fib", "weft", 2), row("fib", "serial", 1)
+    fib_wl = workload(data, "fib")
+    fib_peer = best_peer(fib_wl["rows"], 2) if fib_wl else None
+    if fib and fib["median"] and fib_peer and fib_peer["unit_median"] and fib_serial:
+        out.append(
+            f"**Fork/join:** {fib_wl['title']}: {fmt_time(fib['median'])} on 2 workers, "
+            f"{fmt_ratio(fib_peer['unit_median'] / fib['unit_median'])} faster than the fastest "
+            f"peer (`{fib_peer['system']}`, {fmt_time(fib_peer['median'])}) and "
+            f"{fmt_ratio(fib_serial['median'] / fib['median'])} faster than the serial program "
+            f"({fmt_time(fib_serial['median'])}).")
+    rt, rt_wl = row("roundtrip", "weft", 2), workload(data, "roundtrip")
+    rt_peer = find(rt_wl["rows"], "tbb", 2) if rt_wl else None
+    if rt and rt["median"] and rt.get("idle_pct") is not None and rt_peer and rt_peer["median"]:
+        out.append(
+            f"**Idle pools sleep:** between tasks a 2-worker pool uses {rt['idle_pct']:.2f} % "
+            f"of one CPU, and a task submitted after 200 ms of idling comes back in "
+            f"{fmt_time(rt['median'])} (oneTBB: {fmt_time(rt_peer['median'])}).")
+    fm, fm_py = row("futmap", "weft-chunk1", 2), row("futmap", "py-thread-c1", 2)
+    nf, nf_py = row("nestedfib", "weft", 2), row("nestedfib", "py-thread", 2)
+    if fm and fm["unit_median"] and fm_py and fm_py["unit_median"] and nf and nf["median"]:
+        deadlock = nf_py is not None and nf_py["median"] is None and nf_py["outcome"]
+        out.append(
+            f"**Against Python's executors:** with one future per item, weft maps "
+            f"{fmt_ratio(fm_py['unit_median'] / fm['unit_median'])} faster than "
+            f"`ThreadPoolExecutor.map` ({fmt_time(fm['unit_median'])} against "
+            f"{fmt_time(fm_py['unit_median'])} per item), and a task that submits to its own "
+            f"pool and waits (fib(25)) finishes in {fmt_time(nf['median'])}"
+            + (", where `ThreadPoolExecutor` deadlocks." if deadlock else "."))
+    return out
+
+
 def headline_markdown(data, link=""):
     t = data["timing"]
     took = fmt_duration(t.get("total_s")) + (
@@ -556,6 +601,7 @@ def headline_markdown(data, link=""):
         "| fastest peer, 2 workers | serial / weft 2w | peer / weft 2w |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
+    lines = [f"- {f}" for f in facts(data)] + ([""] if facts(data) else []) + lines
     for h in headline(data):
         name = h["workload"] + (f" (`{h['weft']}`)" if h["weft"] != "weft" else "")
         lines.append(f"| {name} | {h['per']} | {h['serial']} | {h['weft1']} | {h['weft2']} | "
