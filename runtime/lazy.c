@@ -9,7 +9,12 @@
  * its next spawn, sync or help step the owner publishes the running frame's
  * private children onto its Chase-Lev deque, oldest (largest) first, filling
  * in their headers (weft__child_expose), and wakes a sleeper with the fenced
- * notify. A frame only publishes its own children: those of outer frames
+ * notify. A worker that sleeps asks no one, so a spawn also publishes while
+ * the pool's idle word shows a sleeper or a searcher (weft__idle_workers):
+ * the child a task spawns before a long call of its own is then run by an
+ * idle worker during that call, not by the spawner at its sync. While every
+ * worker is busy, that check is one relaxed load of a line that changes
+ * only when workers go idle or wake. A frame only publishes its own children: those of outer frames
  * stay private until control returns there, so a nested (helping) frame
  * never exposes its ancestors' work below it.
  *

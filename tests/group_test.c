@@ -1523,3 +1523,72 @@ Test(group, a_task_returning_with_an_exposed_unsynced_child_aborts_in_debug_buil
 {
     run_unsynced((void *)1);
 }
+
+/* ---- idle workers see new children at once ------------------------------------ */
+
+/* A coarse leaf: busy for LEAF_NS, recording its thread and its interval. */
+enum { LEAF_NS = 50 * 1000 * 1000, IDLE_ROUNDS = 10 };
+
+struct leaf_run {
+    pthread_t thread;
+    int64_t start, end;
+};
+
+static int coarse_leaf(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    struct leaf_run *r = arg;
+    r->thread = pthread_self();
+    r->start = wt_now_ns();
+    wt_spin_ns(LEAF_NS);
+    r->end = wt_now_ns();
+    return 0;
+}
+
+struct two_leaves {
+    bool by_join;
+    struct leaf_run a, b;
+    int rc;
+};
+
+/* weft_join(a, b), or spawn(a); b as a plain call; sync. */
+static int two_leaves_root(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct two_leaves *t = arg;
+    if (t->by_join) {
+        t->rc = weft_join(ctx, coarse_leaf, &t->b, coarse_leaf, &t->a);
+        return 0;
+    }
+    weft_group g;
+    weft_child c;
+    weft_group_init(&g, ctx);
+    int rc = weft_spawn(&g, &c, coarse_leaf, &t->a);
+    void *ignored = NULL;
+    coarse_leaf(ctx, &t->b, &ignored);
+    int rs = weft_sync(&g);
+    t->rc = rc != WEFT_OK ? rc : rs;
+    return 0;
+}
+
+/* A spawn made while a worker sleeps is published and wakes it: the two
+ * leaves run on two threads at once, in every round (without it, the child
+ * waits on the spawner's private stack until the spawner's sync runs it). */
+Test(group, a_spawn_wakes_a_sleeping_worker_so_coarse_leaves_run_in_parallel, .timeout = 60)
+{
+    weft_pool *p = wtc_pool_new(2);
+    for (int round = 0; round < 2 * IDLE_ROUNDS; round++) {
+        struct two_leaves t = {.by_join = round % 2 == 0};
+        wtc_await_all_parked(p);
+        cr_assert_eq(weft_run(p, two_leaves_root, &t, NULL), WEFT_OK);
+        cr_assert_eq(t.rc, WEFT_OK);
+        cr_assert(!pthread_equal(t.a.thread, t.b.thread),
+                  "round %d (%s): both leaves ran on one thread", round,
+                  t.by_join ? "join" : "spawn, call, sync");
+        cr_assert(t.a.start < t.b.end && t.b.start < t.a.end,
+                  "round %d (%s): the leaves did not overlap", round,
+                  t.by_join ? "join" : "spawn, call, sync");
+    }
+    wtc_pool_drop(p);
+}
