@@ -561,8 +561,8 @@ struct weft__lazy {
     int64_t bottom;      /* the deque's bottom when the running task started */
     weft_child **items;  /* oldest first; also frame marks (WEFT__MARK) */
     const int64_t *dqb;  /* the owner's deque bottom (read relaxed, owner only) */
-    const uint64_t *idle; /* the pool's idle word: nonzero while a worker sleeps
-                           * or searches (read relaxed) */
+    const uint64_t *idle; /* the pool's idle word: sleepers in the low 32 bits,
+                           * searchers in the high 32 (runtime/park.c; read relaxed) */
     char pad_[128 - 7 * 8]; /* two lines: x86 prefetches 64-byte lines in pairs */
     uint32_t steal_req; /* nonzero: a thief asks us to publish (a hint) */
 };
@@ -604,16 +604,18 @@ static inline int weft__steal_requested(const struct weft__lazy *l)
     return __atomic_load_n(&l->steal_req, __ATOMIC_RELAXED) != 0;
 }
 
-/* Some worker of the pool sleeps or searches, so a new child should be
- * published (and a sleeper woken) at once, not kept private until a thief
- * asks: idle workers see new work while the spawner keeps running (a
- * spawn before a long call runs in parallel with it). Read relaxed: a
+/* Some worker of the pool sleeps, so a new child should be published and
+ * a sleeper woken at once, not kept private until a thief asks (a sleeper
+ * asks no one): the child then runs in parallel with what the spawner does
+ * next, even if that is one long call. Searching workers are left out:
+ * they ask (steal_req) themselves, and publishing every spawn while one
+ * searches would hand out tiny children one steal each. Read relaxed: a
  * hint, like steal_req; the publication's fenced notify (runtime/park.c
  * [PK1]) is what keeps a sleeper from missing the child. One load of a
  * line that changes only when workers go idle or wake. */
-static inline int weft__idle_workers(const struct weft__lazy *l)
+static inline int weft__sleeping_workers(const struct weft__lazy *l)
 {
-    return __atomic_load_n(l->idle, __ATOMIC_RELAXED) != 0;
+    return (__atomic_load_n(l->idle, __ATOMIC_RELAXED) & 0xffffffffu) != 0;
 }
 
 /* c is on top of the private stack (n: its entry count, as the caller
@@ -657,7 +659,7 @@ static inline int weft__spawn_inline(weft_group *g, weft_child *c, weft_fn fn, v
     struct weft__lazy *l = g != WEFT__NULL ? g->lazy_ : WEFT__NULL;
     if (__builtin_expect(l != WEFT__NULL && c != WEFT__NULL && fn != WEFT__NULL &&
                              l == weft__tls_lazy && l->n < l->cap &&
-                             !weft__steal_requested(l) && !weft__idle_workers(l),
+                             !weft__steal_requested(l) && !weft__sleeping_workers(l),
                          1)) {
         c->fn_ = fn;
         c->arg_ = arg;

@@ -82,7 +82,7 @@ static void push_child(struct weft__worker *w, weft_child *c)
 }
 
 /* Keep c private, publishing when a thief asked or a worker is idle
- * (weft__idle_workers in weft.h). When the stack is full
+ * (weft__sleeping_workers in weft.h). When the stack is full
  * and cannot grow, publish this frame's children; if the stack holds only
  * outer frames' (which must stay private, see the header), push c. */
 static void spawn_private(struct weft__worker *w, weft_child *c)
@@ -97,8 +97,8 @@ static void spawn_private(struct weft__worker *w, weft_child *c)
     }
     l->items[l->n++] = c;
     /* relaxed: hints (weft__publish). */
-    if (weft_unlikely(weft__steal_requested(l) || weft__idle_workers(l)))
-        weft__publish(w);
+    if (weft_unlikely(weft__steal_requested(l) || weft__sleeping_workers(l)))
+        weft__publish_half(w);
 }
 
 /* Keep a failed spawn in g for its next sync (weft.h): the first one. */

@@ -9,14 +9,17 @@
  * its next spawn, sync or help step the owner publishes the running frame's
  * private children onto its Chase-Lev deque, oldest (largest) first, filling
  * in their headers (weft__child_expose), and wakes a sleeper with the fenced
- * notify. A worker that sleeps asks no one, so a spawn also publishes while
- * the pool's idle word shows a sleeper or a searcher (weft__idle_workers):
- * the child a task spawns before a long call of its own is then run by an
- * idle worker during that call, not by the spawner at its sync. While every
- * worker is busy, that check is one relaxed load of a line that changes
- * only when workers go idle or wake. A frame only publishes its own children: those of outer frames
- * stay private until control returns there, so a nested (helping) frame
- * never exposes its ancestors' work below it.
+ * notify. An answer to a request publishes the older half (rounded up):
+ * thieves get the oldest, largest work, the owner keeps the newer half to
+ * take back without touching the deque, and a thief that runs out asks
+ * again. A worker that sleeps asks no one, so a spawn also publishes while
+ * the pool's idle word shows a sleeper (weft__sleeping_workers): the child
+ * a task spawns before a long call of its own is then run by the woken
+ * worker during that call, not by the spawner at its sync. While no worker
+ * sleeps, that check is one relaxed load of a line that changes only when
+ * workers go to sleep or wake. A frame only publishes its own children:
+ * those of outer frames stay private until control returns there, so a
+ * nested (helping) frame never exposes its ancestors' work below it.
  *
  * Frames of inline children. A child that sync runs inline (group.c) must
  * not see its siblings: a helping wait inside it that ran an older sibling
@@ -101,12 +104,28 @@ static unsigned mark_above(const struct weft__lazy *l, int64_t below)
     return l->base;
 }
 
-void weft__publish(struct weft__worker *w)
+/* Children (not marks) in items[from, n). */
+static unsigned children_from(const struct weft__lazy *l, unsigned from)
+{
+    unsigned k = 0;
+    for (unsigned i = from; i < l->n; i++)
+        k += !weft__is_mark(l->items[i]);
+    return k;
+}
+
+/* Publish the running frame's private children, or their older half. */
+static void publish(struct weft__worker *w, bool half)
 {
     struct weft__lazy *l = &w->lazy;
     /* relaxed: a hint; what thieves need is published by the pushes. */
     weft__steal_req_set(w, 0);
     unsigned i = mark_above(l, weft__deque_bottom(&w->dq)), keep = i, pushed = 0;
+    /* Answering a request, the older half (rounded up): thieves get the
+     * oldest, largest work, and the owner keeps the newer half private, to
+     * take back at its syncs without touching the deque; a thief that runs
+     * out asks again. The children past the half stay private, as when the
+     * deque is full. */
+    unsigned budget = half ? (children_from(l, i) + 1) / 2 : UINT_MAX;
     bool full = false;
     for (; i < l->n; i++) {
         weft_child *c = l->items[i];
@@ -115,6 +134,8 @@ void weft__publish(struct weft__worker *w)
             l->items[keep++] = weft__mark_here(l);
             continue;
         }
+        if (!full && pushed == budget)
+            full = true; /* not exposed: nothing to undo */
         if (!full) {
             full = weft__deque_push(&w->dq, weft__child_expose(w, c), 0) != 0;
             if (!full) {
@@ -133,6 +154,16 @@ void weft__publish(struct weft__worker *w)
     /* Publication answers an idle worker that may be parking right now: use
      * the fenced notify ([PK1] in park.c). */
     weft__notify(w->pool);
+}
+
+void weft__publish(struct weft__worker *w)
+{
+    publish(w, false);
+}
+
+void weft__publish_half(struct weft__worker *w)
+{
+    publish(w, true);
 }
 
 bool weft__lazy_grow(struct weft__worker *w)
@@ -160,10 +191,10 @@ static __attribute__((noinline)) bool take_slow(struct weft__worker *w, weft_chi
     if (weft__steal_requested(l)) {
         if (l->n > l->base && l->items[l->n - 1] == c) {
             l->n--; /* keep c for ourselves, publish the older ones */
-            weft__publish(w);
+            weft__publish_half(w);
             return true;
         }
-        weft__publish(w);
+        weft__publish_half(w);
     }
     for (unsigned i = l->n; i-- > l->base && !weft__is_mark(l->items[i]);) {
         if (l->items[i] == c) {

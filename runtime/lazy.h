@@ -56,6 +56,10 @@ struct weft__task *weft__child_push(struct weft__worker *w, weft_child *c);
  * so thieves can take them, clear steal_req, and wake a sleeper if needed.
  * Owner only. */
 void weft__publish(struct weft__worker *w);
+/* The same for the older half of them (rounded up): the answer to a
+ * thief's request or to an idle worker; the owner keeps the newer half
+ * private. Owner only. */
+void weft__publish_half(struct weft__worker *w);
 /* Double w's private stack. Returns false when memory is short. */
 bool weft__lazy_grow(struct weft__worker *w);
 /* Take child c back off the private stack if it is there (normally on

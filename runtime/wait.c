@@ -80,7 +80,7 @@ static bool help_one(struct weft__worker *w, struct weft__worker *leap, bool own
     struct weft__task *t = NULL;
     /* relaxed: a hint (see weft__publish). */
     if (weft__steal_requested(&w->lazy))
-        weft__publish(w);
+        weft__publish_half(w);
     if (own) {
         int64_t floor;
         t = weft__lazy_take_own(w, &floor);

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "group.h"
 #include "weft.h"
@@ -1590,5 +1591,62 @@ Test(group, a_spawn_wakes_a_sleeping_worker_so_coarse_leaves_run_in_parallel, .t
                   "round %d (%s): the leaves did not overlap", round,
                   t.by_join ? "join" : "spawn, call, sync");
     }
+    wtc_pool_drop(p);
+}
+
+/* One task spawns many tiny children into one group while another worker
+ * steals: a thief's request publishes the older half of the private
+ * children, the owner takes the newer half back at its sync, and every
+ * child runs exactly once whichever way it went. */
+enum { FLAT_N = 200000 };
+
+static struct {
+    weft_child slots[FLAT_N];
+    _Atomic uint8_t ran[FLAT_N];
+    pthread_t owner;
+    _Atomic uint64_t elsewhere; /* children run by another thread */
+} flat;
+
+static int flat_child(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    size_t i = (uintptr_t)arg;
+    /* relaxed: counters read after the root completed. */
+    atomic_fetch_add_explicit(&flat.ran[i], 1, memory_order_relaxed);
+    if (!pthread_equal(pthread_self(), flat.owner))
+        atomic_fetch_add_explicit(&flat.elsewhere, 1, memory_order_relaxed);
+    wt_spin_work(i, 20);
+    return 0;
+}
+
+static int flat_root(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    flat.owner = pthread_self();
+    weft_group g;
+    weft_group_init(&g, ctx);
+    int rc = WEFT_OK;
+    for (size_t i = 0; i < FLAT_N && rc == WEFT_OK; i++)
+        rc = weft_spawn(&g, &flat.slots[i], flat_child, (void *)(uintptr_t)i);
+    int rs = weft_sync(&g);
+    return rc != WEFT_OK ? rc : rs;
+}
+
+Test(group, flat_spawns_with_a_thief_run_every_child_exactly_once, .timeout = 120)
+{
+    weft_pool *p = wtc_pool_new(2);
+    uint64_t stolen = 0;
+    for (int round = 0; round < 5; round++) {
+        memset((void *)flat.ran, 0, sizeof(flat.ran));
+        atomic_store(&flat.elsewhere, 0);
+        cr_assert_eq(wtc_run_task(p, flat_root, NULL, NULL), WEFT_OK);
+        for (size_t i = 0; i < FLAT_N; i++)
+            cr_assert_eq(atomic_load(&flat.ran[i]), 1, "round %d: child %zu ran %d times", round,
+                         i, atomic_load(&flat.ran[i]));
+        stolen += atomic_load(&flat.elsewhere);
+    }
+    cr_assert_gt(stolen, 0, "the other worker took part");
     wtc_pool_drop(p);
 }

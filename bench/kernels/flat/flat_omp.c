@@ -1,0 +1,45 @@
+/* Flat spawns with OpenMP tasks: one task per child from a single thread,
+ * then taskwait. */
+#include <omp.h>
+#include <stdlib.h>
+
+#include "flat.h"
+
+static uint64_t run(uint64_t *vals, uint64_t n)
+{
+#pragma omp parallel
+#pragma omp single
+    {
+        for (uint64_t i = 0; i < n; i++) {
+#pragma omp task firstprivate(i)
+            vals[i] = flat_child(i);
+        }
+#pragma omp taskwait
+    }
+    uint64_t s = 0;
+    for (uint64_t i = 0; i < n; i++)
+        s += vals[i];
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    bench_opts o = bench_parse(argc, argv);
+    uint64_t n = (uint64_t)bench_arg_ll(argc, argv, "--n", FLAT_DEFAULT_N);
+    uint64_t *vals = malloc(n * sizeof(*vals));
+    if (vals == NULL)
+        bench_fail("out of memory");
+    uint64_t want = flat_expected(n);
+    omp_set_num_threads((int)o.workers);
+    (void)run(vals, n < 1000 ? n : 1000); /* warm-up: starts the team */
+    for (unsigned rep = 0; rep < o.reps; rep++) {
+        uint64_t t0 = bench_now_ns();
+        uint64_t s = run(vals, n);
+        uint64_t ns = bench_now_ns() - t0;
+        if (s != want)
+            bench_fail("sum %" PRIu64 ", expected %" PRIu64, s, want);
+        bench_report("flat", "omp", o.workers, rep, ns, FLAT_EXTRA, n, n);
+    }
+    free(vals);
+    return 0;
+}

@@ -1,0 +1,38 @@
+// Flat spawns with oneTBB: one task_group::run per child from one task, then wait.
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_group.h>
+
+#include <vector>
+
+#include "flat.h"
+
+static uint64_t run(std::vector<uint64_t> &vals, uint64_t n)
+{
+    tbb::task_group g;
+    for (uint64_t i = 0; i < n; i++)
+        g.run([&vals, i] { vals[i] = flat_child(i); });
+    g.wait();
+    uint64_t s = 0;
+    for (uint64_t i = 0; i < n; i++)
+        s += vals[i];
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    bench_opts o = bench_parse(argc, argv);
+    uint64_t n = (uint64_t)bench_arg_ll(argc, argv, "--n", FLAT_DEFAULT_N);
+    std::vector<uint64_t> vals(n);
+    uint64_t want = flat_expected(n);
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, o.workers);
+    (void)run(vals, n < 1000 ? n : 1000); // warm-up: starts the workers
+    for (unsigned rep = 0; rep < o.reps; rep++) {
+        uint64_t t0 = bench_now_ns();
+        uint64_t s = run(vals, n);
+        uint64_t ns = bench_now_ns() - t0;
+        if (s != want)
+            bench_fail("sum %" PRIu64 ", expected %" PRIu64, s, want);
+        bench_report("flat", "tbb", o.workers, rep, ns, FLAT_EXTRA, n, n);
+    }
+    return 0;
+}
