@@ -137,6 +137,7 @@ def workloads(quick, py_iters):
     fm_n, fm_py_thread, fm_py_c1, fm_py_c1000 = ((100000, 5000, 2000, 20000) if q
                                                  else (1000000, 50000, 10000, 100000))
     nf_n = 18 if q else 25
+    flat_n = 100000 if q else 1000000
     r = 1 if q else 2  # repetitions inside one process (rounds come on top)
 
     return [
@@ -171,6 +172,14 @@ def workloads(quick, py_iters):
             Variant("omp", c("fib_omp", "--n", fib_n, "--reps", 1)),
         ], note=f"fib({fib_n}), no cutoff, one spawn per internal call",
            title=f"fib({fib_n}), a spawn per call"),
+        Workload("flat", "run", [
+            Variant("serial", c("flat_seq", "--n", flat_n, "--reps", 5), serial=True),
+            Variant("weft", c("flat_weft", "--n", flat_n, "--reps", 5)),
+            Variant("tbb", c("flat_tbb", "--n", flat_n, "--reps", 2)),
+            Variant("omp", c("flat_omp", "--n", flat_n, "--reps", 2)),
+        ], note=f"one task spawns {flat_n:,} children of ~20 ns each into one group, then "
+                "syncs them: how work reaches thieves when a single task makes all of it",
+           title=f"{flat_n:,} children of ~20 ns spawned by one task"),
         Workload("nqueens", "run", [
             *with_pair(Variant("serial", c("nqueens_seq", "--n", nq_n, "--reps", 5),
                                serial=True)),

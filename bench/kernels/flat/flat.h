@@ -27,6 +27,15 @@ static inline uint64_t flat_expected(uint64_t n)
     return s;
 }
 
+/* The children's values, added up: what every variant checks. */
+static inline uint64_t flat_sum(const uint64_t *vals, uint64_t n)
+{
+    uint64_t s = 0;
+    for (uint64_t i = 0; i < n; i++)
+        s += vals[i];
+    return s;
+}
+
 #define FLAT_EXTRA "n=%" PRIu64 " spawns=%" PRIu64
 
 #endif /* BENCH_FLAT_H */

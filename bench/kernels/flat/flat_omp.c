@@ -16,10 +16,7 @@ static uint64_t run(uint64_t *vals, uint64_t n)
         }
 #pragma omp taskwait
     }
-    uint64_t s = 0;
-    for (uint64_t i = 0; i < n; i++)
-        s += vals[i];
-    return s;
+    return flat_sum(vals, n);
 }
 
 int main(int argc, char **argv)

@@ -21,9 +21,7 @@ int main(int argc, char **argv)
         uint64_t t0 = bench_now_ns();
         for (uint64_t i = 0; i < n; i++)
             child(&vals[i], i);
-        uint64_t s = 0;
-        for (uint64_t i = 0; i < n; i++)
-            s += vals[i];
+        uint64_t s = flat_sum(vals, n);
         uint64_t ns = bench_now_ns() - t0;
         if (s != want)
             bench_fail("sum %" PRIu64 ", expected %" PRIu64, s, want);

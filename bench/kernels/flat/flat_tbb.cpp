@@ -12,10 +12,7 @@ static uint64_t run(std::vector<uint64_t> &vals, uint64_t n)
     for (uint64_t i = 0; i < n; i++)
         g.run([&vals, i] { vals[i] = flat_child(i); });
     g.wait();
-    uint64_t s = 0;
-    for (uint64_t i = 0; i < n; i++)
-        s += vals[i];
-    return s;
+    return flat_sum(vals.data(), n);
 }
 
 int main(int argc, char **argv)

@@ -50,9 +50,7 @@ int main(int argc, char **argv)
         uint64_t s0 = bench_weft_steals(pool);
         uint64_t t0 = bench_now_ns();
         (void)bench_weft_run(pool, root, NULL);
-        uint64_t s = 0;
-        for (uint64_t i = 0; i < flat.n; i++)
-            s += flat.vals[i];
+        uint64_t s = flat_sum(flat.vals, flat.n);
         uint64_t ns = bench_now_ns() - t0;
         if (s != want)
             bench_fail("sum %" PRIu64 ", expected %" PRIu64, s, want);
