@@ -138,6 +138,7 @@ def workloads(quick, py_iters):
                                                  else (1000000, 50000, 10000, 100000))
     nf_n = 18 if q else 25
     flat_n = 100000 if q else 1000000
+    coarse_ms = 10 if q else 100
     r = 1 if q else 2  # repetitions inside one process (rounds come on top)
 
     return [
@@ -180,6 +181,15 @@ def workloads(quick, py_iters):
         ], note=f"one task spawns {flat_n:,} children of ~20 ns each into one group, then "
                 "syncs them: how work reaches thieves when a single task makes all of it",
            title=f"{flat_n:,} children of ~20 ns spawned by one task"),
+        Workload("coarse", "run", [
+            Variant("serial", c("coarse_seq", "--ms", coarse_ms, "--reps", 3), serial=True),
+            Variant("weft", c("coarse_weft", "--ms", coarse_ms, "--reps", 3)),
+            Variant("weft-spawn", c("coarse_weft", "--ms", coarse_ms, "--reps", 3,
+                                    "--variant", "spawn")),
+        ], note=f"two leaves of ~{coarse_ms} ms CPU after 50 ms idle: weft_join (weft) or "
+                "spawn A, call B, sync (weft-spawn), the root by weft_run from main; on 2 "
+                "workers the sleeping worker must get A while B runs",
+           title=f"two {coarse_ms} ms leaves forked after idling"),
         Workload("nqueens", "run", [
             *with_pair(Variant("serial", c("nqueens_seq", "--n", nq_n, "--reps", 5),
                                serial=True)),
