@@ -500,10 +500,10 @@ typedef struct weft_group {
 /* Start a group owned by the running task (ctx is its context). */
 WEFT_API void weft_group_init(weft_group *g, weft_ctx *ctx);
 /* Make fn(ctx, arg, &result) a child of g that other workers may steal.
- * While a worker of the pool sleeps or searches for work, the child is
- * published at once and a sleeper woken, so it runs in parallel with what
- * the spawner does next; while all are busy it stays private to the
- * spawner until a thief asks for work.
+ * While a worker of the pool is idle (searching, or asleep since it last
+ * asked), the child is published at once and a sleeper woken, so it runs
+ * in parallel with what the spawner does next; while all are busy it stays
+ * private to the spawner until a thief asks for work.
  * Threads:   the worker running the group's task only.
  * Returns:   WEFT_OK; WEFT_EINVAL (NULL); WEFT_EPERM from another thread or
  *            a group initialized without a task context. A failed spawn is
@@ -561,9 +561,7 @@ struct weft__lazy {
     int64_t bottom;      /* the deque's bottom when the running task started */
     weft_child **items;  /* oldest first; also frame marks (WEFT__MARK) */
     const int64_t *dqb;  /* the owner's deque bottom (read relaxed, owner only) */
-    const uint64_t *idle; /* the pool's idle word: sleepers in the low 32 bits,
-                           * searchers in the high 32 (runtime/park.c; read relaxed) */
-    char pad_[128 - 7 * 8]; /* two lines: x86 prefetches 64-byte lines in pairs */
+    char pad_[128 - 6 * 8]; /* two lines: x86 prefetches 64-byte lines in pairs */
     uint32_t steal_req; /* nonzero: a thief asks us to publish (a hint) */
 };
 /* The head of every weft_ctx. */
@@ -602,20 +600,6 @@ WEFT_API weft_child *weft__sync_take_slow(weft_group *g);
 static inline int weft__steal_requested(const struct weft__lazy *l)
 {
     return __atomic_load_n(&l->steal_req, __ATOMIC_RELAXED) != 0;
-}
-
-/* Some worker of the pool sleeps, so a new child should be published and
- * a sleeper woken at once, not kept private until a thief asks (a sleeper
- * asks no one): the child then runs in parallel with what the spawner does
- * next, even if that is one long call. Searching workers are left out:
- * they ask (steal_req) themselves, and publishing every spawn while one
- * searches would hand out tiny children one steal each. Read relaxed: a
- * hint, like steal_req; the publication's fenced notify (runtime/park.c
- * [PK1]) is what keeps a sleeper from missing the child. One load of a
- * line that changes only when workers go idle or wake. */
-static inline int weft__sleeping_workers(const struct weft__lazy *l)
-{
-    return (__atomic_load_n(l->idle, __ATOMIC_RELAXED) & 0xffffffffu) != 0;
 }
 
 /* c is on top of the private stack (n: its entry count, as the caller
@@ -659,7 +643,7 @@ static inline int weft__spawn_inline(weft_group *g, weft_child *c, weft_fn fn, v
     struct weft__lazy *l = g != WEFT__NULL ? g->lazy_ : WEFT__NULL;
     if (__builtin_expect(l != WEFT__NULL && c != WEFT__NULL && fn != WEFT__NULL &&
                              l == weft__tls_lazy && l->n < l->cap &&
-                             !weft__steal_requested(l) && !weft__sleeping_workers(l),
+                             !weft__steal_requested(l),
                          1)) {
         c->fn_ = fn;
         c->arg_ = arg;

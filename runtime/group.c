@@ -81,8 +81,7 @@ static void push_child(struct weft__worker *w, weft_child *c)
         weft__run(w, t);
 }
 
-/* Keep c private, publishing when a thief asked or a worker is idle
- * (weft__sleeping_workers in weft.h). When the stack is full
+/* Keep c private, publishing when a thief asked. When the stack is full
  * and cannot grow, publish this frame's children; if the stack holds only
  * outer frames' (which must stay private, see the header), push c. */
 static void spawn_private(struct weft__worker *w, weft_child *c)
@@ -96,8 +95,8 @@ static void spawn_private(struct weft__worker *w, weft_child *c)
         }
     }
     l->items[l->n++] = c;
-    /* relaxed: hints (weft__publish). */
-    if (weft_unlikely(weft__steal_requested(l) || weft__sleeping_workers(l)))
+    /* relaxed: a hint (weft__publish). */
+    if (weft_unlikely(weft__steal_requested(l)))
         weft__publish_half(w);
 }
 

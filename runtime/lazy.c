@@ -12,12 +12,13 @@
  * notify. An answer to a request publishes the older half (rounded up):
  * thieves get the oldest, largest work, the owner keeps the newer half to
  * take back without touching the deque, and a thief that runs out asks
- * again. A worker that sleeps asks no one, so a spawn also publishes while
- * the pool's idle word shows a sleeper (weft__sleeping_workers): the child
- * a task spawns before a long call of its own is then run by the woken
- * worker during that call, not by the spawner at its sync. While no worker
- * sleeps, that check is one relaxed load of a line that changes only when
- * workers go to sleep or wake. A frame only publishes its own children:
+ * again. A request stays pending until the owner has a child to publish:
+ * a worker asks every other worker on its last look before it parks
+ * (steal.c), so the first spawn after it fell asleep publishes and wakes
+ * it, and the child a task spawns before a long call of its own runs
+ * during that call, not at the spawner's sync. The spawn fast path pays
+ * nothing for it: the request is the steal_req it tests anyway. A frame
+ * only publishes its own children:
  * those of outer frames stay private until control returns there, so a
  * nested (helping) frame never exposes its ancestors' work below it.
  *
@@ -117,15 +118,20 @@ static unsigned children_from(const struct weft__lazy *l, unsigned from)
 static void publish(struct weft__worker *w, bool half)
 {
     struct weft__lazy *l = &w->lazy;
+    unsigned i = mark_above(l, weft__deque_bottom(&w->dq)), keep = i, pushed = 0;
+    unsigned children = children_from(l, i);
+    /* Nothing to publish: the request stays for the next spawn (a thief
+     * that asked and then parked is woken by that spawn's publication). */
+    if (children == 0)
+        return;
     /* relaxed: a hint; what thieves need is published by the pushes. */
     weft__steal_req_set(w, 0);
-    unsigned i = mark_above(l, weft__deque_bottom(&w->dq)), keep = i, pushed = 0;
     /* Answering a request, the older half (rounded up): thieves get the
      * oldest, largest work, and the owner keeps the newer half private, to
      * take back at its syncs without touching the deque; a thief that runs
      * out asks again. The children past the half stay private, as when the
      * deque is full. */
-    unsigned budget = half ? (children_from(l, i) + 1) / 2 : UINT_MAX;
+    unsigned budget = half ? (children + 1) / 2 : UINT_MAX;
     bool full = false;
     for (; i < l->n; i++) {
         weft_child *c = l->items[i];

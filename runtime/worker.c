@@ -36,8 +36,6 @@ int weft__worker_queues_init(struct weft__worker *w)
     /* weft.h reads it with a relaxed __atomic load (owner only): the
      * same object, seen without the _Atomic qualifier it has here. */
     w->lazy.dqb = (const int64_t *)&w->dq.bottom;
-    /* The same for the pool's idle word (park.c), read relaxed by spawns. */
-    w->lazy.idle = (const uint64_t *)&w->pool->idle;
     w->lazy.cap = LAZY_INIT_CAP;
     w->lazy.items = weft__malloc(LAZY_INIT_CAP * sizeof(*w->lazy.items));
     if (w->lazy.items == NULL) {
