@@ -556,6 +556,28 @@ PROXY_STEP = re.compile(r"^bench/proxy/run: (built in|\S+, \d+ workers:)")
 PROXY_PLAN = re.compile(r"^bench/proxy/run: (\d+) configurations")
 
 
+SPAWNCOST_LINE = re.compile(r"^\s*(serial fib|weft, a spawn)[^:]*:\s*([0-9.]+)")
+
+
+def run_spawncost(args):
+    """bench/spawncost on the bench programs of this build: instructions per
+    spawn+sync by callgrind, into spawncost.txt. Returns {"serial", "weft"}
+    per call of fib, or None if it failed."""
+    path = os.path.join(args.out_dir, "spawncost.txt")
+    with open(path, "w") as out:
+        rc = subprocess.call(["bash", os.path.join(HERE, "spawncost"), args.bin_dir],
+                             stdout=out, stderr=subprocess.STDOUT)
+    if rc != 0:
+        return None
+    found = {}
+    with open(path) as f:
+        for line in f:
+            m = SPAWNCOST_LINE.match(line)
+            if m:
+                found["serial" if m.group(1) == "serial fib" else "weft"] = float(m.group(2))
+    return found if len(found) == 2 else None
+
+
 def run_proxy(args, progress, prior):
     """bench/proxy/run into the run folder: proxy.md (its report), proxy.csv,
     proxy.log (its stderr). Its steps (the build, each configuration) count
@@ -879,8 +901,11 @@ def main():
         vcpu = vcpu_summary(rows)
         print(flush=True)
 
-    proxy_ok, proxy_info = True, None
+    proxy_ok, proxy_info, spawncost = True, None, None
     if with_proxy:
+        spawncost = run_spawncost(args)
+        if spawncost is None:
+            failures.append("bench/spawncost failed (see spawncost.txt)")
         args.left_after = 2.0
         proxy_ok, proxy_info = run_proxy(args, progress, prior_proxy)
         progress.finish()
@@ -904,7 +929,7 @@ def main():
                        "chart": wl.chart, "rows": [row_json(r) for r in sorted_rows(wl, rows)]}
                       for wl in wls],
         "fork_join": fj, "vcpu": vcpu,
-        "proxy": proxy_info, "proxy_ok": proxy_ok,
+        "proxy": proxy_info, "proxy_ok": proxy_ok, "spawncost": spawncost,
         "failures": failures,
         "timing": {"build_s": args.build_seconds, "cells_s": cells_s,
                    "proxy_s": proxy_info["total_s"] if proxy_info else None},

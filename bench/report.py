@@ -803,6 +803,16 @@ def report_markdown(data, run_dir, chart_ok):
         out += [f"| cpu{o['cpu']} | {fmt_time(o['Ts'])} | {fmt_time(o['T1'])} | "
                 f"{o['Ts/T1']:.2f} |" for o in data["vcpu"]]
         out.append("")
+    sc = data.get("spawncost")
+    if sc:
+        out += ["## Spawn cost", "",
+                "`bash bench/spawncost`: instructions per call of fib(n) under callgrind "
+                "(n = 25 minus n = 20, collected inside fib only), weft at 1 worker with a "
+                "spawn+sync per call against the serial fib that makes every call:", "",
+                "| serial fib | weft fib | weft above serial, per spawn+sync |",
+                "|---:|---:|---:|",
+                f"| {sc['serial']:.1f} | {sc['weft']:.1f} | {sc['weft'] - sc['serial']:.1f} |",
+                ""]
     proxy_md = read(os.path.join(run_dir, "proxy.md"))
     if data.get("proxy") is not None:
         out += ["## Scalability proxy", "",
