@@ -433,7 +433,8 @@ class Progress:
 
 
 def load_prior(path):
-    """Process times of an earlier run of the same mode (its results.json),
+    """Process times recorded in the run folder of the same mode that
+    bench/out/latest(-quick) names (its results.json),
     for the estimate of the time left: {(workload, system, workers): mean s}
     and the proxy's step times."""
     try:
@@ -451,7 +452,7 @@ def load_prior(path):
 
 def estimate_left(plan, i, rows, prior, args):
     """Seconds the processes plan[i:] should take: a cell's mean so far, else
-    its mean in the earlier run, else the mean process of this run; nothing
+    its mean in the recorded run folder, else the mean process of this run; nothing
     for a cell the caps will skip."""
     done = [w for r in rows.values() for w in r.walls]
     fallback = statistics.mean(done) if done else 1.0

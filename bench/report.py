@@ -601,7 +601,8 @@ def headline_markdown(data, link=""):
         "| fastest peer, 2 workers | serial / weft 2w | peer / weft 2w |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    lines = [f"- {f}" for f in facts(data)] + ([""] if facts(data) else []) + lines
+    found = facts(data)
+    lines = [f"- {f}" for f in found] + ([""] if found else []) + lines
     for h in headline(data):
         name = h["workload"] + (f" (`{h['weft']}`)" if h["weft"] != "weft" else "")
         lines.append(f"| {name} | {h['per']} | {h['serial']} | {h['weft1']} | {h['weft2']} | "

@@ -33,9 +33,9 @@ const char *weft_strerror(int status)
 }
 
 /* The status behind the last WEFT_ETASK returned to this thread. Written
- * only by its own thread; initial-exec: the library is linked, not
- * dlopen()ed late. */
-static _Thread_local int task_status __attribute__((tls_model("initial-exec")));
+ * only by its own thread, and only on failure paths: the default TLS model,
+ * so it takes nothing from the static TLS reserve dlopen() draws on. */
+static _Thread_local int task_status;
 
 int weft_task_status(void)
 {

@@ -483,6 +483,18 @@ DECL(void, __tsan_vptr_read, void **p)
         return old;                                                            \
     }
 
+/* Strong and weak compare-exchange count alike: one RMW, done strong. */
+#define CAS_OP(bits, T, kind)                                                           \
+    DECL(int, __tsan_atomic##bits##_compare_exchange_##kind, volatile T *a, T *c, T v,  \
+         int mo, int fmo)                                                               \
+    {                                                                                   \
+        (void)mo, (void)fmo;                                                            \
+        struct stripe *s = atomic_begin(a);                                             \
+        int ok = __atomic_compare_exchange_n((T *)a, c, v, false, SC, SC);              \
+        atomic_end(s, a, K_RMW, RET);                                                   \
+        return ok;                                                                      \
+    }
+
 #define ATOMICS(bits, T)                                                                   \
     DECL(T, __tsan_atomic##bits##_load, const volatile T *a, int mo)                       \
     {                                                                                      \
@@ -506,24 +518,8 @@ DECL(void, __tsan_vptr_read, void **p)
     RMW_OP(bits, T, fetch_or, __atomic_fetch_or)                                           \
     RMW_OP(bits, T, fetch_xor, __atomic_fetch_xor)                                         \
     RMW_OP(bits, T, fetch_nand, __atomic_fetch_nand)                                       \
-    DECL(int, __tsan_atomic##bits##_compare_exchange_strong, volatile T *a, T *c, T v,     \
-         int mo, int fmo)                                                                  \
-    {                                                                                      \
-        (void)mo, (void)fmo;                                                               \
-        struct stripe *s = atomic_begin(a);                                                \
-        int ok = __atomic_compare_exchange_n((T *)a, c, v, false, SC, SC);                 \
-        atomic_end(s, a, K_RMW, RET);                                                      \
-        return ok;                                                                         \
-    }                                                                                      \
-    DECL(int, __tsan_atomic##bits##_compare_exchange_weak, volatile T *a, T *c, T v,       \
-         int mo, int fmo)                                                                  \
-    {                                                                                      \
-        (void)mo, (void)fmo;                                                               \
-        struct stripe *s = atomic_begin(a);                                                \
-        int ok = __atomic_compare_exchange_n((T *)a, c, v, false, SC, SC);                 \
-        atomic_end(s, a, K_RMW, RET);                                                      \
-        return ok;                                                                         \
-    }                                                                                      \
+    CAS_OP(bits, T, strong)                                                                \
+    CAS_OP(bits, T, weak)                                                                  \
     DECL(T, __tsan_atomic##bits##_compare_exchange_val, volatile T *a, T c, T v, int mo,   \
          int fmo)                                                                          \
     {                                                                                      \
