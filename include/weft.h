@@ -473,249 +473,243 @@ WEFT_API int weft_ctx_set_result_dtor(weft_ctx *ctx, weft_dtor result_dtor);
  *            WEFT_EBROKEN. */
 WEFT_API int weft_run(weft_pool *pool, weft_fn fn, void *arg, void **result);
 
-/* A group of children spawned by one task, and the storage for one child.
- * Both live in the spawning task's stack frame: spawning allocates nothing.
- * Every group must be synced before the task that owns it returns: the
- * child records would otherwise live in a dead stack frame. Debug builds of
- * the library (no NDEBUG) stop the process with a message when a task
+/* A group of children spawned by one task. The group lives in the spawning
+ * task's stack frame; each child's record (its function, argument and
+ * result, and the runtime's part) is a fixed-size slot written in place on
+ * the running worker's spawn stack, so spawning allocates nothing. Every
+ * group must be synced before the task that owns it returns. Debug builds
+ * of the library (no NDEBUG) stop the process with a message when a task
  * returns with unsynced children; release builds do not check.
- * The fields are weft's: read and write them only through the calls below. */
+ * Children are synced in reverse spawn order across the task (as a Cilk
+ * function's cilk_sync syncs all its children): weft_sync(g) waits for
+ * every child this task spawned since g was initialized, into g or into a
+ * group initialized after g. So groups of one task nest: sync an inner
+ * group before the outer one. A group is a plain object of its task:
+ * using one from another thread is a data race, which the inline fast
+ * paths do not look for (the library functions, under WEFT_NO_INLINE,
+ * return WEFT_EPERM). The fields are weft's: use the calls below. */
 struct weft__lazy;
-
-typedef struct weft_child {
-    weft_fn fn_;
-    void *arg_;
-    void *result_;
-    struct weft_child *prev_; /* the group's previously spawned child */
-    void *rt_[4];             /* runtime part: task header, completion word, thief */
-} weft_child;
+struct weft__slot;
 
 typedef struct weft_group {
-    struct weft__lazy *lazy_; /* the owner's private spawn stack; NULL: slow path */
-    weft_child *last_;        /* most recently spawned unsynced child */
-    weft_ctx *ctx_;           /* the owning task's context */
-    uintptr_t flags_;         /* runtime flags */
+    struct weft__lazy *lazy_; /* the owner's spawn stack (a stand-in without a task) */
+    struct weft__slot *base_; /* its top at init: the group's children lie above */
+    struct weft__slot *top_;  /* its top after the group's last spawn or sync */
 } weft_group;
 
-/* Start a group owned by the running task (ctx is its context). */
+/* Start a group owned by the running task (ctx is its context). With ctx
+ * NULL, every call on the group returns WEFT_EPERM. */
 WEFT_API void weft_group_init(weft_group *g, weft_ctx *ctx);
-/* Make fn(ctx, arg, &result) a child of g that other workers may steal.
- * While a worker of the pool is idle (searching, or asleep since it last
- * asked), the child is published at once and a sleeper woken, so it runs
- * in parallel with what the spawner does next; while all are busy it stays
- * private to the spawner until a thief asks for work.
+/* Make fn(ctx, arg, &r) a child of g that other workers may steal. If
+ * result is not NULL, the child's r is stored in *result by its sync
+ * (NULL if fn stored nothing); it must stay valid until then. While a
+ * worker of the pool is idle (searching, or asleep since it last asked),
+ * the child is published at once and a sleeper woken, so it runs in
+ * parallel with what the spawner does next; while all are busy it stays
+ * private to the spawner until a thief asks.
  * Threads:   the worker running the group's task only.
- * Returns:   WEFT_OK; WEFT_EINVAL (NULL); WEFT_EPERM from another thread or
- *            a group initialized without a task context. A failed spawn is
- *            also kept in g: the next weft_sync(g) reports it (so code that
+ * Returns:   WEFT_OK; WEFT_EINVAL (g or fn NULL); WEFT_EPERM (a group
+ *            without a task); WEFT_ENOMEM (the worker's spawn stack,
+ *            WEFT_SPAWN_MAX unsynced children, is full). A failed spawn is
+ *            also kept in the group: its sync reports it (so code that
  *            ignores spawn's return still sees the failure). */
-WEFT_API int weft_spawn(weft_group *g, weft_child *slot, weft_fn fn, void *arg);
+WEFT_API int weft_spawn(weft_group *g, weft_fn fn, void *arg, void **result);
+/* Unsynced children one worker can hold (its spawn stack; 64 bytes each,
+ * address space reserved at pool creation, memory touched as used). */
+#define WEFT_SPAWN_MAX (1u << 21)
 /* Wait for every child of g: children not stolen run inline; for stolen ones
  * the worker helps (first on the thief's deque). Returns WEFT_OK; WEFT_ETASK
  * when a child failed (weft_task_status(): the status of the most recently
  * spawned failing child); else the error of the first spawn into g that
- * failed since the last sync (reported once); WEFT_EINVAL; WEFT_EPERM. */
+ * failed since the last sync (reported once); WEFT_EINVAL (NULL);
+ * WEFT_EPERM (a group without a task). */
 WEFT_API int weft_sync(weft_group *g);
-/* Take g's most recently spawned child back, to run its work yourself,
- * while it is still private to this worker (not stolen, not handed to
- * thieves). Its fn is then never called: the caller does the child's work
- * itself, typically as a direct call with typed arguments and a result in a
- * register, which an indirect call through fn and void pointers cannot
- * match (Lace's typed SYNC). Call it until it returns NULL, or until every
- * child came back, then weft_sync(g) for the children it did not return
- * (run by thieves, or inline through fn; with none left it returns at
- * once). The children returned are always the most recent ones: with
- * slots[0..k) spawned in order, a loop that took m children took
- * slots[k-m..k), and weft_sync ran slots[0..k-m). A taken child counts as
- * synced (strict fork/join). Its work is part of the caller's frame: a
- * helping wait inside it may run the group's older children (unlike a child
- * that weft_sync runs), so it must not wait for one of them.
- * Threads:   the worker running the group's task; elsewhere it returns NULL.
- * Returns:   the child's slot, or NULL (none left that is private; g NULL). */
-WEFT_API weft_child *weft_sync_take(weft_group *g);
-/* The result a child stored in *result (valid after weft_sync). */
-WEFT_API void *weft_child_result(const weft_child *slot);
+/* Sync g's most recently spawned child alone, or take it back to run its
+ * work yourself while it is still private to this worker (not stolen, not
+ * handed to thieves): Lace's typed SYNC. A child taken back is never run
+ * through its fn: the caller does its work, typically as a direct call with
+ * typed arguments and a result in a register, which an indirect call
+ * through fn and void pointers cannot match. A taken child counts as synced
+ * (strict fork/join). Its work is part of the caller's frame: a helping
+ * wait inside it may run the group's older children (unlike a child that
+ * weft_sync runs), so it must not wait for one of them.
+ * Groups initialized after g by this task must have no children left (be
+ * synced) when it is called, as nesting requires: it looks only at g's own
+ * newest child, and a child of a later group left above it would be lost.
+ * A loop over k children calls it k times, newest child first:
+ *     for (i = k; i-- > 0;) {
+ *         rc = weft_sync_take(&g, &v);
+ *         if (rc > 0) ... do child i's work, with v its argument ...
+ *         else if (rc == WEFT_OK) ... v is child i's result ...
+ *         else ... failure ...
+ *     }
+ * Threads:   the worker running the group's task.
+ * Returns:   1: taken back, *value = its argument; WEFT_OK: the child ran
+ *            (on a thief, or inline here), *value = its result (also
+ *            stored through its spawn's result pointer); WEFT_ETASK: it
+ *            failed (weft_task_status() has its status); the error of a
+ *            failed spawn into g that came after the children synced so
+ *            far (in the child's place); WEFT_EOF: no child left;
+ *            WEFT_EINVAL (g NULL); WEFT_EPERM (a group without a task).
+ *            value may be NULL. */
+WEFT_API int weft_sync_take(weft_group *g, void **value);
 /* Run a and b in parallel: b is pushed (stealable), a runs inline, then b is
  * synced. Returns WEFT_OK; WEFT_ETASK when a or b failed (weft_task_status():
  * a's status if it failed, else b's); WEFT_EINVAL; WEFT_EPERM. */
 WEFT_API int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *arg_b);
 
-/* Inline fast paths of the four calls above (GNU C and C++; define
+/* Inline fast paths of the calls above (GNU C and C++; define
  * WEFT_NO_INLINE to call the library functions instead, which behave the
- * same). A spawned child first goes on its worker's private spawn stack, a
- * plain array only that worker touches; a child still on top of it at sync
- * runs as a direct call. Everything else (a thief asked for work, a full
- * stack, a stolen child, a call from the wrong thread, NULL arguments) goes
- * to the library's slow paths. The layout below is internal to this
- * version of weft, not API. */
-/* steal_req, which thieves write, has a cache line of its own (the runtime
- * aligns the struct). The inline paths touch only n, ctx, cap, items and
- * steal_req; open is the library's. items grows (doubling) in the
- * library's slow path, so deep recursion never runs out of private slots. */
+ * same and also check the calling thread). A worker's spawn stack is an
+ * array of 64-byte slots that only it writes while they are private: a
+ * spawn fills the top slot in place (function, argument, result pointer)
+ * and moves the top; a sync finds the child still private when the slot
+ * lies above the split point (below it, publication handed the children to
+ * thieves, in batches) and its ops word is NULL (the runtime sets it when it
+ * hands a single child to a helping wait, runs it inline, or records a
+ * failed spawn), and takes it back by moving the top down. The group remembers where its newest child is (top_), so
+ * weft_sync_take addresses the slot without reading back the stack's top,
+ * which the nested call that just returned has stored (such a load costs
+ * fib a fifth of its time); hence its rule that later groups be synced
+ * first. A spawn checks that the stack's top agrees with the group's, and
+ * when it does not (children of another group of the task lie above), the
+ * library's slow path spawns at the stack's top. Everything else (a thief asked for work, a full stack, a stolen child,
+ * NULL arguments) goes to the slow paths too, which take the group's
+ * fields by value: the group never escapes the caller's frame, so
+ * compilers keep it in registers and may still turn the caller's
+ * recursion into a loop. The layout below is internal to this version of
+ * weft, not API. */
+struct weft__slot {
+    weft_fn fn;
+    void *arg;
+    void **out;      /* the spawn's result pointer, or NULL */
+    const void *ops; /* NULL while private; else the runtime's task header */
+    void *rt_[4];    /* the rest of the runtime's part: completion, thief, result */
+};
+/* steal_req, which thieves write, has a cache line pair of its own (the
+ * runtime aligns the struct). The inline paths touch only top and bound;
+ * the rest is the library's. A thief that asks for work sets steal_req and
+ * then lowers bound to NULL, so the owner's next spawn takes the slow path,
+ * which answers: the request costs the spawn fast path nothing beyond the
+ * bound check it makes anyway (runtime/lazy.c, "Lazy publication"). */
 struct weft__lazy {
-    unsigned n;          /* children in items[] */
-    unsigned base;       /* n when the running task started */
-    weft_ctx *ctx;       /* the context children run with */
-    unsigned open;       /* exposed, not yet synced children (strict fork/join) */
-    unsigned cap;        /* slots in items */
-    int64_t bottom;      /* the deque's bottom when the running task started */
-    weft_child **items;  /* oldest first; also frame marks (WEFT__MARK) */
-    const int64_t *dqb;  /* the owner's deque bottom (read relaxed, owner only) */
-    char pad_[128 - 6 * 8]; /* two lines: x86 prefetches 64-byte lines in pairs */
-    uint32_t steal_req; /* nonzero: a thief asks us to publish (a hint) */
+    struct weft__slot *top;   /* the next free slot */
+    struct weft__slot *bound; /* end, or NULL while a thief's request waits */
+    weft_ctx *ctx;            /* the context children run with */
+    struct weft__slot *end;   /* where spawns stop (one slot before the last) */
+    struct weft__slot *base;  /* top when the running task started */
+    struct weft__slot *slots; /* the first slot */
+    int64_t bottom;           /* the deque's bottom when the running task started */
+    struct weft__slot *split; /* slots below it are published or running */
+    struct weft__slot *mark;  /* the innermost frame mark, or NULL */
+    struct weft__slot *batches; /* the newest published batch's head, or NULL */
+    char pad_[128 - 10 * 8];  /* two lines: x86 prefetches 64-byte lines in pairs */
+    uint32_t steal_req;       /* nonzero: a thief asks us to publish (a hint) */
 };
 /* The head of every weft_ctx. */
 struct weft__ctx_head {
     struct weft__lazy *lazy; /* the running worker's spawn stack */
 };
-/* This thread's spawn stack if it is a weft worker, else NULL. */
-#if defined(__GNUC__)
-extern WEFT_API __thread struct weft__lazy *weft__tls_lazy
-    __attribute__((tls_model("initial-exec")));
-#endif
+/* The spawn stack of groups without a task: empty and full at once (top,
+ * bound and base NULL), so every inline path takes the slow one. */
+extern WEFT_API struct weft__lazy weft__no_lazy;
+/* What weft__sync_take_slow returns: weft_sync_take's return and value. */
+struct weft__took {
+    int rc;
+    void *value;
+};
 /* Record status (a task's own, nonzero) as this thread's weft_task_status()
  * and return WEFT_ETASK. */
 WEFT_API int weft__task_failed(int status);
 /* The status a task's nonzero return rc stands for: rc itself, or for
  * WEFT_ETASK the status behind it on this thread (passed on unchanged). */
 WEFT_API int weft__task_status_of(int rc);
-WEFT_API int weft__spawn_slow(weft_group *g, weft_child *slot, weft_fn fn, void *arg);
-WEFT_API int weft__sync_slow(weft_group *g, int status);
-WEFT_API weft_child *weft__sync_take_slow(weft_group *g);
+WEFT_API int weft__spawn_slow(struct weft__lazy *l, weft_fn fn, void *arg, void **result);
+WEFT_API int weft__sync_slow(struct weft__lazy *l, struct weft__slot *base);
+WEFT_API struct weft__took weft__sync_take_slow(struct weft__lazy *l, struct weft__slot *base);
 
 #if defined(__GNUC__)
-/* Casts and null pointers that C++ warning sets accept as well. */
+/* Null pointers and casts that C++ warning sets accept as well. */
 #ifdef __cplusplus
-#define WEFT__CAST(T, x) static_cast<T>(x)
-#define WEFT__INT2PTR(T, x) reinterpret_cast<T>(x)
 #define WEFT__NULL nullptr
+#define WEFT__CAST(T, x) static_cast<T>(x)
 #else
-#define WEFT__CAST(T, x) ((T)(x))
-#define WEFT__INT2PTR(T, x) ((T)(x))
 #define WEFT__NULL NULL
+#define WEFT__CAST(T, x) ((T)(x))
 #endif
 
-/* The thief's flag is read relaxed: it only asks for publication sooner
- * (runtime/lazy.c, "Lazy publication"); nothing is published through it. */
-static inline int weft__steal_requested(const struct weft__lazy *l)
+/* relaxed: bound is a hint that a thief lowers ([LZ1] in runtime/lazy.c);
+ * nothing is published through it. */
+static inline struct weft__slot *weft__bound(const struct weft__lazy *l)
 {
-    return __atomic_load_n(&l->steal_req, __ATOMIC_RELAXED) != 0;
-}
-
-/* c is on top of the private stack (n: its entry count, as the caller
- * loaded it) and no thief asked for work: the owner may take c back
- * without touching anything shared. The caller keeps using its n, since
- * the relaxed load of steal_req keeps compilers from reusing a load of n
- * made before it. */
-static inline int weft__private_top(const struct weft__lazy *l, unsigned n, const weft_child *c)
-{
-    return __builtin_expect(n != 0 && l->items[n - 1] == c && !weft__steal_requested(l), 1);
-}
-
-/* A child that sync runs inline gets a frame of its own: its slot on the
- * private stack becomes a mark holding the deque bottom at its start (odd,
- * so never a child pointer), and the mark is popped when it returns. A
- * helping wait inside it runs only what lies above the innermost mark, on
- * the private stack and on the deque, never a sibling (runtime/lazy.c,
- * "Frames of inline children"). */
-#define WEFT__MARK(bottom) \
-    WEFT__INT2PTR(weft_child *, WEFT__CAST(uintptr_t, (WEFT__CAST(uint64_t, (bottom)) << 1) | 1u))
-
-static inline weft_child *weft__mark_here(const struct weft__lazy *l)
-{
-    return WEFT__MARK(__atomic_load_n(l->dqb, __ATOMIC_RELAXED));
+    return __atomic_load_n(&l->bound, __ATOMIC_RELAXED);
 }
 
 static inline void weft__group_init_inline(weft_group *g, weft_ctx *ctx)
 {
     if (g == WEFT__NULL)
         return;
-    g->lazy_ = ctx != WEFT__NULL
-                   ? WEFT__CAST(const struct weft__ctx_head *, WEFT__CAST(const void *, ctx))->lazy
-                   : WEFT__NULL;
-    g->last_ = WEFT__NULL;
-    g->ctx_ = ctx;
-    g->flags_ = 0;
+    struct weft__lazy *l =
+        ctx != WEFT__NULL
+            ? WEFT__CAST(const struct weft__ctx_head *, WEFT__CAST(const void *, ctx))->lazy
+            : &weft__no_lazy;
+    g->lazy_ = l;
+    g->base_ = g->top_ = l->top;
 }
 
-static inline int weft__spawn_inline(weft_group *g, weft_child *c, weft_fn fn, void *arg)
+static inline int weft__spawn_inline(weft_group *g, weft_fn fn, void *arg, void **result)
 {
-    struct weft__lazy *l = g != WEFT__NULL ? g->lazy_ : WEFT__NULL;
-    if (__builtin_expect(l != WEFT__NULL && c != WEFT__NULL && fn != WEFT__NULL &&
-                             l == weft__tls_lazy && l->n < l->cap &&
-                             !weft__steal_requested(l),
-                         1)) {
-        c->fn_ = fn;
-        c->arg_ = arg;
-        c->prev_ = g->last_;
-        g->last_ = c;
-        l->items[l->n++] = c;
+    if (__builtin_expect(g == WEFT__NULL, 0))
+        return WEFT_EINVAL;
+    struct weft__lazy *l = g->lazy_;
+    struct weft__slot *s = g->top_;
+    if (__builtin_expect(s == l->top && s < weft__bound(l) && fn != WEFT__NULL, 1)) {
+        s->fn = fn;
+        s->arg = arg;
+        s->out = result;
+        g->top_ = l->top = s + 1;
         return WEFT_OK;
     }
-    return weft__spawn_slow(g, c, fn, arg);
+    int rc = weft__spawn_slow(l, fn, arg, result);
+    g->top_ = l->top;
+    return rc;
 }
-
-/* g->flags_: a spawn into g failed since its last sync, with the error
- * -(flags_ >> 8) (weft_spawn, weft_sync). */
-#define WEFT__GROUP_SPAWN_FAILED 2u
 
 static inline int weft__sync_inline(weft_group *g)
 {
-    if (g == WEFT__NULL)
+    if (__builtin_expect(g == WEFT__NULL, 0))
+        return WEFT_EINVAL;
+    int rc = weft__sync_slow(g->lazy_, g->base_);
+    g->top_ = g->lazy_->top;
+    return rc;
+}
+
+static inline int weft__sync_take_inline(weft_group *g, void **value)
+{
+    if (__builtin_expect(g == WEFT__NULL, 0))
         return WEFT_EINVAL;
     struct weft__lazy *l = g->lazy_;
-    if (__builtin_expect((g->flags_ & WEFT__GROUP_SPAWN_FAILED) != 0, 0) || l == WEFT__NULL ||
-        l != weft__tls_lazy)
-        return g->last_ != WEFT__NULL || (g->flags_ & WEFT__GROUP_SPAWN_FAILED)
-                   ? weft__sync_slow(g, WEFT_OK)
-                   : WEFT_OK;
-    int status = WEFT_OK;
-    weft_child *c;
-    while ((c = g->last_) != WEFT__NULL) {
-        unsigned n = l->n;
-        if (__builtin_expect(!weft__private_top(l, n, c), 0))
-            return weft__sync_slow(g, status);
-        l->items[n - 1] = weft__mark_here(l);
-        g->last_ = c->prev_;
-        c->result_ = WEFT__NULL;
-        int s = c->fn_(l->ctx, c->arg_, &c->result_);
-        l->n--; /* the child's mark, on top again */
-        if (__builtin_expect(s != 0, 0) && status == WEFT_OK)
-            status = weft__task_status_of(s);
+    struct weft__slot *s = g->top_;
+    if (__builtin_expect(s > g->base_ && s > l->split && s[-1].ops == WEFT__NULL, 1)) {
+        g->top_ = l->top = --s;
+        if (value != WEFT__NULL)
+            *value = s->arg;
+        return 1;
     }
-    return __builtin_expect(status == WEFT_OK, 1) ? WEFT_OK : weft__task_failed(status);
-}
-
-static inline weft_child *weft__sync_take_inline(weft_group *g)
-{
-    weft_child *c = g != WEFT__NULL ? g->last_ : WEFT__NULL;
-    if (c == WEFT__NULL)
-        return WEFT__NULL;
-    struct weft__lazy *l = g->lazy_;
-    unsigned n;
-    if (__builtin_expect(l != WEFT__NULL && l == weft__tls_lazy &&
-                             weft__private_top(l, n = l->n, c),
-                         1)) {
-        l->n = n - 1;
-        g->last_ = c->prev_;
-        return c;
-    }
-    return weft__sync_take_slow(g);
-}
-
-static inline void *weft__child_result_inline(const weft_child *c)
-{
-    return c != WEFT__NULL ? c->result_ : WEFT__NULL;
+    struct weft__took t = weft__sync_take_slow(l, g->base_);
+    g->top_ = l->top;
+    if (value != WEFT__NULL && t.rc >= 0)
+        *value = t.value;
+    return t.rc;
 }
 
 /* The library defines the functions themselves with these bodies (the
  * slow paths for spawn and sync); WEFT_NO_INLINE calls them instead. */
 #ifndef WEFT_NO_INLINE
 #define weft_group_init(g, ctx) weft__group_init_inline((g), (ctx))
-#define weft_spawn(g, slot, fn, arg) weft__spawn_inline((g), (slot), (fn), (arg))
+#define weft_spawn(g, fn, arg, result) weft__spawn_inline((g), (fn), (arg), (result))
 #define weft_sync(g) weft__sync_inline((g))
-#define weft_sync_take(g) weft__sync_take_inline((g))
-#define weft_child_result(slot) weft__child_result_inline((slot))
+#define weft_sync_take(g, value) weft__sync_take_inline((g), (value))
 #endif /* WEFT_NO_INLINE */
 #endif /* __GNUC__ */
 

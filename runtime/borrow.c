@@ -10,8 +10,8 @@
  *
  * How. The caller claims a parked worker (weft__park_claim: its bit in the
  * parked mask is cleared, so no waker can wake it, and its thread sleeps
- * on) and becomes that worker for the call: weft__self and weft__tls_lazy
- * name it, so the loop spawns on its private stack and deque, thieves steal
+ * on) and becomes that worker for the call: weft__self names it, so the
+ * loop spawns on its spawn stack and deque, thieves steal
  * from it, and the caller's waits help. At the end it gives the worker back
  * (weft__park_return), parked and claimable again.
  *
@@ -116,7 +116,6 @@ int weft__borrow_begin(struct weft_pool *p, struct weft__borrow *b)
      * it when it next parks. */
     atomic_store_explicit(&w->busy_cpu, sched_getcpu(), memory_order_relaxed);
     weft__self = w;
-    weft__tls_lazy = &w->lazy;
     weft__frame_enter(w, &b->frame);
     return WEFT_OK;
 }
@@ -127,7 +126,6 @@ void weft__borrow_end(struct weft__borrow *b)
     struct weft_pool *p = w->pool;
     weft__frame_leave(w, &b->frame);
     weft__self = NULL;
-    weft__tls_lazy = NULL;
     /* relaxed: a placement hint, as in weft__borrow_begin. */
     atomic_store_explicit(&w->busy_cpu, -1, memory_order_relaxed);
     w->stack_limit = b->stack_limit;

@@ -1,5 +1,5 @@
-/* Fork/join inside tasks: spawn records a child whose record lives in the
- * caller's stack frame; sync runs children that were not stolen inline and
+/* Fork/join inside tasks: spawn records a child in the top slot of the
+ * worker's spawn stack; sync runs children that were not stolen inline and
  * helps (leapfrogging onto the thief) for the ones that were. Children go
  * on the worker's private spawn stack and are published to thieves on
  * request (lazy.c, "Lazy publication"); loops whose leaves run long
@@ -22,39 +22,33 @@
  *   Strict fork/join: children are synced in reverse spawn order; a child not
  *   in the deque when its turn comes was stolen, because thieves take the
  *   oldest entries first, so everything above it was popped by us already.
- *   The record must outlive the child: sync returns only after the child's
+ *   The slot must outlive the child: sync pops it only after the child's
  *   word is complete, and the completer touches nothing of it afterwards. */
 #define WEFT_NO_INLINE /* this file defines the library functions */
-#include <limits.h>
 #include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "group.h"
 #include "scheduler.h"
 
 _Static_assert(offsetof(struct weft_ctx, head) == 0, "weft.h reads the ctx head first");
 
-#define GROUP_EAGER 1u
-
-static inline struct weft__worker *group_worker(const weft_group *g)
+/* The worker whose spawn stack l is, if that is this thread's. */
+static inline struct weft__worker *stack_worker(const struct weft__lazy *l)
 {
-    return g->ctx_ != NULL ? g->ctx_->worker : NULL;
+    struct weft__worker *w = weft__self;
+    return w != NULL && l == &w->lazy ? w : NULL;
 }
 
-/* Run c inline as a frame of its own (see "Frames of inline children"):
- * a mark on top of the private stack while it runs. c was already removed
- * from the private stack or the deque. Without memory for the mark, c runs
- * in the caller's frame, as weft_sync_take's children do. */
-static int run_inline(struct weft__worker *w, weft_child *c)
+/* Run s inline as a frame of its own (see "Frames of inline children"):
+ * a mark on top of the spawn stack while it runs. A thief's request is
+ * answered first, with the older children below the mark. */
+static void run_inline(struct weft__worker *w, struct weft__slot *s)
 {
-    struct weft__lazy *l = &w->lazy;
-    if (weft_unlikely(l->n == l->cap) && !weft__lazy_grow(w))
-        return weft__child_call(w, c);
-    l->items[l->n++] = weft__mark_here(l);
-    int s = weft__child_call(w, c);
-    l->n--; /* the mark, on top again: c synced everything above it */
-    return s;
+    weft__slot_mark(w, s);
+    if (weft__lazy_asked(w))
+        weft__publish_half(w);
+    weft__slot_call(w, s);
+    weft__slot_unmark(w, s);
 }
 
 void(weft_group_init)(weft_group *g, weft_ctx *ctx)
@@ -62,178 +56,320 @@ void(weft_group_init)(weft_group *g, weft_ctx *ctx)
     weft__group_init_inline(g, ctx);
 }
 
-void weft__group_init_eager(weft_group *g, weft_ctx *ctx)
-{
-    weft_group_init(g, ctx);
-    g->lazy_ = NULL; /* keeps weft.h's inline paths out */
-    g->flags_ = GROUP_EAGER;
-}
-
-/* Make c stealable on w's deque. When the deque cannot grow either, c runs
+/* Make s stealable on w's deque. When the deque cannot grow either, s runs
  * here and now, in a frame of its own, and its sync finds it done: the
  * injection queue is no place for a child, since a syncing worker never
  * looks there, and a pool of one worker would run it only on a spare
  * thread, which needs memory too. */
-static void push_child(struct weft__worker *w, weft_child *c)
+static void push_child(struct weft__worker *w, struct weft__slot *s)
 {
-    struct weft__task *t = weft__child_push(w, c);
+    struct weft__task *t = weft__child_push(w, s);
     if (t != NULL)
         weft__run(w, t);
 }
 
-/* Keep c private, publishing when a thief asked. When the stack is full
- * and cannot grow, publish this frame's children; if the stack holds only
- * outer frames' (which must stay private, see the header), push c. */
-static void spawn_private(struct weft__worker *w, weft_child *c)
+/* Keep a failed spawn for the sync: a slot that says so, in the reserve
+ * slot past end if the stack is full. When the slot below says so already
+ * (or no room is left at all), the first failure is what the sync reports. */
+static int spawn_failed(struct weft__worker *w, int rc)
 {
     struct weft__lazy *l = &w->lazy;
-    if (weft_unlikely(l->n == l->cap) && !weft__lazy_grow(w)) {
-        weft__publish(w);
-        if (l->n == l->cap) {
-            push_child(w, c);
+    struct weft__slot *s = l->top;
+    if (s > l->base && s[-1].ops == WEFT__SLOT_FAILED)
+        return rc;
+    if (s <= l->end) { /* end itself is the reserve */
+        s->ops = WEFT__SLOT_FAILED;
+        s->arg = (void *)(intptr_t)rc;
+        l->top = s + 1;
+    }
+    return rc;
+}
+
+/* Record a child in the top slot. Returns it, or NULL (a failure kept). */
+static struct weft__slot *slot_push(struct weft__worker *w, weft_fn fn, void *arg,
+                                    void **result, int *rc)
+{
+    struct weft__lazy *l = &w->lazy;
+    struct weft__slot *s = l->top;
+    *rc = fn == NULL ? WEFT_EINVAL : s >= l->end ? WEFT_ENOMEM : WEFT_OK;
+    if (*rc != WEFT_OK) {
+        spawn_failed(w, *rc);
+        return NULL;
+    }
+    s->fn = fn;
+    s->arg = arg;
+    s->out = result;
+    l->top = s + 1;
+    return s;
+}
+
+int weft__spawn_slow(struct weft__lazy *l, weft_fn fn, void *arg, void **result)
+{
+    struct weft__worker *w = stack_worker(l);
+    if (w == NULL)
+        return WEFT_EPERM;
+    bool asked = weft__lazy_asked(w);
+    int rc;
+    (void)slot_push(w, fn, arg, result, &rc);
+    if (asked)
+        weft__publish_half(w);
+    return rc;
+}
+
+int weft__spawn_eager(weft_group *g, weft_fn fn, void *arg, void **result)
+{
+    struct weft__worker *w = stack_worker(g->lazy_);
+    if (w == NULL)
+        return WEFT_EPERM;
+    int rc;
+    struct weft__slot *s = slot_push(w, fn, arg, result, &rc);
+    if (s != NULL)
+        push_child(w, s);
+    g->top_ = w->lazy.top;
+    return rc;
+}
+
+int(weft_spawn)(weft_group *g, weft_fn fn, void *arg, void **result)
+{
+    return g != NULL ? weft__spawn_slow(g->lazy_, fn, arg, result) : WEFT_EINVAL;
+}
+
+/* Wait for the child in s, the top slot, and leave its status and result
+ * in the slot: run it inline if it is still private; otherwise pop our
+ * deque until we meet it (the dependent tasks above it were pushed after
+ * it by this task; independent ones, e.g. a nested submit, are set aside)
+ * or find it stolen. Past the stack bound nothing runs inline: the
+ * children are published and the wait blocks. */
+static void sync_one(struct weft__worker *w, struct weft__slot *s)
+{
+    bool room = weft__stack_room(w);
+    struct weft__lazy *l = &w->lazy;
+    if (room && weft__slot_private(l, s)) {
+        run_inline(w, s);
+        return;
+    }
+    if (!room) {
+        weft__publish(w); /* s too, if it was private */
+        /* The deque could not grow, so s stayed private: run it here
+         * rather than wait for what no other thread can see. */
+        if (weft__slot_private(l, s)) {
+            run_inline(w, s);
             return;
         }
     }
-    l->items[l->n++] = c;
-    /* relaxed: a hint (weft__publish). */
-    if (weft_unlikely(weft__steal_requested(l)))
-        weft__publish_half(w);
-}
-
-/* Keep a failed spawn in g for its next sync (weft.h): the first one. */
-static int spawn_failed(weft_group *g, int rc)
-{
-    if (!(g->flags_ & WEFT__GROUP_SPAWN_FAILED))
-        g->flags_ |= WEFT__GROUP_SPAWN_FAILED | ((uintptr_t)(unsigned)-rc << 8);
-    return rc;
-}
-
-/* The failure spawn_failed kept, once; 0 if none. */
-static int take_spawn_failure(weft_group *g)
-{
-    if (!(g->flags_ & WEFT__GROUP_SPAWN_FAILED))
-        return WEFT_OK;
-    int rc = -(int)(unsigned)(g->flags_ >> 8);
-    g->flags_ &= GROUP_EAGER;
-    return rc;
-}
-
-int weft__spawn_slow(weft_group *g, weft_child *c, weft_fn fn, void *arg)
-{
-    if (g == NULL)
-        return WEFT_EINVAL;
-    if (c == NULL || fn == NULL)
-        return spawn_failed(g, WEFT_EINVAL);
-    struct weft__worker *w = group_worker(g);
-    if (w == NULL || w != weft__self)
-        return spawn_failed(g, WEFT_EPERM);
-    c->fn_ = fn;
-    c->arg_ = arg;
-    c->prev_ = g->last_;
-    g->last_ = c;
-    if (g->flags_ & GROUP_EAGER)
-        push_child(w, c);
-    else
-        spawn_private(w, c);
-    return WEFT_OK;
-}
-
-int(weft_spawn)(weft_group *g, weft_child *slot, weft_fn fn, void *arg)
-{
-    return weft__spawn_slow(g, slot, fn, arg);
-}
-
-/* Wait for one child and return its status: run it inline if it is still
- * private; otherwise pop our deque until we meet it (the dependent tasks
- * above it were pushed after it by this task; independent ones, e.g. a
- * nested submit, are set aside) or find it stolen. Past the stack bound
- * nothing runs inline: the children are published and the wait blocks. */
-static int sync_one(struct weft__worker *w, weft_child *c, bool eager)
-{
-    bool room = weft__stack_room(w);
-    if (!eager && room && weft__lazy_take(w, c))
-        return run_inline(w, c);
-    if (!room) {
-        weft__publish(w); /* c too, if it was private */
-        /* The deque could not grow, so c stayed private: run it here
-         * rather than wait for what no other thread can see. */
-        if (!eager && weft__lazy_take(w, c))
-            return run_inline(w, c);
-    }
-    w->lazy.open--; /* exposed (weft__child_expose); synced below */
-    struct weft__child_rt *rt = weft__child_rt(c);
+    /* A batch member is done when its batch is. */
+    struct weft__slot *waited = weft__slot_member(l, s) ? l->batches : s;
+    bool single = waited->ops != w->pool->batch_ops;
+    struct weft__slot_rt *rt = weft__slot_rt(waited);
     while (room) {
-        /* A helping wait earlier in this task may have run c already (it
-         * takes our children off the deque); then nothing below c is ours.
-         * [GR2] acquire: pairs with lazy.c's child_run completion. */
+        /* A helping wait earlier in this task may have run s already (it
+         * takes our children off the deque); then nothing below s is ours.
+         * [GR2] acquire: pairs with lazy.c's child_run completion and
+         * batch_run's. */
         if (weft__word_done(weft__word_load(&rt->word)))
-            return rt->status;
+            return;
         struct weft__task *t = weft__take_dependent(w, INT64_MIN);
-        if (t == &rt->task)
-            return run_inline(w, c);
+        if (t == &rt->task && single) {
+            run_inline(w, s);
+            return;
+        }
         if (t == NULL)
             break;
-        weft__run(w, t);
+        weft__run(w, t); /* our batch too: it runs as a task of its own */
     }
     /* Stolen: help with the frame's own children and, leapfrogging, with
      * the thief's [GR3]. */
     struct weft__help h = {.leap = {.hint = &rt->thief, .word = &rt->word}, .own = true};
     weft__word_wait_help(&rt->word, &h);
-    return rt->status;
 }
 
-int weft__sync_slow(weft_group *g, int status)
+/* Sync and pop the top slot (above base): its child's status, or the
+ * error of the failed spawn it records; *value: the child's result. */
+static int pop_one(struct weft__worker *w, void **value)
 {
-    if (g == NULL)
-        return WEFT_EINVAL;
-    int failed = take_spawn_failure(g);
-    if (g->last_ == NULL)
-        return status != WEFT_OK ? weft__task_failed(status) : failed;
-    struct weft__worker *w = group_worker(g);
-    if (w == NULL || w != weft__self)
+    struct weft__lazy *l = &w->lazy;
+    struct weft__slot *s = l->top - 1;
+    int rc;
+    if (s->ops == WEFT__SLOT_FAILED) {
+        rc = (int)(intptr_t)s->arg;
+        *value = NULL;
+    } else {
+        sync_one(w, s);
+        rc = weft__slot_rt(s)->status;
+        *value = weft__slot_rt(s)->value;
+        if (s->out != NULL)
+            *s->out = *value;
+        if (s->ops == w->pool->batch_ops)
+            l->batches = weft__batch_prev(s); /* its last member synced */
+    }
+    weft__slot_clear(s);
+    s->ops = NULL; /* free again */
+    weft__lazy_pop(l, s);
+    return rc;
+}
+
+int weft__sync_slow(struct weft__lazy *l, struct weft__slot *base)
+{
+    struct weft__worker *w = stack_worker(l);
+    if (w == NULL)
         return WEFT_EPERM;
-    bool eager = g->flags_ & GROUP_EAGER;
-    weft_child *c;
-    while ((c = g->last_) != NULL) {
-        g->last_ = c->prev_;
-        int s = sync_one(w, c, eager);
-        if (status == WEFT_OK)
-            status = s;
+    /* The first failing child in sync order (the newest) and the oldest
+     * failed spawn: a child's failure wins (weft.h). */
+    int status = WEFT_OK, failed = WEFT_OK;
+    bool room = weft__stack_room(w);
+    while (l->top > base) {
+        struct weft__slot *s = l->top - 1;
+        /* The common case in a few instructions: a private child and no
+         * thief asking (relaxed: a hint, [LZ1]) runs inline, in a frame of
+         * its own, and its slot is freed. */
+        if (weft_likely(room && weft__slot_private(l, s) && weft__bound(l) == l->end)) {
+            weft__slot_mark(w, s);
+            void *value = NULL;
+            int r = s->fn(l->ctx, s->arg, &value);
+            weft__slot_unmark(w, s);
+            if (s->out != NULL)
+                *s->out = value;
+            if (weft_unlikely(r != 0) && status == WEFT_OK)
+                status = weft__task_status_of(r);
+            s->ops = NULL;
+            weft__lazy_pop(l, s); /* a publication in it moves split over s */
+            continue;
+        }
+        bool spawn = s->ops == WEFT__SLOT_FAILED;
+        void *value;
+        int rc = pop_one(w, &value);
+        if (spawn)
+            failed = rc;
+        else if (rc != 0 && status == WEFT_OK)
+            status = rc;
     }
     return status != WEFT_OK ? weft__task_failed(status) : failed;
 }
 
-weft_child *weft__sync_take_slow(weft_group *g)
+struct weft__took weft__sync_take_slow(struct weft__lazy *l, struct weft__slot *base)
 {
-    if (g == NULL || g->last_ == NULL || (g->flags_ & GROUP_EAGER))
-        return NULL;
-    struct weft__worker *w = group_worker(g);
-    if (w == NULL || w != weft__self)
-        return NULL;
-    weft_child *c = g->last_;
-    /* Only the top of the private stack: a child below it was published
-     * (and maybe stolen) and is weft_sync's. A thief's request is answered
-     * here as in sync: the older children are published, c is kept. */
-    struct weft__lazy *l = &w->lazy;
-    if (l->n <= l->base || l->items[l->n - 1] != c || !weft__lazy_take(w, c))
-        return NULL;
-    g->last_ = c->prev_;
-    return c;
+    struct weft__took t = {.rc = WEFT_EPERM, .value = NULL};
+    struct weft__worker *w = stack_worker(l);
+    if (w == NULL)
+        return t;
+    if (l->top <= base) {
+        t.rc = WEFT_EOF;
+        return t;
+    }
+    struct weft__slot *s = l->top - 1;
+    if (weft__slot_private(l, s)) {
+        /* The inline path's case, from WEFT_NO_INLINE code. */
+        l->top = s;
+        if (weft__lazy_asked(w)) /* answer a thief: s is kept */
+            weft__publish_half(w);
+        t.rc = 1;
+        t.value = s->arg;
+        return t;
+    }
+    bool spawn = s->ops == WEFT__SLOT_FAILED;
+    int rc = pop_one(w, &t.value);
+    t.rc = rc == 0 || spawn ? rc : weft__task_failed(rc);
+    return t;
 }
 
-weft_child *(weft_sync_take)(weft_group *g)
+/* ---- batches ----------------------------------------------------------------
+ *
+ * A batch is a stretch of adjacent slots of one frame that publication
+ * handed to the deque as one entry (lazy.c): its head slot's task, with
+ * the batch's end in its value and one completion word for all. Whoever
+ * takes it (a thief, or the owner's own sync) runs its children (the
+ * slots with ops NULL, and the head) oldest first, each as a frame of its
+ * own, and when a thief asks meanwhile, spawns the newer half of what is
+ * left as a child of its own that thieves can take, so a batch spreads
+ * over the pool as a range does. The children's statuses and results stay
+ * in their slots; the completion of the head's word (release) publishes
+ * them all [GR2]. */
+
+struct part {
+    struct weft__slot *lo, *hi;
+};
+
+static void run_range(struct weft__worker *w, struct weft__slot *lo, struct weft__slot *hi);
+
+static int part_task(weft_ctx *ctx, void *arg, void **result)
 {
-    return weft__sync_take_inline(g);
+    (void)result;
+    struct part *p = arg;
+    run_range(ctx->worker, p->lo, p->hi);
+    return 0;
+}
+
+/* Run child s of a batch as a frame of its own: a mark on w's stack (a
+ * wait in it must not run the batch's other parts, its siblings). */
+static void run_member(struct weft__worker *w, struct weft__slot *s)
+{
+    struct weft__lazy *l = &w->lazy;
+    if (s->ops != NULL && s->ops != w->pool->batch_ops)
+        return; /* an exposed child or a failed spawn in the stretch */
+    struct weft__slot *m = l->top;
+    if (weft_unlikely(m >= l->end)) {
+        weft__slot_call(w, s); /* no room for a mark: in the runner's frame */
+        return;
+    }
+    weft__slot_mark(w, m);
+    l->top = m + 1;
+    weft__slot_call(w, s);
+    weft__slot_unmark(w, m);
+    m->ops = NULL;
+    weft__lazy_pop(l, m); /* publication may have moved split over the mark */
+}
+
+/* Splitting off at most this many parts per range keeps parts[] on the
+ * stack: each split halves the range, and a batch holds fewer than
+ * WEFT_SPAWN_MAX children. */
+#define PARTS_MAX 32
+
+static void run_range(struct weft__worker *w, struct weft__slot *lo, struct weft__slot *hi)
+{
+    struct part parts[PARTS_MAX];
+    unsigned k = 0;
+    weft_group g;
+    weft_group_init(&g, w->lazy.ctx);
+    while (lo < hi) {
+        /* relaxed: a hint; the spawn below publishes the part. */
+        if (hi - lo > 1 && k < PARTS_MAX && weft__steal_requested(&w->lazy)) {
+            struct weft__slot *mid = lo + (hi - lo) / 2;
+            parts[k] = (struct part){.lo = mid, .hi = hi};
+            hi = mid;
+            if (weft_spawn(&g, part_task, &parts[k++], NULL) != WEFT_OK)
+                hi = parts[--k].hi; /* no room to split: keep it */
+        }
+        run_member(w, lo++);
+    }
+    (void)weft_sync(&g); /* the parts' children keep their own statuses */
+}
+
+static void batch_run(struct weft__task *t, struct weft__worker *w)
+{
+    struct weft__slot *head = weft__slot_of(t);
+    struct weft__slot_rt *rt = weft__slot_rt(head);
+    struct weft__slot *end = weft__batch_end(head);
+    rt->value = NULL; /* now head's result */
+    weft__leap_hint_set(&rt->thief, w); /* [GR3] */
+    run_range(w, head, end);
+    /* [GR2] publishes every child's status and result. */
+    weft__word_complete(&rt->word, WEFT_FINISHED);
+}
+
+const struct weft__task_ops weft__batch_ops = {.run = batch_run};
+
+int(weft_sync_take)(weft_group *g, void **value)
+{
+    if (g != NULL && stack_worker(g->lazy_) == NULL)
+        return WEFT_EPERM;
+    return weft__sync_take_inline(g, value);
 }
 
 int(weft_sync)(weft_group *g)
 {
-    return weft__sync_slow(g, WEFT_OK);
-}
-
-void *(weft_child_result)(const weft_child *slot)
-{
-    return weft__child_result_inline(slot);
+    if (g != NULL && stack_worker(g->lazy_) == NULL)
+        return WEFT_EPERM; /* g untouched: another thread's, or no task's */
+    return weft__sync_inline(g);
 }
 
 int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *arg_b)
@@ -241,15 +377,16 @@ int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *arg_b)
     if (ctx == NULL || a == NULL || b == NULL)
         return WEFT_EINVAL;
     weft_group g;
-    weft_child cb;
     weft_group_init(&g, ctx);
-    int rc = weft__spawn_slow(&g, &cb, b, arg_b);
-    if (rc != WEFT_OK)
+    int rc = weft__spawn_slow(g.lazy_, b, arg_b, NULL);
+    if (rc != WEFT_OK) {
+        (void)weft__sync_slow(g.lazy_, g.base_); /* drops the failure kept */
         return rc;
+    }
     void *ignored = NULL;
     int sa = a(ctx, arg_a, &ignored);
     if (sa != 0)
         sa = weft__task_status_of(sa);
-    int sb = weft__sync_slow(&g, WEFT_OK); /* WEFT_ETASK: b's status recorded */
+    int sb = weft__sync_slow(g.lazy_, g.base_); /* WEFT_ETASK: b's status recorded */
     return sa != 0 ? weft__task_failed(sa) : sb;
 }

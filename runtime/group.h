@@ -5,8 +5,14 @@
 
 #include "weft.h"
 
-/* Like weft_group_init, but children are published at once (no lazy
- * publication): for loops whose leaves run long. */
-void weft__group_init_eager(weft_group *g, weft_ctx *ctx);
+/* weft_spawn, but the child is published at once (no lazy publication):
+ * for loops whose leaves run long, so a thief never waits for a leaf to
+ * end. Same returns. */
+int weft__spawn_eager(weft_group *g, weft_fn fn, void *arg, void **result);
+
+/* The operations of a batch of published children (lazy.c publishes them,
+ * the pool names these as its batch_ops): run the batch, splitting off
+ * its newer half whenever a thief asks. */
+extern const struct weft__task_ops weft__batch_ops;
 
 #endif

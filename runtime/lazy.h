@@ -1,73 +1,173 @@
-/* The private spawn stack (lazy publication) and the record of a spawned
- * child: the scheduler's own dependent task. The fork/join API (group.c)
- * and weft.h's inline fast paths put children here; the scheduler
- * publishes them to thieves on request (lazy.c explains the protocol). */
+/* The spawn stack (lazy publication) and the record of a spawned child: the
+ * scheduler's own dependent task. The fork/join API (group.c) and weft.h's
+ * inline fast paths put children here; the scheduler publishes them to
+ * thieves on request (lazy.c explains the protocol). */
 #ifndef WEFT_LAZY_H
 #define WEFT_LAZY_H
 
 #include <stdint.h>
 
+#include "steal.h"
 #include "word.h"
 #include "worker.h"
 
-/* The runtime's part of a weft_child (its rt_ words), meaningful once the
- * child left the private stack (exposed). */
-struct weft__child_rt {
+/* The runtime's part of a spawn slot (weft.h's struct weft__slot, from its
+ * ops word on). task.ops is NULL while the child is private or a member of
+ * a published batch (split tells which, below), WEFT__SLOT_MARK while sync
+ * runs it inline (a frame mark), WEFT__SLOT_FAILED for a failed spawn kept
+ * for the sync (fn unset, arg: the error), the pool's batch_ops for a
+ * batch's head, else a single exposed child's operations (handed to
+ * thieves, or to a helping wait). Free and private slots have status 0 and
+ * value NULL: the pops that free a slot clear them. */
+struct weft__slot_rt {
     struct weft__task task;  /* deque entry once exposed */
     _Atomic uint32_t word;   /* completion word (word.h) once exposed */
-    int status;              /* a stolen child's status */
-    weft__leap_hint thief;   /* who ran it when stolen [GR3] in group.c */
+    int status;              /* the child's status once it ran */
+    union {
+        weft__leap_hint thief; /* who runs it, once exposed [GR3] in group.c */
+        int64_t mark;        /* while a frame mark (its owner runs it, nobody
+                              * leapfrogs onto it): the deque bottom at its start */
+    };
+    void *value;             /* once it ran: its result (a batch head's end before) */
 };
 
-static inline struct weft__child_rt *weft__child_rt(weft_child *c)
+#define WEFT__SLOT_MARK ((const void *)1)
+#define WEFT__SLOT_FAILED ((const void *)2)
+
+static inline struct weft__slot_rt *weft__slot_rt(struct weft__slot *s)
 {
-    return (struct weft__child_rt *)(void *)c->rt_;
+    return (struct weft__slot_rt *)(void *)&s->ops;
 }
 
-/* Frame marks on the private stack (weft.h's WEFT__MARK): an odd word
- * holding the deque bottom at which the inline child's frame starts. */
-static inline bool weft__is_mark(const weft_child *c)
+/* Slot states that depend on split (weft.h): private children lie above
+ * it; a slot below it with ops NULL is a member of a published batch, the
+ * one headed by l->batches (batches are synced in the order they were
+ * published, reversed, so the newest is the only one with members left
+ * unsynced above). */
+static inline bool weft__slot_private(const struct weft__lazy *l, const struct weft__slot *s)
 {
-    return ((uintptr_t)c & 1u) != 0;
+    return s >= l->split && s->ops == NULL;
 }
 
-static inline int64_t weft__mark_bottom(const weft_child *c)
+static inline bool weft__slot_member(const struct weft__lazy *l, const struct weft__slot *s)
 {
-    return (int64_t)((uintptr_t)c >> 1);
+    return s < l->split && s->ops == NULL;
 }
 
-/* Run c's function on w, in the context of w's children. */
-static inline int weft__child_call(struct weft__worker *w, weft_child *c)
+/* Pop the stack down to s: split never lies above top, or a child spawned
+ * there later would pass for a batch member. */
+static inline void weft__lazy_pop(struct weft__lazy *l, struct weft__slot *s)
 {
-    c->result_ = NULL;
-    int s = c->fn_(w->lazy.ctx, c->arg_, &c->result_);
-    return weft_likely(s == 0) ? 0 : weft__task_status_of(s);
+    l->top = s;
+    if (l->split > s)
+        l->split = s;
 }
 
+/* The head of the batch published before head's, or NULL: kept in head's
+ * queue link, which a child (never in the injection queue) does not use. */
+static inline struct weft__slot *weft__batch_prev(struct weft__slot *head)
+{
+    return (struct weft__slot *)(void *)weft__slot_rt(head)->task.qnode.next;
+}
+
+static inline void weft__batch_link(struct weft__lazy *l, struct weft__slot *head)
+{
+    weft__slot_rt(head)->task.qnode.next = (struct cds_wfcq_node *)(void *)l->batches;
+    l->batches = head;
+}
+
+/* The slot past a batch's last, kept in its head's value until the batch
+ * starts running (its runner reads it first). */
+static inline struct weft__slot *weft__batch_end(struct weft__slot *head)
+{
+    return weft__slot_rt(head)->value;
+}
+
+/* The slot whose runtime part holds task header t. */
+static inline struct weft__slot *weft__slot_of(struct weft__task *t)
+{
+    struct weft__slot_rt *rt = weft_container_of(t, struct weft__slot_rt, task);
+    return (struct weft__slot *)(void *)((char *)rt - offsetof(struct weft__slot, ops));
+}
+
+
+static inline bool weft__slot_is_mark(const struct weft__slot *s)
+{
+    return s->ops == WEFT__SLOT_MARK;
+}
+
+/* Make s a frame mark starting at the deque's current bottom, the
+ * innermost one; marks chain through their queue links, which a mark,
+ * never queued, does not use. */
+static inline void weft__slot_mark(struct weft__worker *w, struct weft__slot *s)
+{
+    struct weft__slot_rt *rt = weft__slot_rt(s);
+    s->ops = WEFT__SLOT_MARK;
+    rt->mark = weft__deque_bottom(&w->dq);
+    rt->task.qnode.next = (struct cds_wfcq_node *)(void *)w->lazy.mark;
+    w->lazy.mark = s;
+}
+
+/* The mark below mark s, or NULL. */
+static inline struct weft__slot *weft__mark_prev(struct weft__slot *s)
+{
+    return (struct weft__slot *)(void *)weft__slot_rt(s)->task.qnode.next;
+}
+
+/* Pop the innermost mark, s, once its child returned (s stays the
+ * child's slot, holding its status and result). */
+static inline void weft__slot_unmark(struct weft__worker *w, struct weft__slot *s)
+{
+    w->lazy.mark = weft__mark_prev(s);
+}
+
+/* Run s's function on w, in the context of w's children, and keep its
+ * status and result in the slot, which hold 0 and NULL before (exposure
+ * and the inline runs set them): a thief writes the owner's slot only for
+ * a failure or a result, so a child that returns neither costs the owner's
+ * line no transfer back (the sync copies the result to the spawn's
+ * pointer, on the owner's thread). */
+static inline void weft__slot_call(struct weft__worker *w, struct weft__slot *s)
+{
+    void *value = NULL;
+    int r = s->fn(w->lazy.ctx, s->arg, &value);
+    struct weft__slot_rt *rt = weft__slot_rt(s);
+    if (weft_unlikely(r != 0))
+        rt->status = weft__task_status_of(r);
+    if (value != NULL)
+        rt->value = value;
+}
+
+/* The outcome weft__slot_call starts from. */
+static inline void weft__slot_clear(struct weft__slot *s)
+{
+    weft__slot_rt(s)->status = 0;
+    weft__slot_rt(s)->value = NULL;
+}
+
+/* Owner: put the spawn bound back (a thief may have lowered it) and say
+ * whether a thief asked for work since the last publication. */
+bool weft__lazy_asked(struct weft__worker *w);
 /* Make a private child stealable: fill in its task header and completion
- * word (spawn leaves them unset while the child is private), count it in
- * w->lazy.open until its sync, and return the header to push. Owner (w)
- * only, before the push publishes it. */
-struct weft__task *weft__child_expose(struct weft__worker *w, weft_child *c);
-/* Expose c and push it on w's deque, waking an idle worker. Returns NULL;
- * or, when the deque cannot grow, c's task, for the caller to run. */
-struct weft__task *weft__child_push(struct weft__worker *w, weft_child *c);
-/* Move the running frame's private children onto the deque (oldest first)
+ * word (spawn leaves them unset while the child is private) and return the
+ * header to push. Owner (w) only, before the push publishes it. */
+struct weft__task *weft__child_expose(struct weft__worker *w, struct weft__slot *s);
+/* Expose s and push it on w's deque, waking an idle worker. Returns NULL;
+ * or, when the deque cannot grow, s's task, for the caller to run. */
+struct weft__task *weft__child_push(struct weft__worker *w, struct weft__slot *s);
+/* Hand the running frame's private children to the deque (oldest first)
  * so thieves can take them, clear steal_req, and wake a sleeper if needed.
- * Owner only. */
+ * A run of adjacent private children goes as one batch: one deque entry
+ * (its head, run by the pool's batch_ops), which its thief splits further
+ * when asked. Owner only. */
 void weft__publish(struct weft__worker *w);
 /* The same for the older half of them (rounded up): the answer to a
  * thief's request or to an idle worker; the owner keeps the newer half
  * private. Owner only. */
 void weft__publish_half(struct weft__worker *w);
-/* Double w's private stack. Returns false when memory is short. */
-bool weft__lazy_grow(struct weft__worker *w);
-/* Take child c back off the private stack if it is there (normally on
- * top), publishing the older children first if a thief asked. */
-bool weft__lazy_take(struct weft__worker *w, weft_child *c);
-/* For a helping wait of the running frame (a sync): take its newest
- * private child, exposed, and return it; or return NULL and set *floor to
- * the deque index above which the frame's own entries lie. */
+/* For a helping wait of the running frame (a sync): expose its newest
+ * private child and return it, or return NULL and set *floor to the deque
+ * index above which the frame's own entries lie. */
 struct weft__task *weft__lazy_take_own(struct weft__worker *w, int64_t *floor);
 
 #endif

@@ -76,7 +76,6 @@ static void worker_start(struct weft__worker *w, char *anchor)
     snprintf(name, sizeof(name), "%s%u", p->name_prefix, w->index);
     pthread_setname_np(pthread_self(), name);
     weft__self = w;
-    weft__tls_lazy = &w->lazy;
     if (w->pu >= 0)
         weft__topology_bind_self(w->pu);
     weft__spread_enter(w);
@@ -105,7 +104,6 @@ static void worker_stop(struct weft__worker *w)
         urcu_memb_unregister_thread();
 #endif
     weft__self = NULL;
-    weft__tls_lazy = NULL;
 }
 
 void *weft__worker_main(void *arg)

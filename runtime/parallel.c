@@ -81,13 +81,12 @@ static int split_two(weft_ctx *ctx, struct range *r)
     }
     struct range left = {.lp = lp, .lo = r->lo, .hi = mid, .acc = r->acc};
     weft_group g;
-    weft_child c;
-    weft__group_init_eager(&g, ctx);
-    if (weft_spawn(&g, &c, split, &right) != WEFT_OK)
-        split(ctx, &right, NULL); /* cannot happen on a worker; stay correct */
+    weft_group_init(&g, ctx);
+    if (weft__spawn_eager(&g, split, &right, NULL) != WEFT_OK)
+        split(ctx, &right, NULL); /* a full spawn stack: run it here */
     void *ignored = NULL;
     split(ctx, &left, &ignored);
-    weft_sync(&g);
+    (void)weft_sync(&g); /* failures are in lp; a failed spawn ran here */
     if (lp->fold && !loop_failed(lp))
         lp->combine(r->acc, right_acc, lp->ud);
     return 0;

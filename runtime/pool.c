@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "env.h"
+#include "group.h"
 #include "loop.h"
 #include "park.h"
 #include "spare.h"
@@ -113,6 +114,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     memset(p, 0, sizeof(*p));
     p->opts = o;
     p->thread_main = weft__worker_main;
+    p->batch_ops = &weft__batch_ops;
     p->ncpus = weft__topology_cpus();
     p->n = o.workers ? o.workers : p->ncpus;
     if (p->n > WEFT_MAX_WORKERS)

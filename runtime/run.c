@@ -31,24 +31,23 @@ static void discard_settled(struct weft__worker *w)
 void weft__frame_enter(struct weft__worker *w, struct weft__frame *saved)
 {
     saved->bottom = w->lazy.bottom;
-    saved->priv = w->lazy.base;
-    saved->open = w->lazy.open;
+    saved->base = w->lazy.base;
     w->lazy.bottom = weft__deque_bottom(&w->dq);
-    w->lazy.base = w->lazy.n;
+    w->lazy.base = w->lazy.top;
 }
 
 void weft__frame_leave(struct weft__worker *w, const struct weft__frame *saved)
 {
     /* Strict fork/join: a task that returns with unsynced children leaves
-     * records in a dead stack frame. Debug builds stop right here. Private
-     * children of the task lie above its base; exposed ones are counted in
-     * open from weft__child_expose to their sync. */
-    if (w->lazy.n != w->lazy.base || w->lazy.open != saved->open)
+     * their result pointers aimed at a dead stack frame. Debug builds stop
+     * right here. The task's unsynced children, private or exposed, are
+     * the slots above its base. */
+    if (w->lazy.top != w->lazy.base)
         WEFT_DEBUG_FAIL("a task returned without weft_sync() of its spawned children");
     if (weft_unlikely(weft__deque_bottom(&w->dq) > w->lazy.bottom))
         discard_settled(w);
     w->lazy.bottom = saved->bottom;
-    w->lazy.base = saved->priv;
+    w->lazy.base = saved->base;
     weft__stat_inc(&w->st_tasks);
 }
 

@@ -10,8 +10,7 @@
  * for helping, the strict fork/join check). */
 struct weft__frame {
     int64_t bottom;
-    unsigned priv;
-    unsigned open;
+    struct weft__slot *base;
 };
 
 /* The context of a task running on w (f: its future, or NULL). */

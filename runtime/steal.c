@@ -43,9 +43,17 @@ static struct weft__task *steal_from(struct weft__worker *w, struct weft__worker
             if (!ask)
                 break;
             /* Ask the owner to publish private children. relaxed: a hint,
-             * loaded first so an existing request costs no line transfer. */
-            if (!weft__steal_requested(&v->lazy))
+             * loaded first so an existing request costs no line transfer.
+             * Then lower the owner's spawn bound, so that its next spawn
+             * takes the slow path and answers. [LZ1] seq_cst fence: pairs
+             * with the owner's in weft__lazy_asked (lazy.c): either the
+             * owner sees the request, or its restoring store of bound comes
+             * before our NULL in bound's order, so a later spawn sees NULL. */
+            if (!weft__steal_requested(&v->lazy)) {
                 weft__steal_req_set(v, 1);
+                weft__fence_seq_cst(w->pool);
+                __atomic_store_n(&v->lazy.bound, NULL, __ATOMIC_RELAXED);
+            }
             break;
         }
         if (r == WEFT_STEAL_SKIP)

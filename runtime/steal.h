@@ -14,10 +14,14 @@ struct weft__task *weft__steal_any(struct weft__worker *w, bool ask);
  * where it is): helping waits leapfrogging onto v. NULL if none. */
 struct weft__task *weft__steal_dependent(struct weft__worker *w, struct weft__worker *v);
 
-/* steal_req is a plain uint32_t in weft.h's layout; every access is a
- * relaxed __atomic builtin (weft.h's weft__steal_requested reads it): a
- * hint (lazy.c); nothing is published through it, the deque push does
- * that. */
+/* steal_req and bound are plain fields in weft.h's layout; every access
+ * is a relaxed __atomic builtin: hints (lazy.c, [LZ1]); nothing is
+ * published through them, the deque push does that. */
+static inline bool weft__steal_requested(const struct weft__lazy *l)
+{
+    return __atomic_load_n(&l->steal_req, __ATOMIC_RELAXED) != 0;
+}
+
 static inline void weft__steal_req_set(struct weft__worker *w, uint32_t v)
 {
     __atomic_store_n(&w->lazy.steal_req, v, __ATOMIC_RELAXED);

@@ -78,8 +78,7 @@ static bool help_one(struct weft__worker *w, struct weft__worker *leap, bool own
     if (!weft__stack_room(w))
         return false;
     struct weft__task *t = NULL;
-    /* relaxed: a hint (see weft__publish). */
-    if (weft__steal_requested(&w->lazy))
+    if (weft__lazy_asked(w))
         weft__publish_half(w);
     if (own) {
         int64_t floor;

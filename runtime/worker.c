@@ -3,17 +3,19 @@
  * it ended. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "alloc.h"
 #include "topology.h"
 #include "worker.h"
 
-/* Initial deque and private spawn stack slots per worker (both grow). */
+/* Initial deque slots per worker (it grows). */
 #define DEQUE_INIT_CAP 256
-#define LAZY_INIT_CAP 256
+/* Smallest spawn stack a worker starts with when the system refuses
+ * WEFT_SPAWN_MAX slots of address space. */
+#define LAZY_MIN_SLOTS 4096u
 
 _Thread_local struct weft__worker *weft__self __attribute__((tls_model("initial-exec")));
-__thread struct weft__lazy *weft__tls_lazy __attribute__((tls_model("initial-exec")));
 _Static_assert(offsetof(struct weft__lazy, steal_req) % WEFT_CACHE_LINE == 0,
                "steal_req must start a line pair of its own (weft.h)");
 
@@ -29,16 +31,34 @@ void weft__worker_setup(struct weft_pool *p, struct weft__worker *w, unsigned in
     w->lazy.ctx = &w->child_ctx;
 }
 
+/* Reserve a spawn stack: WEFT_SPAWN_MAX slots of address space, fewer if
+ * the system refuses. The pages are touched as the stack grows; fresh
+ * pages are zero, so every slot starts free (ops NULL, lazy.h). */
+static int spawn_stack_init(struct weft__lazy *l)
+{
+    for (size_t n = WEFT_SPAWN_MAX; n >= LAZY_MIN_SLOTS; n /= 2) {
+        void *p = mmap(NULL, n * sizeof(struct weft__slot), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            l->slots = l->top = l->base = l->split = p;
+            l->end = l->slots + n - 1; /* the last: a failed spawn's */
+            /* NULL: the first spawn takes the slow path, which puts the
+             * bound in place and answers any request. A thief may ask
+             * (steal.c stores NULL here too) while a spare slot is still
+             * being set up, so this store is an atomic one. relaxed: a
+             * hint ([LZ1]). */
+            __atomic_store_n(&l->bound, NULL, __ATOMIC_RELAXED);
+            return 0;
+        }
+    }
+    return -ENOMEM;
+}
+
 int weft__worker_queues_init(struct weft__worker *w)
 {
     if (weft__deque_init(&w->dq, DEQUE_INIT_CAP, w->pool->rcu) != 0)
         return -ENOMEM;
-    /* weft.h reads it with a relaxed __atomic load (owner only): the
-     * same object, seen without the _Atomic qualifier it has here. */
-    w->lazy.dqb = (const int64_t *)&w->dq.bottom;
-    w->lazy.cap = LAZY_INIT_CAP;
-    w->lazy.items = weft__malloc(LAZY_INIT_CAP * sizeof(*w->lazy.items));
-    if (w->lazy.items == NULL) {
+    if (spawn_stack_init(&w->lazy) != 0) {
         weft__deque_fini(&w->dq);
         return -ENOMEM;
     }
@@ -48,8 +68,10 @@ int weft__worker_queues_init(struct weft__worker *w)
 void weft__worker_queues_fini(struct weft__worker *w)
 {
     weft__deque_fini(&w->dq);
-    free(w->lazy.items);
-    w->lazy.items = NULL;
+    struct weft__lazy *l = &w->lazy;
+    if (l->slots != NULL)
+        munmap(l->slots, (size_t)(l->end + 1 - l->slots) * sizeof(struct weft__slot));
+    l->slots = l->top = l->base = l->end = l->bound = NULL;
 }
 
 int weft__worker_thread_start(struct weft__worker *w)

@@ -111,6 +111,7 @@ struct weft_pool {
     uint32_t forks;                /* weft__fork_count() at creation (fork.h) */
     bool rcu;                      /* old deque buffers freed after a grace period */
     void *(*thread_main)(void *w); /* what worker threads run (loop.c) */
+    const struct weft__task_ops *batch_ops; /* runs a batch of children (group.c) */
     /* Busy workers per CPU id (spread.c), a line pair each. */
     struct weft__cpu_busy {
         alignas(WEFT_CACHE_LINE) _Atomic uint32_t workers;

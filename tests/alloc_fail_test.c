@@ -582,9 +582,9 @@ static int chain(weft_ctx *ctx, unsigned depth)
     if (depth == 0)
         return 0;
     weft_group g;
-    weft_child c;
+    void *c = NULL;
     weft_group_init(&g, ctx);
-    expect(weft_spawn(&g, &c, leaf_task, NULL), WEFT_OK);
+    expect(weft_spawn(&g, leaf_task, NULL, &c), WEFT_OK);
     int rc = chain(ctx, depth - 1);
     expect(weft_sync(&g), WEFT_OK);
     return rc;
@@ -598,12 +598,12 @@ static int fib_join(weft_ctx *ctx, void *arg, void **result)
         return 0;
     }
     weft_group g;
-    weft_child a, b;
+    void *a = NULL, *b = NULL;
     weft_group_init(&g, ctx);
-    expect(weft_spawn(&g, &a, fib_join, (void *)(n - 1)), WEFT_OK);
-    expect(weft_spawn(&g, &b, fib_join, (void *)(n - 2)), WEFT_OK);
+    expect(weft_spawn(&g, fib_join, (void *)(n - 1), &a), WEFT_OK);
+    expect(weft_spawn(&g, fib_join, (void *)(n - 2), &b), WEFT_OK);
     expect(weft_sync(&g), WEFT_OK);
-    *result = (void *)((uintptr_t)weft_child_result(&a) + (uintptr_t)weft_child_result(&b));
+    *result = (void *)((uintptr_t)a + (uintptr_t)b);
     return 0;
 }
 

@@ -1,9 +1,10 @@
-/* Unit tests for fork/join (runtime/group.c): weft_spawn, weft_sync,
- * weft_sync_take, weft_child_result and weft_join, checked against serial or closed-form
- * values on pools of 1, 2 and 3 workers; error propagation; the EPERM and
- * EINVAL paths; futures submitted and waited on inside tasks (nested waits
- * help instead of deadlocking); a sync that must leapfrog onto the thief of
- * its child; and a deep spawn chain.
+/* Unit tests for fork/join (runtime/group.c): weft_spawn (each child's
+ * result written through the caller's pointer), weft_sync, weft_sync_take
+ * and weft_join, checked against serial or closed-form values on pools of
+ * 1, 2 and 3 workers; groups of one task that nest or cross; error
+ * propagation; the EPERM, EINVAL and ENOMEM paths; futures submitted and
+ * waited on inside tasks (nested waits help instead of deadlocking); a sync
+ * that must leapfrog onto the thief of its child; and a deep spawn chain.
  *
  * Tasks never call cr_assert: they run on worker threads, so they report
  * what they saw through their status, their result or a struct, and the test
@@ -103,14 +104,14 @@ static int tree_sum(weft_ctx *ctx, void *arg, void **result)
         return 0;
     }
     struct tree_sum kids[8];
-    weft_child slots[8];
+    void *slots[8];
     weft_group g;
     weft_group_init(&g, ctx);
     unsigned k = t->fanout;
     for (unsigned i = 0; i < k; i++) {
         kids[i] = (struct tree_sum){.lo = t->lo + n * i / k, .hi = t->lo + n * (i + 1) / k,
                                     .fanout = t->fanout};
-        int rc = weft_spawn(&g, &slots[i], tree_sum, &kids[i]);
+        int rc = weft_spawn(&g, tree_sum, &kids[i], &slots[i]);
         if (rc != WEFT_OK) {
             weft_sync(&g);
             return rc;
@@ -149,11 +150,35 @@ Test(group, tree_sums_match_closed_forms)
 /* ---- nested and multiple groups ------------------------------------------ */
 
 /* One task with groups used one after the other, properly nested, and two
- * groups open at once that are synced in spawn order (not reverse order). */
+ * groups open at once with their spawns interleaved, the older group synced
+ * first. Children are synced across the task (weft.h): the older group's
+ * sync syncs every child spawned since it was initialized, the younger
+ * group's too, each exactly once; the younger group's sync then finds
+ * nothing left and returns WEFT_OK. */
+struct counted_fib {
+    unsigned n;
+    _Atomic unsigned runs; /* times the child ran */
+};
+
+static int counted_fib(weft_ctx *ctx, void *arg, void **result)
+{
+    struct counted_fib *c = arg;
+    /* relaxed: read by the spawner after its sync. */
+    atomic_fetch_add_explicit(&c->runs, 1, memory_order_relaxed);
+    return wt_fib_spawn(ctx, (void *)(uintptr_t)c->n, result);
+}
+
+#define CROSSED_N(i) (16u - (i)) /* fib argument of crossed child i */
+
 struct multi {
-    uint64_t seq[5];     /* fib results of sequential groups */
-    uint64_t nested[2];  /* outer child, inner child */
-    uint64_t crossed[2]; /* two groups open at once */
+    uint64_t seq[5];    /* fib results of sequential groups */
+    uint64_t nested[2]; /* outer child, inner child */
+    /* Crossed: children 0 and 2 in the older group ga, 1 in gb. */
+    struct counted_fib cf[3];
+    uint64_t crossed_at_older_sync[3]; /* results right after weft_sync(&ga) */
+    unsigned runs_at_older_sync[3];    /* runs right after weft_sync(&ga) */
+    uint64_t crossed[3];               /* results after both syncs */
+    int older_rc, younger_rc;
     int rc;
 };
 
@@ -161,47 +186,57 @@ static int multi_groups(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
     struct multi *m = arg;
-    weft_child c[5];
+    void *c[5];
     int rc = 0;
 
     weft_group g1;
     weft_group_init(&g1, ctx);
     for (unsigned i = 0; i < 3; i++)
-        rc |= weft_spawn(&g1, &c[i], wt_fib_spawn, (void *)(uintptr_t)(10 + i));
+        rc |= weft_spawn(&g1, wt_fib_spawn, (void *)(uintptr_t)(10 + i), &c[i]);
     rc |= weft_sync(&g1);
     weft_group g2;
     weft_group_init(&g2, ctx);
     for (unsigned i = 3; i < 5; i++)
-        rc |= weft_spawn(&g2, &c[i], wt_fib_spawn, (void *)(uintptr_t)(10 + i));
+        rc |= weft_spawn(&g2, wt_fib_spawn, (void *)(uintptr_t)(10 + i), &c[i]);
     rc |= weft_sync(&g2);
     for (unsigned i = 0; i < 5; i++)
-        m->seq[i] = (uintptr_t)weft_child_result(&c[i]);
+        m->seq[i] = (uintptr_t)c[i];
 
     /* Nested: the inner group is opened and synced while the outer is open. */
     weft_group outer, inner;
-    weft_child co, ci;
+    void *co = NULL, *ci = NULL;
     weft_group_init(&outer, ctx);
-    rc |= weft_spawn(&outer, &co, wt_fib_spawn, (void *)(uintptr_t)18);
+    rc |= weft_spawn(&outer, wt_fib_spawn, (void *)(uintptr_t)18, &co);
     weft_group_init(&inner, ctx);
-    rc |= weft_spawn(&inner, &ci, wt_fib_spawn, (void *)(uintptr_t)17);
+    rc |= weft_spawn(&inner, wt_fib_spawn, (void *)(uintptr_t)17, &ci);
     rc |= weft_sync(&inner);
     rc |= weft_sync(&outer);
-    m->nested[0] = (uintptr_t)weft_child_result(&co);
-    m->nested[1] = (uintptr_t)weft_child_result(&ci);
+    m->nested[0] = (uintptr_t)co;
+    m->nested[1] = (uintptr_t)ci;
 
-    /* Crossed: both open, the older group synced first. */
+    /* Crossed: ga gets a child, gb is opened, then gb and ga get one each;
+     * the older group ga is synced first. */
     weft_group ga, gb;
-    weft_child ca, cb;
+    void *cx[3] = {NULL, NULL, NULL};
+    for (unsigned i = 0; i < 3; i++) {
+        m->cf[i].n = CROSSED_N(i);
+        atomic_store_explicit(&m->cf[i].runs, 0, memory_order_relaxed);
+    }
     weft_group_init(&ga, ctx);
+    rc |= weft_spawn(&ga, counted_fib, &m->cf[0], &cx[0]);
     weft_group_init(&gb, ctx);
-    rc |= weft_spawn(&ga, &ca, wt_fib_spawn, (void *)(uintptr_t)16);
-    rc |= weft_spawn(&gb, &cb, wt_fib_spawn, (void *)(uintptr_t)15);
-    rc |= weft_sync(&ga);
-    rc |= weft_sync(&gb);
-    m->crossed[0] = (uintptr_t)weft_child_result(&ca);
-    m->crossed[1] = (uintptr_t)weft_child_result(&cb);
+    rc |= weft_spawn(&gb, counted_fib, &m->cf[1], &cx[1]);
+    rc |= weft_spawn(&ga, counted_fib, &m->cf[2], &cx[2]);
+    m->older_rc = weft_sync(&ga);
+    for (unsigned i = 0; i < 3; i++) {
+        m->crossed_at_older_sync[i] = (uintptr_t)cx[i];
+        m->runs_at_older_sync[i] = atomic_load_explicit(&m->cf[i].runs, memory_order_relaxed);
+    }
+    m->younger_rc = weft_sync(&gb);
+    for (unsigned i = 0; i < 3; i++)
+        m->crossed[i] = (uintptr_t)cx[i];
     m->rc = rc;
-    return rc;
+    return rc | m->older_rc | m->younger_rc;
 }
 
 Test(group, several_groups_in_one_task)
@@ -215,8 +250,19 @@ Test(group, several_groups_in_one_task)
                 cr_assert_eq(m.seq[i], wt_fib(10 + i));
             cr_assert_eq(m.nested[0], wt_fib(18));
             cr_assert_eq(m.nested[1], wt_fib(17));
-            cr_assert_eq(m.crossed[0], wt_fib(16));
-            cr_assert_eq(m.crossed[1], wt_fib(15));
+            cr_assert_eq(m.older_rc, WEFT_OK);
+            for (unsigned i = 0; i < 3; i++) {
+                cr_assert_eq(m.runs_at_older_sync[i], 1,
+                             "crossed child %u: the older group's sync ran it once (%u)", i,
+                             m.runs_at_older_sync[i]);
+                cr_assert_eq(m.crossed_at_older_sync[i], wt_fib(CROSSED_N(i)),
+                             "crossed child %u: done at the older group's sync", i);
+            }
+            cr_assert_eq(m.younger_rc, WEFT_OK, "the younger group had nothing left");
+            for (unsigned i = 0; i < 3; i++) {
+                cr_assert_eq(atomic_load(&m.cf[i].runs), 1, "crossed child %u ran once", i);
+                cr_assert_eq(m.crossed[i], wt_fib(CROSSED_N(i)));
+            }
         }
         wtc_pool_drop(p);
     }
@@ -232,15 +278,15 @@ static int nested_level(weft_ctx *ctx, void *arg, void **result)
         return 0;
     }
     weft_group g;
-    weft_child c[4];
+    void *c[4];
     weft_group_init(&g, ctx);
     for (unsigned i = 0; i < 4; i++)
-        if (weft_spawn(&g, &c[i], nested_level, (void *)(level - 1)) != WEFT_OK)
+        if (weft_spawn(&g, nested_level, (void *)(level - 1), &c[i]) != WEFT_OK)
             return -1000;
     int rc = weft_sync(&g);
     uintptr_t s = 1;
     for (unsigned i = 0; i < 4; i++)
-        s += (uintptr_t)weft_child_result(&c[i]);
+        s += (uintptr_t)c[i];
     *result = (void *)s;
     return rc;
 }
@@ -265,7 +311,7 @@ Test(group, nested_children_spawn_and_sync)
 
 struct many {
     size_t n;
-    weft_child *slots;   /* NULL: use a stack array (n <= MANY_STACK) */
+    void **slots;        /* results; NULL: use a stack array (n <= MANY_STACK) */
     _Atomic uint64_t ran;
     uint64_t sum;
     size_t bad;          /* children whose result was wrong */
@@ -293,18 +339,18 @@ static int many_parent(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
     struct many *m = arg;
-    weft_child stack_slots[MANY_STACK];
-    weft_child *slots = m->slots ? m->slots : stack_slots;
+    void *stack_slots[MANY_STACK];
+    void **slots = m->slots ? m->slots : stack_slots;
     weft_group g;
     weft_group_init(&g, ctx);
     for (size_t i = 0; i < m->n; i++)
-        if (weft_spawn(&g, &slots[i], many_counted_child, (void *)(uintptr_t)i) != WEFT_OK) {
+        if (weft_spawn(&g, many_counted_child, (void *)(uintptr_t)i, &slots[i]) != WEFT_OK) {
             weft_sync(&g);
             return -1000;
         }
     int rc = weft_sync(&g);
     for (size_t i = 0; i < m->n; i++) {
-        uintptr_t r = (uintptr_t)weft_child_result(&slots[i]);
+        uintptr_t r = (uintptr_t)slots[i];
         m->sum += r;
         if (r != i * 3 + 1)
             m->bad++;
@@ -331,7 +377,7 @@ Test(group, a_thousand_children_then_one_sync)
 Test(group, fifty_thousand_children_grow_the_deque)
 {
     const size_t n = 50000;
-    weft_child *slots = calloc(n, sizeof(*slots));
+    void **slots = calloc(n, sizeof(*slots));
     cr_assert_not_null(slots);
     for (size_t k = 0; k < NPOOLS; k++) {
         weft_pool *p = wtc_pool_new(pool_sizes[k]);
@@ -344,6 +390,66 @@ Test(group, fifty_thousand_children_grow_the_deque)
         wtc_pool_drop(p);
     }
     free(slots);
+}
+
+/* A worker's spawn stack holds WEFT_SPAWN_MAX unsynced children (fewer if
+ * the system refused that much address space, but never fewer than a few
+ * thousand): the spawn after the last one that fits fails with WEFT_ENOMEM,
+ * the group's sync reports it, every child that was spawned still runs
+ * once, and after the sync there is room again. One worker: no thief. */
+static _Atomic uint64_t full_ran;
+
+static int full_child(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)arg;
+    (void)result;
+    /* relaxed: read after the root completed. */
+    atomic_fetch_add_explicit(&full_ran, 1, memory_order_relaxed);
+    return 0;
+}
+
+struct full_stack {
+    size_t spawned;
+    int fail_rc, again_rc, sync_rc, after_rc, after_sync_rc;
+};
+
+static int full_stack_parent(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct full_stack *fs = arg;
+    weft_group g;
+    weft_group_init(&g, ctx);
+    int rc;
+    size_t n = 0;
+    while ((rc = weft_spawn(&g, full_child, NULL, NULL)) == WEFT_OK && n <= WEFT_SPAWN_MAX)
+        n++;
+    fs->spawned = n;
+    fs->fail_rc = rc;
+    fs->again_rc = weft_spawn(&g, full_child, NULL, NULL);
+    fs->sync_rc = weft_sync(&g);
+    weft_group h;
+    weft_group_init(&h, ctx);
+    fs->after_rc = weft_spawn(&h, full_child, NULL, NULL);
+    fs->after_sync_rc = weft_sync(&h);
+    return 0;
+}
+
+Test(group, a_full_spawn_stack_is_enomem_and_the_spawned_children_still_run, .timeout = 120)
+{
+    weft_pool *p = wtc_pool_new(1);
+    struct full_stack fs = {0};
+    atomic_store(&full_ran, 0);
+    cr_assert_eq(wtc_run_task(p, full_stack_parent, &fs, NULL), WEFT_OK);
+    cr_assert_eq(fs.fail_rc, WEFT_ENOMEM, "spawn %zu gave %d", fs.spawned, fs.fail_rc);
+    cr_assert_leq(fs.spawned, (size_t)WEFT_SPAWN_MAX);
+    cr_assert_geq(fs.spawned, (size_t)4096);
+    cr_assert_eq(fs.again_rc, WEFT_ENOMEM, "still full");
+    cr_assert_eq(fs.sync_rc, WEFT_ENOMEM, "the failed spawn is reported at sync");
+    cr_assert_eq(fs.after_rc, WEFT_OK, "room again after the sync");
+    cr_assert_eq(fs.after_sync_rc, WEFT_OK);
+    cr_assert_eq(atomic_load(&full_ran), fs.spawned + 1, "every spawned child ran once");
+    wtc_pool_drop(p);
 }
 
 /* ---- errors ------------------------------------------------------------- */
@@ -376,12 +482,12 @@ static int status_parent(weft_ctx *ctx, void *arg, void **result)
     (void)result;
     struct status_case *sc = arg;
     weft_group g;
-    weft_child slots[16];
+    void *slots[16];
     struct status_arg args[16];
     weft_group_init(&g, ctx);
     for (size_t i = 0; i < sc->n; i++) {
         args[i] = (struct status_arg){.sc = sc, .status = sc->statuses[i]};
-        if (weft_spawn(&g, &slots[i], status_child, &args[i]) != WEFT_OK) {
+        if (weft_spawn(&g, status_child, &args[i], &slots[i]) != WEFT_OK) {
             weft_sync(&g);
             return -1000;
         }
@@ -512,7 +618,10 @@ Test(group, a_deep_failure_propagates_to_the_root)
     }
 }
 
-/* ---- weft_child_result ------------------------------------------------------ */
+/* ---- child results --------------------------------------------------------- */
+
+/* weft_spawn's result pointer: the child's sync stores the child's result
+ * there (NULL if its fn stored nothing); it may be NULL. */
 
 static int no_result_child(weft_ctx *ctx, void *arg, void **result)
 {
@@ -522,10 +631,21 @@ static int no_result_child(weft_ctx *ctx, void *arg, void **result)
     return 0;
 }
 
+/* Stores a result (spawned with a NULL result pointer) and counts its
+ * runs. */
+static int null_result_child(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    *result = arg;
+    atomic_fetch_add((_Atomic int *)arg, 1);
+    return 0;
+}
+
 struct results {
     int objs[8];
     const void *got[8];
     const void *none;
+    _Atomic int null_result_ran;
 };
 
 static int results_parent(weft_ctx *ctx, void *arg, void **result)
@@ -533,17 +653,21 @@ static int results_parent(weft_ctx *ctx, void *arg, void **result)
     (void)result;
     struct results *r = arg;
     weft_group g;
-    weft_child slots[9];
+    void *slots[9];
+    for (int i = 0; i < 9; i++)
+        slots[i] = r; /* stale: each child's sync overwrites it */
     weft_group_init(&g, ctx);
     for (int i = 0; i < 8; i++)
-        if (weft_spawn(&g, &slots[i], wt_value_task, &r->objs[i]) != WEFT_OK)
+        if (weft_spawn(&g, wt_value_task, &r->objs[i], &slots[i]) != WEFT_OK)
             return -1000;
-    if (weft_spawn(&g, &slots[8], no_result_child, r) != WEFT_OK)
+    if (weft_spawn(&g, no_result_child, r, &slots[8]) != WEFT_OK)
         return -1000;
+    if (weft_spawn(&g, null_result_child, (void *)&r->null_result_ran, NULL) != WEFT_OK)
+        return -1001;
     int rc = weft_sync(&g);
     for (int i = 0; i < 8; i++)
-        r->got[i] = weft_child_result(&slots[i]);
-    r->none = weft_child_result(&slots[8]);
+        r->got[i] = slots[i];
+    r->none = slots[8];
     return rc;
 }
 
@@ -557,9 +681,9 @@ Test(group, child_result_is_what_the_child_stored)
         for (int i = 0; i < 8; i++)
             cr_assert_eq(r.got[i], &r.objs[i]);
         cr_assert_null(r.none, "a child that stores nothing has a NULL result");
+        cr_assert_eq(atomic_load(&r.null_result_ran), 1, "a child spawned with a NULL result ran");
         wtc_pool_drop(p);
     }
-    cr_assert_null(weft_child_result(NULL));
 }
 
 /* ---- context checks inside spawned children ------------------------------ */
@@ -584,9 +708,9 @@ static int probe_parent(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
     weft_group g;
-    weft_child c;
+    void *c = NULL;
     weft_group_init(&g, ctx);
-    int rc = weft_spawn(&g, &c, probe_child, arg);
+    int rc = weft_spawn(&g, probe_child, arg, &c);
     int rs = weft_sync(&g);
     return rc ? rc : rs;
 }
@@ -617,11 +741,15 @@ Test(group, spawn_without_a_task_is_eperm)
 {
     _Atomic int ran = 0;
     weft_group g;
-    weft_child c;
+    void *c = NULL;
     weft_group_init(&g, NULL);
-    cr_assert_eq(weft_spawn(&g, &c, never_run, (void *)&ran), WEFT_EPERM);
-    cr_assert_eq(weft_sync(&g), WEFT_EPERM, "the failed spawn is reported at sync too");
-    cr_assert_eq(weft_sync(&g), WEFT_OK, "once");
+    cr_assert_eq(weft_spawn(&g, never_run, (void *)&ran, &c), WEFT_EPERM);
+    /* weft.h: with ctx NULL, every call on the group returns WEFT_EPERM. */
+    cr_assert_eq(weft_sync(&g), WEFT_EPERM, "the sync says so too");
+    cr_assert_eq(weft_sync(&g), WEFT_EPERM, "every time");
+    void *v = &g;
+    cr_assert_eq(weft_sync_take(&g, &v), WEFT_EPERM);
+    cr_assert_eq(v, &g, "nothing taken");
     cr_assert_eq(atomic_load(&ran), 0);
 }
 
@@ -637,17 +765,17 @@ static int spawn_null_fn_parent(weft_ctx *ctx, void *arg, void **result)
     (void)result;
     int *out = arg;
     weft_group g;
-    weft_child a, b, c;
+    void *a = NULL, *b = NULL, *c = NULL;
     weft_group_init(&g, ctx);
-    out[0] = weft_spawn(&g, &a, wt_value_task, (void *)(uintptr_t)1);
-    out[1] = weft_spawn(&g, &b, NULL, NULL);
-    out[2] = weft_spawn(&g, &c, wt_value_task, (void *)(uintptr_t)3);
+    out[0] = weft_spawn(&g, wt_value_task, (void *)(uintptr_t)1, &a);
+    out[1] = weft_spawn(&g, NULL, NULL, &b);
+    out[2] = weft_spawn(&g, wt_value_task, (void *)(uintptr_t)3, &c);
     out[3] = weft_sync(&g);
-    out[4] = (int)(uintptr_t)weft_child_result(&a) + (int)(uintptr_t)weft_child_result(&c);
+    out[4] = (int)(uintptr_t)a + (int)(uintptr_t)c;
     /* A child's own failure comes first. */
     weft_group_init(&g, ctx);
-    (void)weft_spawn(&g, &a, NULL, NULL);
-    (void)weft_spawn(&g, &b, status_task, (void *)(intptr_t)-77);
+    (void)weft_spawn(&g, NULL, NULL, &a);
+    (void)weft_spawn(&g, status_task, (void *)(intptr_t)-77, &b);
     out[5] = weft_sync(&g);
     out[6] = weft_task_status();
     return 0;
@@ -668,18 +796,59 @@ Test(group, a_failed_spawn_is_reported_at_sync_and_the_other_children_run)
     wtc_pool_drop(p);
 }
 
+/* A group is a plain object of its task: the inline fast paths do not look
+ * at the calling thread, so using a group from another thread through them
+ * is a data race (weft.h). What is checked: every call on a group
+ * initialized without a task context returns WEFT_EPERM, even on a worker;
+ * and the library functions, called by their parenthesised names, check
+ * the thread: from another thread, or from a task of another pool,
+ * weft_sync, weft_sync_take and weft_spawn on a group of this task return
+ * WEFT_EPERM, take nothing, run nothing and leave the group as it was (its
+ * owner's sync runs the owner's child once and has no failure to report:
+ * a group's failed spawns are kept on its task's spawn stack, which no
+ * other thread writes). */
 struct foreign {
     weft_pool *other;
     weft_group *g;
-    _Atomic int ran;
-    int null_ctx_rc, thread_rc, other_pool_rc, other_pool_status, sync_rc;
+    _Atomic int ran;      /* never_run: the foreign spawns' children */
+    _Atomic int own_runs; /* the owner's child, spawned into g before them */
+    pthread_t own_thread; /* the thread that ran it */
+    void *own_result;
+    int null_ctx_rc, null_ctx_sync, null_ctx_sync_again, null_ctx_take;
+    /* [0] a plain thread, [1] a task of another pool */
+    pthread_t thread[2];
+    int sync_rc[2], take_rc[2], spawn_rc[2];
+    void *take_arg[2];
+    int other_pool_rc, sync_rc_owner;
 };
+
+#define FOREIGN_UNTAKEN ((void *)&foreign_untaken) /* take_arg until taken */
+static int foreign_untaken;
+
+static int foreign_own_child(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    struct foreign *fo = arg;
+    fo->own_thread = pthread_self();
+    atomic_fetch_add(&fo->own_runs, 1);
+    *result = fo;
+    return 0;
+}
+
+/* The library functions on fo->g from the calling thread, as caller i. */
+static void foreign_calls(struct foreign *fo, int i)
+{
+    fo->thread[i] = pthread_self();
+    fo->take_arg[i] = FOREIGN_UNTAKEN;
+    fo->sync_rc[i] = (weft_sync)(fo->g);
+    fo->take_rc[i] = (weft_sync_take)(fo->g, &fo->take_arg[i]);
+    void *c = NULL;
+    fo->spawn_rc[i] = (weft_spawn)(fo->g, never_run, (void *)&fo->ran, &c);
+}
 
 static void *foreign_thread(void *arg)
 {
-    struct foreign *fo = arg;
-    weft_child c;
-    fo->thread_rc = weft_spawn(fo->g, &c, never_run, (void *)&fo->ran);
+    foreign_calls(arg, 0);
     return NULL;
 }
 
@@ -687,60 +856,82 @@ static int foreign_other_pool(weft_ctx *ctx, void *arg, void **result)
 {
     (void)ctx;
     (void)result;
-    struct foreign *fo = arg;
-    weft_child c;
-    return weft_spawn(fo->g, &c, never_run, (void *)&fo->ran);
+    foreign_calls(arg, 1);
+    return 0;
 }
 
 static int foreign_parent(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
     struct foreign *fo = arg;
-    weft_child c;
+    void *c = NULL;
 
     weft_group gnull;
     weft_group_init(&gnull, NULL); /* no task context, even on a worker */
-    fo->null_ctx_rc = weft_spawn(&gnull, &c, never_run, (void *)&fo->ran);
+    fo->null_ctx_rc = weft_spawn(&gnull, never_run, (void *)&fo->ran, &c);
+    fo->null_ctx_sync = weft_sync(&gnull);
+    fo->null_ctx_sync_again = weft_sync(&gnull);
+    fo->null_ctx_take = weft_sync_take(&gnull, NULL);
 
     weft_group g;
     weft_group_init(&g, ctx);
     fo->g = &g;
+    if (weft_spawn(&g, foreign_own_child, fo, &fo->own_result) != WEFT_OK)
+        return -1002;
     pthread_t t;
-    if (pthread_create(&t, NULL, foreign_thread, fo) != 0)
+    if (pthread_create(&t, NULL, foreign_thread, fo) != 0) {
+        weft_sync(&g);
         return -1000;
+    }
     pthread_join(t, NULL);
 
     /* A task on another pool runs on another worker thread. */
     weft_future *f = NULL;
-    if (weft_submit(fo->other, foreign_other_pool, fo, NULL, &f) != WEFT_OK)
+    if (weft_submit(fo->other, foreign_other_pool, fo, NULL, &f) != WEFT_OK) {
+        weft_sync(&g);
         return -1001;
+    }
     fo->other_pool_rc = weft_future_result(f, WEFT_FOREVER, NULL);
-    fo->other_pool_status = weft_future_task_status(f);
     weft_future_release(f);
-    fo->sync_rc = weft_sync(&g);
+    fo->sync_rc_owner = weft_sync(&g);
     return 0;
 }
 
-Test(group, spawn_from_another_thread_or_without_ctx_is_eperm)
+Test(group, spawn_without_ctx_or_library_calls_from_another_thread_are_eperm)
 {
     weft_pool *p = wtc_pool_new(2);
     weft_pool *q = wtc_pool_new(1);
-    struct foreign fo = {.other = q};
-    cr_assert_eq(wtc_run_task(p, foreign_parent, &fo, NULL), WEFT_OK);
-    cr_assert_eq(fo.null_ctx_rc, WEFT_EPERM);
-    cr_assert_eq(fo.thread_rc, WEFT_EPERM);
-    /* That task returned spawn's WEFT_EPERM as its own status. */
-    cr_assert_eq(fo.other_pool_rc, WEFT_ETASK);
-    cr_assert_eq(fo.other_pool_status, WEFT_EPERM);
-    cr_assert_eq(fo.sync_rc, WEFT_EPERM, "the foreign spawns into g are reported at its sync");
-    cr_assert_eq(atomic_load(&fo.ran), 0, "nothing was spawned");
+    for (int round = 0; round < 10; round++) {
+        struct foreign fo = {.other = q};
+        cr_assert_eq(wtc_run_task(p, foreign_parent, &fo, NULL), WEFT_OK);
+        cr_assert_eq(fo.null_ctx_rc, WEFT_EPERM);
+        cr_assert_eq(fo.null_ctx_sync, WEFT_EPERM);
+        cr_assert_eq(fo.null_ctx_sync_again, WEFT_EPERM, "every call on it");
+        cr_assert_eq(fo.null_ctx_take, WEFT_EPERM);
+        cr_assert_eq(fo.other_pool_rc, WEFT_OK);
+        static const char *const who[] = {"another thread", "a task of another pool"};
+        for (int i = 0; i < 2; i++) {
+            cr_assert_eq(fo.sync_rc[i], WEFT_EPERM, "(weft_sync) from %s", who[i]);
+            cr_assert_eq(fo.take_rc[i], WEFT_EPERM, "(weft_sync_take) from %s", who[i]);
+            cr_assert_eq(fo.take_arg[i], FOREIGN_UNTAKEN, "(weft_sync_take) from %s took %p",
+                         who[i], fo.take_arg[i]);
+            cr_assert_eq(fo.spawn_rc[i], WEFT_EPERM, "(weft_spawn) from %s", who[i]);
+            cr_assert(!pthread_equal(fo.own_thread, fo.thread[i]),
+                      "the owner's child ran on %s", who[i]);
+        }
+        cr_assert_eq(fo.sync_rc_owner, WEFT_OK, "the foreign calls left g as it was");
+        cr_assert_eq(atomic_load(&fo.ran), 0, "nothing was spawned");
+        cr_assert_eq(atomic_load(&fo.own_runs), 1, "the owner's child ran once");
+        cr_assert_eq(fo.own_result, &fo);
+    }
     wtc_pool_drop(q);
     wtc_pool_drop(p);
 }
 
 struct nulls {
-    int spawn_g, spawn_slot, spawn_fn, sync_null, join_a, join_b, join_both, sync_g;
+    int spawn_g, spawn_null_result, spawn_fn, sync_null, join_a, join_b, join_both, sync_g;
     _Atomic int ran;
+    _Atomic int null_result_ran; /* a NULL result is no error: that child runs */
 };
 
 static int nulls_task(weft_ctx *ctx, void *arg, void **result)
@@ -748,12 +939,12 @@ static int nulls_task(weft_ctx *ctx, void *arg, void **result)
     (void)result;
     struct nulls *nu = arg;
     weft_group g;
-    weft_child c;
+    void *c = NULL;
     weft_group_init(&g, ctx);
     weft_group_init(NULL, ctx); /* ignored */
-    nu->spawn_g = weft_spawn(NULL, &c, never_run, (void *)&nu->ran);
-    nu->spawn_slot = weft_spawn(&g, NULL, never_run, (void *)&nu->ran);
-    nu->spawn_fn = weft_spawn(&g, &c, NULL, NULL);
+    nu->spawn_g = weft_spawn(NULL, never_run, (void *)&nu->ran, &c);
+    nu->spawn_null_result = weft_spawn(&g, null_result_child, (void *)&nu->null_result_ran, NULL);
+    nu->spawn_fn = weft_spawn(&g, NULL, NULL, &c);
     nu->sync_null = weft_sync(NULL);
     nu->join_a = weft_join(ctx, NULL, NULL, never_run, (void *)&nu->ran);
     nu->join_b = weft_join(ctx, never_run, (void *)&nu->ran, NULL, NULL);
@@ -766,11 +957,14 @@ Test(group, null_arguments_are_einval)
 {
     _Atomic int ran = 0;
     weft_group g;
-    weft_child c;
+    void *c = NULL;
     weft_group_init(&g, NULL);
-    cr_assert_eq(weft_spawn(NULL, &c, never_run, (void *)&ran), WEFT_EINVAL);
-    cr_assert_eq(weft_spawn(&g, NULL, never_run, (void *)&ran), WEFT_EINVAL);
-    cr_assert_eq(weft_spawn(&g, &c, NULL, NULL), WEFT_EINVAL);
+    cr_assert_eq(weft_spawn(NULL, never_run, (void *)&ran, &c), WEFT_EINVAL);
+    cr_assert_eq(weft_spawn(&g, never_run, (void *)&ran, NULL), WEFT_EPERM,
+                 "a NULL result is no EINVAL (no task here)");
+    /* g has no task: every call on it is WEFT_EPERM (weft_group_init);
+     * nulls_task checks fn NULL on a group with one. */
+    cr_assert_eq(weft_spawn(&g, NULL, NULL, &c), WEFT_EPERM);
     cr_assert_eq(weft_sync(NULL), WEFT_EINVAL);
     cr_assert_eq(weft_join(NULL, never_run, (void *)&ran, never_run, (void *)&ran), WEFT_EINVAL);
 
@@ -778,13 +972,14 @@ Test(group, null_arguments_are_einval)
     struct nulls nu = {0};
     cr_assert_eq(wtc_run_task(p, nulls_task, &nu, NULL), WEFT_OK);
     cr_assert_eq(nu.spawn_g, WEFT_EINVAL);
-    cr_assert_eq(nu.spawn_slot, WEFT_EINVAL);
+    cr_assert_eq(nu.spawn_null_result, WEFT_OK, "a NULL result is legal");
     cr_assert_eq(nu.spawn_fn, WEFT_EINVAL);
     cr_assert_eq(nu.sync_null, WEFT_EINVAL);
     cr_assert_eq(nu.join_a, WEFT_EINVAL);
     cr_assert_eq(nu.join_b, WEFT_EINVAL);
     cr_assert_eq(nu.join_both, WEFT_EINVAL);
     cr_assert_eq(nu.sync_g, WEFT_EINVAL, "g's failed spawns are reported at its sync");
+    cr_assert_eq(atomic_load(&nu.null_result_ran), 1, "and its good child ran");
     cr_assert_eq(atomic_load(&nu.ran), 0);
     cr_assert_eq(atomic_load(&ran), 0);
     wtc_pool_drop(p);
@@ -792,9 +987,12 @@ Test(group, null_arguments_are_einval)
 
 /* ---- weft_sync_take: children run by the caller, typed --------------------- */
 
-/* fib with typed children: the parent takes back what is still private and
- * calls tfib directly; weft_sync runs the rest through tfib_task, which
- * stores the value in the record. Counts say who ran each child. */
+/* fib with typed children: the parent calls weft_sync_take once per child,
+ * newest first; what is still private comes back and is computed by a
+ * direct call to tfib, the rest is synced, having run through tfib_task,
+ * which stores the value in the record and returns it as its result (the
+ * children are spawned with a NULL result pointer: the take hands the
+ * result back). Counts say who ran each child. */
 struct tfib_kid {
     unsigned n;
     uint64_t value; /* written by tfib_task only */
@@ -807,11 +1005,11 @@ static uint64_t tfib(weft_ctx *ctx, unsigned n, int *rc);
 
 static int tfib_task(weft_ctx *ctx, void *arg, void **result)
 {
-    (void)result;
     struct tfib_kid *k = arg;
     atomic_fetch_add_explicit(&tfib_by_fn, 1, memory_order_relaxed);
     int rc = WEFT_OK;
     k->value = tfib(ctx, k->n, &rc);
+    *result = (void *)(uintptr_t)k->value;
     return rc;
 }
 
@@ -820,28 +1018,48 @@ static uint64_t tfib(weft_ctx *ctx, unsigned n, int *rc)
     if (n < 2)
         return n;
     weft_group g;
-    weft_child slots[2];
     struct tfib_kid kids[2] = {{n - 1, 0}, {n - 2, 0}};
     weft_group_init(&g, ctx);
     unsigned spawned = 0;
     while (spawned < 2 && *rc == WEFT_OK) {
-        *rc = weft_spawn(&g, &slots[spawned], tfib_task, &kids[spawned]);
+        *rc = weft_spawn(&g, tfib_task, &kids[spawned], NULL);
         spawned += *rc == WEFT_OK;
     }
     uint64_t sum = 0;
-    unsigned taken = 0;
-    for (weft_child *c; (c = weft_sync_take(&g)) != NULL; taken++) {
-        /* The most recent children come back first. */
-        if (c != &slots[spawned - 1 - taken])
-            *rc = -2000;
-        atomic_fetch_add_explicit(&tfib_by_taker, 1, memory_order_relaxed);
-        sum += tfib(ctx, kids[c - slots].n, rc);
+    /* Newest first: one call per child (a failed spawn, which ended the
+     * spawning, comes first, in its place), then WEFT_EOF. */
+    for (unsigned i = spawned;;) {
+        void *v = NULL;
+        int r = weft_sync_take(&g, &v);
+        if (r == WEFT_EOF) {
+            if (i != 0 && *rc == WEFT_OK)
+                *rc = -2001; /* children lost */
+            break;
+        }
+        if (r < 0 && r != WEFT_ETASK) { /* the failed spawn */
+            if (*rc == WEFT_OK)
+                *rc = -2002;
+            continue;
+        }
+        if (i == 0) { /* more children than were spawned */
+            *rc = -2003;
+            (void)weft_sync(&g);
+            break;
+        }
+        struct tfib_kid *k = &kids[--i];
+        if (r > 0) {
+            if (r != 1 || v != k) /* not the most recent one */
+                *rc = -2000;
+            atomic_fetch_add_explicit(&tfib_by_taker, 1, memory_order_relaxed);
+            sum += tfib(ctx, k->n, rc);
+        } else if (r == WEFT_OK) {
+            if ((uintptr_t)v != k->value)
+                *rc = -2004; /* the result handed back */
+            sum += k->value;
+        } else if (*rc == WEFT_OK) {
+            *rc = weft_task_status();
+        }
     }
-    int rs = weft_sync(&g);
-    if (*rc == WEFT_OK)
-        *rc = rs;
-    for (unsigned i = 0; i < spawned - taken; i++) /* the ones weft_sync ran */
-        sum += kids[i].value;
     return sum;
 }
 
@@ -875,15 +1093,38 @@ Test(group, typed_fib_by_sync_take_matches_serial_on_1_2_3_workers)
     }
 }
 
-/* What weft_sync_take hands back and what it leaves to weft_sync. */
+/* What weft_sync_take hands back, one child per call, newest first: a
+ * private child is taken back (1, its argument); any other is synced alone
+ * (WEFT_OK and its result, WEFT_ETASK, or a failed spawn's error in its
+ * place); WEFT_EOF once none is left. */
+struct take_extra {
+    _Atomic int runs;
+    int status; /* returned by the child */
+};
+
 struct take_probe {
-    _Atomic int ran[4];     /* ran[i]: slot i ran through fn */
-    int order_ok;           /* take returned slots 3, 2 in that order */
+    _Atomic int ran[5]; /* ran[i]: child i ran through fn */
+    int order_ok;       /* take gave 4 (value NULL), then 3, then 2, in that order */
     int null_g, empty_g, no_ctx, foreign, after_sync;
     int sync_rc;
+    /* A group whose older children were handed to thieves at once
+     * (weft__spawn_eager), newest first: a private kid (taken back), a
+     * failing published kid, a failed spawn, a published kid with a
+     * result; then WEFT_EOF. */
+    struct take_extra lazy_kid, fail_kid;
+    int value_kid;
+    int mixed_spawn[4];
+    int mixed_rc[5];
+    void *mixed_value[5];
+    void *value_kid_result;
+    int fail_status;
 };
 
 static struct take_probe *take_cur;
+
+/* Where nothing was taken or synced: *value is left alone. */
+static int take_none;
+#define TAKE_NONE ((void *)&take_none)
 
 static int take_child(weft_ctx *ctx, void *arg, void **result)
 {
@@ -893,15 +1134,27 @@ static int take_child(weft_ctx *ctx, void *arg, void **result)
     return 0;
 }
 
+static int take_extra_child(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    struct take_extra *e = arg;
+    atomic_fetch_add(&e->runs, 1);
+    return e->status;
+}
+
 struct take_foreign {
     weft_group *g;
-    weft_child *got;
+    void *got;
+    int rc;
 };
 
+/* The library function (parenthesised name) checks the thread; the inline
+ * form does not, and using the group from here through it would race. */
 static void *take_foreign_thread(void *arg)
 {
     struct take_foreign *tf = arg;
-    tf->got = weft_sync_take(tf->g);
+    tf->rc = (weft_sync_take)(tf->g, &tf->got);
     return NULL;
 }
 
@@ -910,28 +1163,53 @@ static int take_parent(weft_ctx *ctx, void *arg, void **result)
     (void)result;
     struct take_probe *tp = arg;
     weft_group g, empty, noctx;
-    weft_child slots[4];
-    weft_group_init(&g, ctx);
+    void *got = TAKE_NONE;
     weft_group_init(&empty, ctx);
     weft_group_init(&noctx, NULL);
-    tp->null_g = weft_sync_take(NULL) == NULL;
-    tp->empty_g = weft_sync_take(&empty) == NULL;
-    tp->no_ctx = weft_sync_take(&noctx) == NULL;
-    for (uintptr_t i = 0; i < 4; i++)
-        if (weft_spawn(&g, &slots[i], take_child, (void *)i) != WEFT_OK)
+    tp->null_g = weft_sync_take(NULL, &got) == WEFT_EINVAL && got == TAKE_NONE;
+    tp->empty_g = weft_sync_take(&empty, &got) == WEFT_EOF && got == TAKE_NONE;
+    /* Without a task context every call is WEFT_EPERM. */
+    tp->no_ctx = weft_spawn(&noctx, take_child, (void *)0, NULL) == WEFT_EPERM &&
+                 weft_sync_take(&noctx, &got) == WEFT_EPERM &&
+                 weft_sync_take(&noctx, &got) == WEFT_EPERM && got == TAKE_NONE;
+
+    weft_group_init(&g, ctx);
+    for (uintptr_t i = 0; i < 5; i++)
+        if (weft_spawn(&g, take_child, (void *)i, NULL) != WEFT_OK)
             return -1000;
-    /* Another thread gets nothing, and the child stays with the group. */
-    struct take_foreign tf = {.g = &g};
+    /* Another thread gets WEFT_EPERM, and the child stays with the group. */
+    struct take_foreign tf = {.g = &g, .got = TAKE_NONE};
     pthread_t t;
-    if (pthread_create(&t, NULL, take_foreign_thread, &tf) != 0)
+    if (pthread_create(&t, NULL, take_foreign_thread, &tf) != 0) {
+        weft_sync(&g);
         return -1001;
+    }
     pthread_join(t, NULL);
-    tp->foreign = tf.got == NULL;
-    weft_child *a = weft_sync_take(&g);
-    weft_child *b = weft_sync_take(&g);
-    tp->order_ok = a == &slots[3] && b == &slots[2];
-    tp->sync_rc = weft_sync(&g); /* runs slots 1 and 0 through fn */
-    tp->after_sync = weft_sync_take(&g) == NULL;
+    tp->foreign = tf.rc == WEFT_EPERM && tf.got == TAKE_NONE;
+    int r4 = weft_sync_take(&g, NULL); /* value may be NULL */
+    void *a = TAKE_NONE, *b = TAKE_NONE;
+    int ra = weft_sync_take(&g, &a);
+    int rb = weft_sync_take(&g, &b);
+    tp->order_ok = r4 == 1 && ra == 1 && rb == 1 && a == (void *)3 && b == (void *)2;
+    tp->sync_rc = weft_sync(&g); /* runs children 1 and 0 through fn */
+    got = TAKE_NONE;
+    tp->after_sync = weft_sync_take(&g, &got) == WEFT_EOF && got == TAKE_NONE;
+
+    weft_group h;
+    weft_group_init(&h, ctx);
+    tp->fail_kid.status = -33;
+    tp->value_kid_result = TAKE_NONE;
+    tp->mixed_spawn[0] = weft__spawn_eager(&h, wt_value_task, &tp->value_kid,
+                                           &tp->value_kid_result);
+    tp->mixed_spawn[1] = weft_spawn(&h, NULL, NULL, NULL);
+    tp->mixed_spawn[2] = weft__spawn_eager(&h, take_extra_child, &tp->fail_kid, NULL);
+    tp->mixed_spawn[3] = weft_spawn(&h, take_extra_child, &tp->lazy_kid, NULL);
+    for (int i = 0; i < 5; i++) {
+        tp->mixed_value[i] = TAKE_NONE;
+        tp->mixed_rc[i] = weft_sync_take(&h, &tp->mixed_value[i]);
+        if (tp->mixed_rc[i] == WEFT_ETASK)
+            tp->fail_status = weft_task_status();
+    }
     return 0;
 }
 
@@ -941,19 +1219,41 @@ Test(group, sync_take_returns_private_children_newest_first_and_sync_runs_the_re
     struct take_probe tp = {0};
     take_cur = &tp;
     cr_assert_eq(wtc_run_task(p, take_parent, &tp, NULL), WEFT_OK);
-    cr_assert(tp.null_g);
-    cr_assert(tp.empty_g);
-    cr_assert(tp.no_ctx);
-    cr_assert(tp.foreign, "another thread must get NULL");
+    cr_assert(tp.null_g, "NULL: WEFT_EINVAL, nothing taken");
+    cr_assert(tp.empty_g, "an empty group: WEFT_EOF, nothing taken");
+    cr_assert(tp.no_ctx, "a group without a task: WEFT_EPERM");
+    cr_assert(tp.foreign, "another thread must get WEFT_EPERM and nothing");
     cr_assert(tp.order_ok);
     cr_assert_eq(tp.sync_rc, WEFT_OK);
-    cr_assert(tp.after_sync);
+    cr_assert(tp.after_sync, "after the sync: WEFT_EOF");
     cr_assert_eq(atomic_load(&tp.ran[0]), 1);
     cr_assert_eq(atomic_load(&tp.ran[1]), 1);
     cr_assert_eq(atomic_load(&tp.ran[2]), 0, "taken children are the caller's to run");
     cr_assert_eq(atomic_load(&tp.ran[3]), 0);
+    cr_assert_eq(atomic_load(&tp.ran[4]), 0);
+
+    cr_assert_eq(tp.mixed_spawn[0], WEFT_OK);
+    cr_assert_eq(tp.mixed_spawn[1], WEFT_EINVAL);
+    cr_assert_eq(tp.mixed_spawn[2], WEFT_OK);
+    cr_assert_eq(tp.mixed_spawn[3], WEFT_OK);
+    cr_assert_eq(tp.mixed_rc[0], 1, "the private kid is taken back (got %d)", tp.mixed_rc[0]);
+    cr_assert_eq(tp.mixed_value[0], &tp.lazy_kid, "with its argument");
+    cr_assert_eq(atomic_load(&tp.lazy_kid.runs), 0, "and never run through fn");
+    cr_assert_eq(tp.mixed_rc[1], WEFT_ETASK, "a published kid is synced (got %d)",
+                 tp.mixed_rc[1]);
+    cr_assert_eq(tp.fail_status, -33, "with its own status");
+    cr_assert_eq(tp.mixed_value[1], TAKE_NONE, "a failure hands back no value");
+    cr_assert_eq(atomic_load(&tp.fail_kid.runs), 1, "it ran once");
+    cr_assert_eq(tp.mixed_rc[2], WEFT_EINVAL, "the failed spawn, in its place (got %d)",
+                 tp.mixed_rc[2]);
+    cr_assert_eq(tp.mixed_rc[3], WEFT_OK, "a published kid that succeeded (got %d)",
+                 tp.mixed_rc[3]);
+    cr_assert_eq(tp.mixed_value[3], &tp.value_kid, "hands back its result");
+    cr_assert_eq(tp.value_kid_result, &tp.value_kid, "also through its result pointer");
+    cr_assert_eq(tp.mixed_rc[4], WEFT_EOF, "then nothing is left (got %d)", tp.mixed_rc[4]);
+    cr_assert_eq(tp.mixed_value[4], TAKE_NONE);
     wtc_pool_drop(p);
-    cr_assert_null(weft_sync_take(NULL));
+    cr_assert_eq(weft_sync_take(NULL, NULL), WEFT_EINVAL);
 }
 
 /* ---- siblings: a wait inside an inline child never runs a sibling ---------- */
@@ -1000,9 +1300,9 @@ static int sib_parent(weft_ctx *ctx, void *arg, void **result)
     (void)result;
     struct siblings *sb = arg;
     weft_group g;
-    weft_child a, b;
+    void *a = NULL, *b = NULL;
     weft_group_init(&g, ctx);
-    if (weft_spawn(&g, &a, sib_a, sb) != WEFT_OK || weft_spawn(&g, &b, sib_b, sb) != WEFT_OK) {
+    if (weft_spawn(&g, sib_a, sb, &a) != WEFT_OK || weft_spawn(&g, sib_b, sb, &b) != WEFT_OK) {
         weft_sync(&g);
         return -1002;
     }
@@ -1081,18 +1381,18 @@ static int sibtree_node(weft_ctx *ctx, void *arg, void **result)
         return -1000;
     kids[1].promise = kids[0].promise; /* the same promise, seen by A and Z */
     weft_group g;
-    weft_child a, z, z2;
+    void *a = NULL, *z = NULL, *z2 = NULL;
     struct sibtree second = {NULL, t->depth, t->nodes};
     int rc = weft_promise_create(&second.promise);
     weft_group_init(&g, ctx);
     /* A first (oldest), then two Zs: the second one's promise is unused by
      * any A, it only makes the tree branch. */
     if (rc == WEFT_OK)
-        rc = weft_spawn(&g, &a, sibtree_a, &kids[0]);
+        rc = weft_spawn(&g, sibtree_a, &kids[0], &a);
     if (rc == WEFT_OK)
-        rc = weft_spawn(&g, &z2, sibtree_z, &second);
+        rc = weft_spawn(&g, sibtree_z, &second, &z2);
     if (rc == WEFT_OK)
-        rc = weft_spawn(&g, &z, sibtree_z, &kids[1]);
+        rc = weft_spawn(&g, sibtree_z, &kids[1], &z);
     int rs = weft_sync(&g);
     weft_future_release(kids[0].promise);
     if (second.promise != NULL)
@@ -1162,11 +1462,11 @@ static int leap_c(weft_ctx *ctx, void *arg, void **result)
     s->c_worker = weft_ctx_worker(ctx);
     atomic_store(&s->c_started, 1);
     weft_group g;
-    weft_child g1, g2;
+    void *g1 = NULL, *g2 = NULL;
     weft_group_init(&g, ctx);
-    int rc = weft_spawn(&g, &g1, leap_g1, s);
+    int rc = weft_spawn(&g, leap_g1, s, &g1);
     if (rc == WEFT_OK)
-        rc = weft_spawn(&g, &g2, leap_g2, s);
+        rc = weft_spawn(&g, leap_g2, s, &g2);
     int rs = weft_sync(&g);
     return rc != WEFT_OK ? rc : rs;
 }
@@ -1177,19 +1477,19 @@ static int leap_root(weft_ctx *ctx, void *arg, void **result)
     struct leap *s = arg;
     s->root_worker = weft_ctx_worker(ctx);
     weft_group g;
-    weft_child c;
-    /* Published at once (the runtime's eager groups, as parallel loops
+    void *c = NULL;
+    /* Published at once (the runtime's eager spawn, as parallel loops
      * use): a lazy child waits for a thief's request, and a thief that
      * parked before the spawn never asks again. */
-    weft__group_init_eager(&g, ctx);
-    int rc = weft_spawn(&g, &c, leap_c, s);
+    weft_group_init(&g, ctx);
+    int rc = weft__spawn_eager(&g, leap_c, s, &c);
     /* Until B has C (at most 5 s): each spawn publishes if B asked. */
     for (int ms = 0; rc == WEFT_OK && !atomic_load(&s->c_started) && ms < 5000; ms++) {
         wt_sleep_us(1000);
         weft_group t;
-        weft_child d;
+        void *d = NULL;
         weft_group_init(&t, ctx);
-        rc = weft_spawn(&t, &d, wt_value_task, NULL);
+        rc = weft_spawn(&t, wt_value_task, NULL, &d);
         int rt = weft_sync(&t);
         if (rc == WEFT_OK)
             rc = rt;
@@ -1320,22 +1620,22 @@ static int submit_in_group(weft_ctx *ctx, void *arg, void **result)
     (void)result;
     struct submit_in_group *s = arg;
     weft_group g;
-    weft_child a, b;
+    void *a = NULL, *b = NULL;
     weft_group_init(&g, ctx);
-    if (weft_spawn(&g, &a, wt_fib_spawn, (void *)(uintptr_t)12) != WEFT_OK)
+    if (weft_spawn(&g, wt_fib_spawn, (void *)(uintptr_t)12, &a) != WEFT_OK)
         return -1000;
     /* From a worker the future goes on this worker's deque, above child a. */
     weft_future *f = NULL;
     int rc = weft_submit(weft_ctx_pool(ctx), fib_value_task, (void *)(uintptr_t)14, NULL, &f);
-    if (weft_spawn(&g, &b, wt_fib_spawn, (void *)(uintptr_t)13) != WEFT_OK) {
+    if (weft_spawn(&g, wt_fib_spawn, (void *)(uintptr_t)13, &b) != WEFT_OK) {
         weft_sync(&g);
         return -1001;
     }
     int rs = weft_sync(&g);
     if (rc != WEFT_OK)
         return rc;
-    s->child[0] = (uintptr_t)weft_child_result(&a);
-    s->child[1] = (uintptr_t)weft_child_result(&b);
+    s->child[0] = (uintptr_t)a;
+    s->child[1] = (uintptr_t)b;
     void *v = NULL;
     s->fut_rc = weft_future_result(f, WEFT_FOREVER, &v);
     s->fut_done = weft_future_done(f);
@@ -1384,14 +1684,14 @@ static int chain(weft_ctx *ctx, void *arg, void **result)
         return 0;
     }
     weft_group g;
-    weft_child c;
+    void *c = NULL;
     weft_group_init(&g, ctx);
-    int rc = weft_spawn(&g, &c, chain, (void *)(depth - 1));
+    int rc = weft_spawn(&g, chain, (void *)(depth - 1), &c);
     if (rc != WEFT_OK)
         return rc;
     wt_spin_work(depth, 200); /* lets the other worker steal now and then */
     rc = weft_sync(&g);
-    *result = (void *)((uintptr_t)weft_child_result(&c) + 1);
+    *result = (void *)((uintptr_t)c + 1);
     return rc;
 }
 
@@ -1435,12 +1735,12 @@ static int helped_node(weft_ctx *ctx, void *arg, void **result)
     int rc = 0;
     if (d > 0) {
         weft_group g;
-        weft_child c1, c2;
+        void *c1 = NULL, *c2 = NULL;
         weft_future *f = NULL;
         weft_group_init(&g, ctx);
-        rc |= weft_spawn(&g, &c1, helped_node, (void *)(d - 1));
+        rc |= weft_spawn(&g, helped_node, (void *)(d - 1), &c1);
         rc |= weft_submit(weft_ctx_pool(ctx), wt_value_task, NULL, NULL, &f);
-        rc |= weft_spawn(&g, &c2, helped_node, (void *)(d - 1));
+        rc |= weft_spawn(&g, helped_node, (void *)(d - 1), &c2);
         if (f != NULL) {
             if (h->use_weft_wait)
                 rc |= weft_wait(&f, 1, WEFT_FOREVER, WEFT_ALL_COMPLETED, NULL);
@@ -1479,10 +1779,10 @@ Test(group, sync_after_a_wait_that_ran_a_child_stays_within_the_tree_depth)
 static int unsynced_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
-    static weft_child c; /* outlives the frame: only the check may fire */
+    static void *c = NULL; /* outlives the frame: only the check may fire */
     weft_group g;
     weft_group_init(&g, ctx);
-    if (weft_spawn(&g, &c, wt_value_task, NULL) != WEFT_OK)
+    if (weft_spawn(&g, wt_value_task, NULL, &c) != WEFT_OK)
         return -1;
     if (arg != NULL) {
         weft_future *never = NULL;
@@ -1563,9 +1863,9 @@ static int two_leaves_root(weft_ctx *ctx, void *arg, void **result)
         return 0;
     }
     weft_group g;
-    weft_child c;
+    void *c = NULL;
     weft_group_init(&g, ctx);
-    int rc = weft_spawn(&g, &c, coarse_leaf, &t->a);
+    int rc = weft_spawn(&g, coarse_leaf, &t->a, &c);
     void *ignored = NULL;
     coarse_leaf(ctx, &t->b, &ignored);
     int rs = weft_sync(&g);
@@ -1601,7 +1901,7 @@ Test(group, a_spawn_wakes_a_sleeping_worker_so_coarse_leaves_run_in_parallel, .t
 enum { FLAT_N = 200000 };
 
 static struct {
-    weft_child slots[FLAT_N];
+    void *slots[FLAT_N];
     _Atomic uint8_t ran[FLAT_N];
     pthread_t owner;
     _Atomic uint64_t elsewhere; /* children run by another thread */
@@ -1629,7 +1929,7 @@ static int flat_root(weft_ctx *ctx, void *arg, void **result)
     weft_group_init(&g, ctx);
     int rc = WEFT_OK;
     for (size_t i = 0; i < FLAT_N && rc == WEFT_OK; i++)
-        rc = weft_spawn(&g, &flat.slots[i], flat_child, (void *)(uintptr_t)i);
+        rc = weft_spawn(&g, flat_child, (void *)(uintptr_t)i, &flat.slots[i]);
     int rs = weft_sync(&g);
     return rc != WEFT_OK ? rc : rs;
 }

@@ -97,9 +97,9 @@ static int task_p_sync(weft_ctx *ctx, void *arg, void **result)
     (void)result;
     struct pcd *s = arg;
     weft_group g;
-    weft_child d;
+    void *d = NULL;
     weft_group_init(&g, ctx);
-    if (weft_spawn(&g, &d, task_d, s) != WEFT_OK)
+    if (weft_spawn(&g, task_d, s, &d) != WEFT_OK)
         return -1;
     weft_future *c = NULL;
     if (weft_submit(weft_ctx_pool(ctx), task_c, s, NULL, &c) != WEFT_OK)

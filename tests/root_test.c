@@ -130,10 +130,10 @@ static int failing_child_root(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
     weft_group g;
-    weft_child a, b;
+    void *a = NULL, *b = NULL;
     weft_group_init(&g, ctx);
-    weft_spawn(&g, &a, status_task, arg);
-    weft_spawn(&g, &b, status_task, NULL);
+    weft_spawn(&g, status_task, arg, &a);
+    weft_spawn(&g, status_task, NULL, &b);
     return weft_sync(&g);
 }
 

@@ -134,16 +134,16 @@ static uint64_t fib(weft_ctx *ctx, uint64_t n)
         return n;
     }
     weft_group g;
-    weft_child child;
+    void *child = NULL;
     weft_group_init(&g, ctx);
-    int rc = weft_spawn(&g, &child, fib_task, (void *)(uintptr_t)(n - 1));
+    int rc = weft_spawn(&g, fib_task, (void *)(uintptr_t)(n - 1), &child);
     if (rc != WEFT_OK)
         fail("weft_spawn", rc);
     uint64_t y = fib(ctx, n - 2);
     rc = weft_sync(&g);
     if (rc != WEFT_OK)
         fail("weft_sync", rc);
-    return (uintptr_t)weft_child_result(&child) + y;
+    return (uintptr_t)child + y;
 }
 
 static uint64_t run_fib(weft_pool *pool, size_t n)

@@ -12,13 +12,13 @@ static int fib(weft_ctx *ctx, void *arg, void **result)
         return 0;
     }
     weft_group g;
-    weft_child c;
+    void *c = NULL;
     void *b = NULL;
     weft_group_init(&g, ctx);
-    int rc = weft_spawn(&g, &c, fib, (void *)(n - 1));
+    int rc = weft_spawn(&g, fib, (void *)(n - 1), &c);
     int rb = fib(ctx, (void *)(n - 2), &b);
     int rs = weft_sync(&g);
-    *result = (void *)((uintptr_t)weft_child_result(&c) + (uintptr_t)b);
+    *result = (void *)((uintptr_t)c + (uintptr_t)b);
     return rc != WEFT_OK ? rc : rb != 0 ? rb : rs;
 }
 

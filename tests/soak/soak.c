@@ -1148,13 +1148,13 @@ static int fj_bin(weft_ctx *ctx, void *arg, void **result)
         struct node l = {n->r, 2 * n->id + 1, n->depth - 1, 0};
         struct node r = {n->r, 2 * n->id + 2, n->depth - 1, 0};
         weft_group g;
-        weft_child cl, cr;
+        void *cl = NULL, *cr = NULL;
         weft_group_init(&g, ctx);
-        if (weft_spawn(&g, &cl, fj_bin, &l) != WEFT_OK ||
-            weft_spawn(&g, &cr, fj_bin, &r) != WEFT_OK)
+        if (weft_spawn(&g, fj_bin, &l, &cl) != WEFT_OK ||
+            weft_spawn(&g, fj_bin, &r, &cr) != WEFT_OK)
             FATAL("fork/join: weft_spawn failed on a worker");
         int s = weft_sync(&g);
-        count += (uintptr_t)weft_child_result(&cl) + (uintptr_t)weft_child_result(&cr);
+        count += (uintptr_t)cl + (uintptr_t)cr;
         if (st == 0)
             st = s;
     }
@@ -1162,8 +1162,9 @@ static int fj_bin(weft_ctx *ctx, void *arg, void **result)
     return st;
 }
 
-/* 8-ary tree: eight children spawned, the private ones taken back with
- * weft_sync_take and run as direct calls, the rest synced. */
+/* 8-ary tree: eight children spawned, then synced one by one with
+ * weft_sync_take, newest first: the private ones taken back and run as
+ * direct calls, the others synced. */
 static int fj_wide(weft_ctx *ctx, void *arg, void **result)
 {
     struct node *n = arg;
@@ -1171,39 +1172,40 @@ static int fj_wide(weft_ctx *ctx, void *arg, void **result)
     uintptr_t count = 1;
     if (n->depth > 0) {
         struct node kids[8];
-        weft_child slots[8];
+        void *slots[8] = {0};
         weft_group g;
         weft_group_init(&g, ctx);
         for (unsigned k = 0; k < 8; k++) {
             kids[k] = (struct node){n->r, 8 * n->id + 1 + k, n->depth - 1, 0};
-            if (weft_spawn(&g, &slots[k], fj_wide, &kids[k]) != WEFT_OK)
+            if (weft_spawn(&g, fj_wide, &kids[k], &slots[k]) != WEFT_OK)
                 FATAL("fork/join: weft_spawn failed on a worker");
         }
-        unsigned took = 0, expect_k = 7, ntaken = 0;
-        weft_child *c;
-        while ((c = weft_sync_take(&g)) != NULL) {
-            ptrdiff_t k = c - slots;
-            if (k < 0 || k >= 8 || (took >> k) & 1u) {
-                atomic_fetch_add(&n->r->bad, 1);
-                break;
+        /* One weft_sync_take per child, newest first: a private one comes
+         * back with its argument and runs here as a direct call; any other
+         * is synced and hands back its result (also in its slot). */
+        unsigned ntaken = 0;
+        for (unsigned k = 8; k-- > 0;) {
+            void *v = NULL;
+            int s = weft_sync_take(&g, &v);
+            if (s > 0) {
+                if (s != 1 || v != &kids[k])
+                    atomic_fetch_add(&n->r->bad, 1); /* not the most recent */
+                ntaken++;
+                void *res = NULL;
+                s = fj_wide(ctx, &kids[k], &res);
+                count += (uintptr_t)res;
+            } else {
+                if (s == WEFT_OK && v != slots[k])
+                    atomic_fetch_add(&n->r->bad, 1); /* the result handed back */
+                if (s != WEFT_OK && s != WEFT_ETASK)
+                    atomic_fetch_add(&n->r->bad, 1); /* WEFT_EOF too early, ... */
+                count += (uintptr_t)slots[k];
             }
-            if ((unsigned)k != expect_k)
-                atomic_fetch_add(&n->r->bad, 1); /* not the most recent */
-            expect_k = (unsigned)k - 1;
-            took |= 1u << k;
-            ntaken++;
-            void *res = NULL;
-            int s = fj_wide(ctx, &kids[k], &res);
-            count += (uintptr_t)res;
             if (st == 0)
                 st = s;
         }
-        int s = weft_sync(&g);
-        for (unsigned k = 0; k < 8; k++)
-            if (!((took >> k) & 1u))
-                count += (uintptr_t)weft_child_result(&slots[k]);
-        if (st == 0)
-            st = s;
+        if (weft_sync_take(&g, NULL) != WEFT_EOF)
+            atomic_fetch_add(&n->r->bad, 1); /* a child left over */
         if (ntaken)
             atomic_fetch_add_explicit(&n->r->taken, ntaken, memory_order_relaxed);
     }
@@ -1284,7 +1286,7 @@ static void ph_forkjoin(struct phase *ph, uint64_t want)
         CHECK(rc == (r->fail_id == UINT32_MAX ? 0 : 9) && r->count == r->nodes && bad == 0 &&
                   atomic_load(&r->bad) == 0,
               "fork/join %s depth %u: status %d (fail node %u), count %zu of %" PRIu64
-              ", %zu nodes not run exactly once, %u sync_take order errors",
+              ", %zu nodes not run exactly once, %u sync_take errors (order, value, EOF)",
               vname[r->variant], r->depth, rc, r->fail_id, (size_t)r->count, r->nodes, bad,
               atomic_load(&r->bad));
         /* Spawned children (and taken ones): every node but the root; a

@@ -4,10 +4,11 @@
  * Phases (each on pools of 1 and 2 workers where it applies)
  *   1. Trees: a random tree from a seeded splittable hash. Every node does a
  *      little random work and has 0..k children, spawned into a group and
- *      synced (some parents first take back their private children with
- *      weft_sync_take and run them themselves), or run by weft_join. Two
- *      shapes: "wide" (up to 8 children, shallow) and "deep" (mostly
- *      single-child chains, up to a few thousand levels). Some nodes fail with a status of their own.
+ *      synced (some parents sync them one by one with weft_sync_take,
+ *      newest first, and run the private ones themselves), or run by
+ *      weft_join. Two shapes: "wide" (up to 8 children, shallow) and "deep"
+ *      (mostly single-child chains, up to a few thousand levels). Some
+ *      nodes fail with a status of their own.
  *   2. Mixed: the same trees, but each child is either spawned or submitted
  *      as a future (weft_submit from inside the task, so it lands on the
  *      worker's own deque); the parent waits for futures before or after
@@ -25,7 +26,10 @@
  *   - Trees: node count, an order-sensitive checksum and the root status
  *     equal a serial traversal of the same tree; a global counter of
  *     executed nodes equals the node count (nothing ran twice or never);
- *     every weft_child_result / future value is the child's own record.
+ *     every child's result (through its spawn's result pointer, or handed
+ *     back by weft_sync_take) and every future value is the child's own
+ *     record; weft_sync_take gives the children newest first, each once,
+ *     then WEFT_EOF.
  *   - Loops: every index is covered exactly once (a counter per index),
  *     reductions equal closed forms, and an index-order concatenation
  *     reduce is in order; a future submitted from a chunk runs (its wait
@@ -309,34 +313,52 @@ static int own_status(int rc)
     return rc == WEFT_ETASK ? weft_task_status() : rc;
 }
 
-/* Whether the parent takes back its private children (weft_sync_take) and
- * runs them itself before weft_sync. Invisible to the oracle: the status of
- * the most recently spawned failing child wins either way. */
+/* Whether the parent syncs its children one by one with weft_sync_take,
+ * newest first, running the private ones itself, instead of weft_sync.
+ * Invisible to the oracle: the status of the most recently spawned failing
+ * child wins either way. */
 static bool takes_back(uint64_t h)
 {
     return (h >> 33) & 1;
 }
 
-/* Take back g's private children (newest first) and run them here; ran[i]
- * marks them. Returns the status of the newest failing one, else 0. */
-static int take_and_run(weft_ctx *ctx, weft_group *g, weft_child *slots, struct node *kids,
-                        bool *ran)
+/* Sync g's children by weft_sync_take, newest first: one call per spawned
+ * child (spawned[i], kids[0..k)), then WEFT_EOF. A private child comes back
+ * with its argument and runs here (ran[i] marks it); any other is synced
+ * and hands back its result, or fails. Returns the status of the newest
+ * failing child, as own_status gives it, else 0. */
+static int take_and_run(weft_ctx *ctx, weft_group *g, struct node *kids, unsigned k,
+                        const bool *spawned, bool *ran)
 {
     int newest = 0;
-    for (weft_child *c; (c = weft_sync_take(g)) != NULL;) {
-        ptrdiff_t i = c - slots;
-        if (i < 0 || i >= MAXK || ran[i]) {
-            anomaly();
+    for (unsigned i = k; i-- > 0;) {
+        if (!spawned[i])
             continue;
-        }
-        ran[i] = true;
-        void *r = NULL;
-        int st = node_task(ctx, &kids[i], &r);
-        if (r != &kids[i])
+        void *v = NULL;
+        int r = weft_sync_take(g, &v), st;
+        if (r > 0) {
+            if (r != 1 || v != &kids[i])
+                anomaly(); /* not the newest child left */
+            ran[i] = true;
+            void *res = NULL;
+            st = node_task(ctx, &kids[i], &res);
+            if (res != &kids[i])
+                anomaly();
+        } else if (r == WEFT_OK) {
+            st = 0;
+            if (v != &kids[i]) /* its result: the child's own record */
+                anomaly();
+        } else if (r == WEFT_ETASK) {
+            st = weft_task_status();
+        } else {
             anomaly();
+            st = r;
+        }
         if (newest == 0)
             newest = st;
     }
+    if (weft_sync_take(g, NULL) != WEFT_EOF)
+        anomaly(); /* a child left over */
     return newest;
 }
 
@@ -465,14 +487,14 @@ static __attribute__((noinline)) int node_many(weft_ctx *ctx, struct node *nd, u
         status = own_status(weft_join(ctx, node_task, &kids[0], node_task, &kids[1]));
     } else {
         weft_group g;
-        weft_child slots[MAXK];
+        void *slots[MAXK];
         weft_future *futs[MAXK] = {0};
         bool spawned[MAXK] = {0};
         weft_group_init(&g, ctx);
         for (unsigned i = 0; i < k; i++) {
             int rc;
             if (child_mode(&kids[i]) == BY_SPAWN)
-                spawned[i] = (rc = weft_spawn(&g, &slots[i], node_task, &kids[i])) == WEFT_OK;
+                spawned[i] = (rc = weft_spawn(&g, node_task, &kids[i], &slots[i])) == WEFT_OK;
             else
                 rc = weft_submit(weft_ctx_pool(ctx), node_task, &kids[i], NULL, &futs[i]);
             if (rc != WEFT_OK) {
@@ -482,19 +504,18 @@ static __attribute__((noinline)) int node_many(weft_ctx *ctx, struct node *nd, u
                 node_task(ctx, &kids[i], &ignored); /* stay exact */
             }
         }
-        int fs = 0, gs, ts = 0;
+        int fs = 0, gs;
         bool taken[MAXK] = {0};
         if (futures_first(h))
             fs = wait_futures(futs, kids, k, wait_style(h));
         if (takes_back(h))
-            ts = take_and_run(ctx, &g, slots, kids, taken);
-        gs = own_status(weft_sync(&g));
-        if (ts != 0) /* the taken children were the most recent ones */
-            gs = ts;
+            gs = take_and_run(ctx, &g, kids, k, spawned, taken);
+        else
+            gs = own_status(weft_sync(&g));
         if (!futures_first(h))
             fs = wait_futures(futs, kids, k, wait_style(h));
         for (unsigned i = 0; i < k; i++)
-            if (spawned[i] && !taken[i] && weft_child_result(&slots[i]) != &kids[i])
+            if (spawned[i] && !taken[i] && slots[i] != &kids[i])
                 anomaly();
         status = gs != 0 ? gs : fs;
     }
@@ -512,18 +533,17 @@ static int node_one(weft_ctx *ctx, struct node *nd, uint64_t h)
     int status;
     if (child_mode(&kid) == BY_SPAWN) {
         weft_group g;
-        weft_child slot;
+        void *slot = NULL;
         weft_group_init(&g, ctx);
         bool taken = false;
-        int ts = 0;
-        if (weft_spawn(&g, &slot, node_task, &kid) != WEFT_OK)
+        bool spawned = weft_spawn(&g, node_task, &kid, &slot) == WEFT_OK;
+        if (!spawned)
             anomaly();
         if (takes_back(h))
-            ts = take_and_run(ctx, &g, &slot, &kid, &taken);
-        status = own_status(weft_sync(&g));
-        if (ts != 0)
-            status = ts;
-        if (!taken && weft_child_result(&slot) != &kid)
+            status = take_and_run(ctx, &g, &kid, 1, &spawned, &taken);
+        else
+            status = own_status(weft_sync(&g));
+        if (!taken && slot != &kid)
             anomaly();
     } else {
         weft_future *f = NULL;

@@ -40,17 +40,17 @@ static inline int wt_fib_spawn(weft_ctx *ctx, void *arg, void **result)
         return 0;
     }
     weft_group g;
-    weft_child a, b;
+    void *a = NULL, *b = NULL;
     weft_group_init(&g, ctx);
-    int rc = weft_spawn(&g, &a, wt_fib_spawn, (void *)(n - 1));
+    int rc = weft_spawn(&g, wt_fib_spawn, (void *)(n - 1), &a);
     if (rc == WEFT_OK)
-        rc = weft_spawn(&g, &b, wt_fib_spawn, (void *)(n - 2));
+        rc = weft_spawn(&g, wt_fib_spawn, (void *)(n - 2), &b);
     int rs = weft_sync(&g);
     if (rc != WEFT_OK)
         return rc;
     if (rs != WEFT_OK)
         return rs;
-    *result = (void *)((uintptr_t)weft_child_result(&a) + (uintptr_t)weft_child_result(&b));
+    *result = (void *)((uintptr_t)a + (uintptr_t)b);
     return 0;
 }
 

@@ -32,15 +32,15 @@ static int pair_root(weft_ctx *ctx, void *arg, void **result)
         return weft_join(ctx, leaf, (void *)2, leaf, (void *)1);
     }
     weft_group g;
-    weft_child c;
+    void *c = NULL;
     weft_group_init(&g, ctx);
-    int rc = weft_spawn(&g, &c, leaf, (void *)1);
+    int rc = weft_spawn(&g, leaf, (void *)1, &c);
     void *vb = NULL;
     leaf(ctx, (void *)2, &vb);
     int rs = weft_sync(&g);
     if (rc != WEFT_OK || rs != WEFT_OK)
         return rc != WEFT_OK ? rc : rs;
-    p->a = (uintptr_t)weft_child_result(&c);
+    p->a = (uintptr_t)c;
     p->b = (uintptr_t)vb;
     return 0;
 }

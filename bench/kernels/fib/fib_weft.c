@@ -1,11 +1,11 @@
 /* fib(n) with weft fork/join: weft_spawn fib(n-1), fib(n-2) inline, then
  * weft_sync_take: if nobody stole fib(n-1) it comes back and runs as a
- * direct call; otherwise weft_sync waits for it. The root runs as a
+ * direct call; otherwise it waits for the thief and hands over the result. The root runs as a
  * submitted task awaited from main. */
 #include "bench_weft.h"
 #include "fib.h"
 
-static uint64_t fib(weft_ctx *ctx, uint64_t n);
+static inline uint64_t fib(weft_ctx *ctx, uint64_t n);
 
 /* fib(n - 1) when a thief took it (or weft_sync ran it). */
 static int fib_task(weft_ctx *ctx, void *arg, void **result)
@@ -14,21 +14,22 @@ static int fib_task(weft_ctx *ctx, void *arg, void **result)
     return 0;
 }
 
-static uint64_t fib(weft_ctx *ctx, uint64_t n)
+static inline uint64_t fib(weft_ctx *ctx, uint64_t n)
 {
     if (n < 2)
         return n;
     weft_group g;
-    weft_child child;
     weft_group_init(&g, ctx);
-    if (weft_spawn(&g, &child, fib_task, (void *)(uintptr_t)(n - 1)) != WEFT_OK)
+    if (weft_spawn(&g, fib_task, (void *)(uintptr_t)(n - 1), NULL) != WEFT_OK)
         bench_fail("weft_spawn failed");
     uint64_t y = fib(ctx, n - 2);
-    if (weft_sync_take(&g) != NULL)
+    void *x;
+    int r = weft_sync_take(&g, &x);
+    if (r > 0)
         return fib(ctx, n - 1) + y;
-    if (weft_sync(&g) != WEFT_OK)
-        bench_fail("weft_sync failed");
-    return (uintptr_t)weft_child_result(&child) + y;
+    if (r != WEFT_OK)
+        bench_fail("weft_sync_take failed");
+    return (uintptr_t)x + y;
 }
 
 int main(int argc, char **argv)

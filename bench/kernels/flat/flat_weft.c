@@ -1,5 +1,5 @@
-/* Flat spawns with weft: the root task spawns n children into one group
- * (their records in one array), then syncs; each child stores its value. */
+/* Flat spawns with weft: the root task spawns n children into one group,
+ * then syncs; each child stores its value. */
 #include <stdlib.h>
 
 #include "bench_weft.h"
@@ -7,7 +7,6 @@
 
 struct flat {
     uint64_t n;
-    weft_child *slots;
     uint64_t *vals;
 };
 
@@ -29,7 +28,7 @@ static int root(weft_ctx *ctx, void *arg, void **result)
     weft_group g;
     weft_group_init(&g, ctx);
     for (uint64_t i = 0; i < flat.n; i++)
-        if (weft_spawn(&g, &flat.slots[i], child, (void *)(uintptr_t)i) != WEFT_OK)
+        if (weft_spawn(&g, child, (void *)(uintptr_t)i, NULL) != WEFT_OK)
             bench_fail("weft_spawn failed");
     if (weft_sync(&g) != WEFT_OK)
         bench_fail("weft_sync failed");
@@ -40,9 +39,8 @@ int main(int argc, char **argv)
 {
     bench_opts o = bench_parse(argc, argv);
     flat.n = (uint64_t)bench_arg_ll(argc, argv, "--n", FLAT_DEFAULT_N);
-    flat.slots = malloc(flat.n * sizeof(*flat.slots));
     flat.vals = malloc(flat.n * sizeof(*flat.vals));
-    if (flat.slots == NULL || flat.vals == NULL)
+    if (flat.vals == NULL)
         bench_fail("out of memory");
     uint64_t want = flat_expected(flat.n);
     weft_pool *pool = bench_weft_pool(o.workers);
@@ -58,7 +56,6 @@ int main(int argc, char **argv)
                      flat.n, bench_weft_steals(pool) - s0);
     }
     bench_weft_destroy(pool);
-    free(flat.slots);
     free(flat.vals);
     return 0;
 }

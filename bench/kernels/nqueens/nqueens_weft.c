@@ -1,14 +1,13 @@
 /* nqueens(n) with weft: one weft_spawn per free square into one group. The
- * parent then takes back, with weft_sync_take, the children nobody stole and
- * counts them by a direct, typed call (board in registers, count returned);
- * weft_sync waits for the stolen ones, which ran through solve_task and left
- * their count in their record. Child records (slot first, as in the UTS
- * program) live in the spawning task's frame. */
+ * parent then syncs its children newest first with weft_sync_take: one
+ * nobody stole comes back and is counted by a direct, typed call (board in
+ * registers, count returned); one a thief took ran through solve_task and
+ * left its count in its record. Child records live in the spawning task's
+ * frame. */
 #include "bench_weft.h"
 #include "nqueens.h"
 
 typedef struct nq_kid {
-    weft_child slot; /* first: a slot weft_sync_take returns is its kid */
     unsigned n;
     nq_node s;
     uint64_t count; /* set by solve_task (children not taken back, and the root) */
@@ -37,17 +36,20 @@ static uint64_t solve(weft_ctx *ctx, unsigned n, nq_node s)
     for (uint32_t f = nq_free(n, &s); f != 0; f &= f - 1, k++) {
         kids[k].n = n;
         kids[k].s = nq_child(&s, f & -f);
-        if (weft_spawn(&g, &kids[k].slot, solve_task, &kids[k]) != WEFT_OK)
+        if (weft_spawn(&g, solve_task, &kids[k], NULL) != WEFT_OK)
             bench_fail("weft_spawn failed");
     }
     uint64_t total = 0;
-    unsigned taken = 0;
-    for (weft_child *c; (c = weft_sync_take(&g)) != NULL; taken++)
-        total += solve(ctx, n, ((nq_kid *)c)->s);
-    if (weft_sync(&g) != WEFT_OK)
-        bench_fail("weft_sync failed");
-    for (unsigned i = 0; i < k - taken; i++) /* the children weft_sync ran */
-        total += kids[i].count;
+    while (k-- > 0) {
+        void *v;
+        int rc = weft_sync_take(&g, &v);
+        if (rc > 0)
+            total += solve(ctx, n, kids[k].s);
+        else if (rc == WEFT_OK)
+            total += kids[k].count;
+        else
+            bench_fail("weft_sync_take failed");
+    }
     return total;
 }
 

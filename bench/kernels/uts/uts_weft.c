@@ -1,15 +1,13 @@
 /* UTS with weft: one weft_spawn per child into one group. The parent then
- * takes back, with weft_sync_take, the children nobody stole and visits them
- * by a direct, typed call (node in registers, result returned); weft_sync
- * waits for the stolen ones, which ran through visit_task and left their
- * result in their record. Slots and child records live in the spawning
- * task's frame (up to UTS_FRAME_KIDS children; the root and wide nodes use
- * the heap). */
+ * syncs its children newest first with weft_sync_take: one nobody stole
+ * comes back and is visited by a direct, typed call (node in registers,
+ * result returned); one a thief took ran through visit_task and left its
+ * result in its record. Child records live in the spawning task's frame
+ * (up to UTS_FRAME_KIDS children; the root and wide nodes use the heap). */
 #include "bench_weft.h"
 #include "uts.h"
 
 typedef struct uts_kid {
-    weft_child slot; /* first: a slot weft_sync_take returns is its kid */
     const uts_params *p;
     uts_node nd;
     uts_result r; /* set by visit_task (children not taken back, and the root) */
@@ -40,16 +38,19 @@ static uts_result visit(weft_ctx *ctx, const uts_params *p, uts_node nd)
     for (unsigned i = 0; i < k; i++) {
         kids[i].p = p;
         kids[i].nd = uts_child(&nd, i);
-        if (weft_spawn(&g, &kids[i].slot, visit_task, &kids[i]) != WEFT_OK)
+        if (weft_spawn(&g, visit_task, &kids[i], NULL) != WEFT_OK)
             bench_fail("weft_spawn failed");
     }
-    unsigned taken = 0;
-    for (weft_child *c; (c = weft_sync_take(&g)) != NULL; taken++)
-        uts_add(&r, visit(ctx, p, ((uts_kid *)c)->nd));
-    if (weft_sync(&g) != WEFT_OK)
-        bench_fail("weft_sync failed");
-    for (unsigned i = 0; i < k - taken; i++) /* the children weft_sync ran */
-        uts_add(&r, kids[i].r);
+    for (unsigned i = k; i-- > 0;) {
+        void *v;
+        int rc = weft_sync_take(&g, &v);
+        if (rc > 0)
+            uts_add(&r, visit(ctx, p, kids[i].nd));
+        else if (rc == WEFT_OK)
+            uts_add(&r, kids[i].r);
+        else
+            bench_fail("weft_sync_take failed");
+    }
     uts_kids_free(kids, frame);
     return r;
 }

@@ -25,19 +25,15 @@ static int fib(weft_ctx *ctx, void *arg, void **result)
         return 0;
     }
     weft_group g;
-    weft_child c;
     void *b = NULL;
     weft_group_init(&g, ctx);
-    int rc = weft_spawn(&g, &c, fib, (void *)(n - 1));
+    int rc = weft_spawn(&g, fib, (void *)(n - 1), NULL);
     int rb = fib(ctx, (void *)(n - 2), &b);
     void *a = NULL;
-    int rs;
-    if (weft_sync_take(&g) != NULL) { /* not stolen: run it here */
+    int rs = weft_sync_take(&g, &a);
+    if (rs > 0) /* not stolen: run it here */
         rs = fib(ctx, (void *)(n - 1), &a);
-    } else {
-        rs = weft_sync(&g);
-        a = weft_child_result(&c);
-    }
+    /* else synced: a is the child's result */
     *result = (void *)((uintptr_t)a + (uintptr_t)b);
     return rc != WEFT_OK ? rc : rb != 0 ? rb : rs;
 }
