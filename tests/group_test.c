@@ -1950,3 +1950,77 @@ Test(group, flat_spawns_with_a_thief_run_every_child_exactly_once, .timeout = 12
     cr_assert_gt(stolen, 0, "the other worker took part");
     wtc_pool_drop(p);
 }
+
+/* Children that fork in turn, spawned flat by one task on 3 workers: the
+ * children reach thieves in batches, each thief runs a batch's children
+ * as frames of their own and hands parts of it to the next thief that
+ * asks, and the grandchildren are spawned, published and synced inside
+ * those frames. Every child and grandchild runs exactly once, and the
+ * results come back through the result pointers. */
+enum { FORKING_N = 30000 };
+
+static struct {
+    _Atomic uint8_t child[FORKING_N];
+    _Atomic uint8_t grandchild[2 * FORKING_N];
+    void *results[FORKING_N];
+} forking;
+
+static int forking_grandchild(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    size_t k = (uintptr_t)arg;
+    /* relaxed: counters read after the root completed. */
+    atomic_fetch_add_explicit(&forking.grandchild[k], 1, memory_order_relaxed);
+    wt_spin_work(k, 10);
+    *result = (void *)(uintptr_t)(k + 1);
+    return 0;
+}
+
+static int forking_child(weft_ctx *ctx, void *arg, void **result)
+{
+    size_t i = (uintptr_t)arg;
+    atomic_fetch_add_explicit(&forking.child[i], 1, memory_order_relaxed);
+    weft_group g;
+    void *a = NULL, *b = NULL;
+    weft_group_init(&g, ctx);
+    int rc = weft_spawn(&g, forking_grandchild, (void *)(uintptr_t)(2 * i), &a);
+    if (rc == WEFT_OK)
+        rc = weft_spawn(&g, forking_grandchild, (void *)(uintptr_t)(2 * i + 1), &b);
+    int rs = weft_sync(&g);
+    if (rc != WEFT_OK || rs != WEFT_OK)
+        return rc != WEFT_OK ? rc : rs;
+    *result = (void *)((uintptr_t)a + (uintptr_t)b);
+    return 0;
+}
+
+static int forking_root(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_group g;
+    weft_group_init(&g, ctx);
+    int rc = WEFT_OK;
+    for (size_t i = 0; i < FORKING_N && rc == WEFT_OK; i++)
+        rc = weft_spawn(&g, forking_child, (void *)(uintptr_t)i, &forking.results[i]);
+    int rs = weft_sync(&g);
+    return rc != WEFT_OK ? rc : rs;
+}
+
+Test(group, flat_children_that_fork_run_every_node_exactly_once_on_3_workers, .timeout = 120)
+{
+    weft_pool *p = wtc_pool_new(3);
+    for (int round = 0; round < 5; round++) {
+        memset((void *)&forking, 0, sizeof(forking));
+        cr_assert_eq(wtc_run_task(p, forking_root, NULL, NULL), WEFT_OK);
+        for (size_t i = 0; i < FORKING_N; i++) {
+            cr_assert_eq(atomic_load(&forking.child[i]), 1, "round %d: child %zu ran %d times",
+                         round, i, atomic_load(&forking.child[i]));
+            cr_assert_eq(atomic_load(&forking.grandchild[2 * i]), 1);
+            cr_assert_eq(atomic_load(&forking.grandchild[2 * i + 1]), 1);
+            /* (2i + 1) + (2i + 2) */
+            cr_assert_eq((uintptr_t)forking.results[i], 4 * i + 3, "round %d: child %zu's result",
+                         round, i);
+        }
+    }
+    wtc_pool_drop(p);
+}
