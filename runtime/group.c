@@ -319,27 +319,44 @@ static void run_member(struct weft__worker *w, struct weft__slot *s)
     weft__lazy_pop(l, m); /* publication may have moved split over the mark */
 }
 
-/* Splitting off at most this many parts per range keeps parts[] on the
- * stack: each split halves the range, and a batch holds fewer than
- * WEFT_SPAWN_MAX children. */
-#define PARTS_MAX 32
+/* Parts a range can hand out before its own children are done: each
+ * takes half of what is left, so a batch runs out of children first. */
+#define PARTS_MAX 64
 
+/* Run the batch's children [lo, hi) on w, oldest first, each as a frame
+ * of its own. Before each child, the upper half of what is left after it
+ * is spawned as a private part, and taken back once the child returned:
+ * a thief's request, whether it comes between children or inside a long
+ * one (whose publication crosses the child's mark, oldest first), hands
+ * out that half, the biggest work left, and the rest continues here. So a
+ * batch spreads over the pool the way a parallel loop's range does, and
+ * one nobody asks for costs a spawn and a take-back per child. */
 static void run_range(struct weft__worker *w, struct weft__slot *lo, struct weft__slot *hi)
 {
-    struct part parts[PARTS_MAX];
-    unsigned k = 0;
+    struct weft__lazy *l = &w->lazy;
     weft_group g;
-    weft_group_init(&g, w->lazy.ctx);
-    while (lo < hi) {
-        /* relaxed: a hint; the spawn below publishes the part. */
-        if (hi - lo > 1 && k < PARTS_MAX && weft__steal_requested(&w->lazy)) {
-            struct weft__slot *mid = lo + (hi - lo) / 2;
-            parts[k] = (struct part){.lo = mid, .hi = hi};
-            hi = mid;
-            if (weft_spawn(&g, part_task, &parts[k++], NULL) != WEFT_OK)
-                hi = parts[--k].hi; /* no room to split: keep it */
+    weft_group_init(&g, l->ctx);
+    struct part parts[PARTS_MAX];
+    unsigned k = 0; /* parts handed out, synced at the end */
+    for (; lo < hi; lo++) {
+        /* The older half of what is left: the next children in line,
+         * which in a recursion's batch are the biggest. */
+        struct weft__slot *mid = lo + 1 + (hi - lo) / 2;
+        bool offered = false;
+        if (hi - lo > 1 && k < PARTS_MAX) {
+            parts[k] = (struct part){.lo = lo + 1, .hi = mid};
+            offered = weft_spawn(&g, part_task, &parts[k], NULL) == WEFT_OK;
         }
-        run_member(w, lo++);
+        run_member(w, lo);
+        if (!offered)
+            continue;
+        struct weft__slot *ps = l->top - 1; /* the part's slot: lo synced its own */
+        if (weft__slot_private(l, ps)) {
+            g.top_ = l->top = ps; /* nobody took it: the rest stays ours */
+        } else {
+            k++; /* handed out: that half is a thief's */
+            lo = mid - 1;
+        }
     }
     (void)weft_sync(&g); /* the parts' children keep their own statuses */
 }
