@@ -235,6 +235,19 @@ int weft__sync_slow(struct weft__lazy *l, struct weft__slot *base)
             weft__lazy_pop(l, s); /* a publication in it moves split over s */
             continue;
         }
+        /* A member of a batch that ran: its outcome is in its slot.
+         * [GR2] acquire: pairs with batch_run's completion. */
+        if (weft__slot_member(l, s) &&
+            weft__word_done(weft__word_load(&weft__slot_rt(l->batches)->word))) {
+            struct weft__slot_rt *rt = weft__slot_rt(s);
+            if (s->out != NULL)
+                *s->out = rt->value;
+            if (weft_unlikely(rt->status != 0) && status == WEFT_OK)
+                status = rt->status;
+            weft__slot_clear(s);
+            weft__lazy_pop(l, s);
+            continue;
+        }
         bool spawn = s->ops == WEFT__SLOT_FAILED;
         void *value;
         int rc = pop_one(w, &value);
