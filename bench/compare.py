@@ -174,8 +174,8 @@ def workloads(quick, py_iters):
         ], note=f"fib({fib_n}), no cutoff, one spawn per internal call",
            title=f"fib({fib_n}), a spawn per call"),
         Workload("flat", "run", [
-            Variant("serial", c("flat_seq", "--n", flat_n, "--reps", 5), serial=True),
-            Variant("weft", c("flat_weft", "--n", flat_n, "--reps", 5)),
+            *with_pair(Variant("serial", c("flat_seq", "--n", flat_n, "--reps", 5), serial=True)),
+            *with_pair(Variant("weft", c("flat_weft", "--n", flat_n, "--reps", 5))),
             Variant("tbb", c("flat_tbb", "--n", flat_n, "--reps", 2)),
             Variant("omp", c("flat_omp", "--n", flat_n, "--reps", 2)),
         ], note=f"one task spawns {flat_n:,} children of ~20 ns each into one group, then "
@@ -734,7 +734,7 @@ def fork_join_summary(rows):
     own code, two 1-worker processes at once; T1/T2 below it is what the
     system's scheduling and sharing between workers cost."""
     out = []
-    for wname in ("fib", "nqueens", "uts-deep", "uts-wide"):
+    for wname in ("fib", "flat", "nqueens", "uts-deep", "uts-wide"):
         serial = next((r for r in rows.values() if r.wl.name == wname and r.system == "serial"),
                       None)
         if not serial or not serial.median or not serial.lines:

@@ -253,8 +253,4 @@ bool weft__deque_nonempty(struct weft__deque *dq)
     return t < b;
 }
 
-int64_t weft__deque_bottom(struct weft__deque *dq)
-{
-    /* relaxed: only the owner calls this and only the owner writes bottom. */
-    return atomic_load_explicit(&dq->bottom, memory_order_relaxed);
-}
+

@@ -83,7 +83,12 @@ int weft__deque_steal(struct weft__deque *dq, struct weft__task **out, bool depe
  * parking protocol's final check after a seq_cst fence. */
 bool weft__deque_nonempty(struct weft__deque *dq);
 /* Owner: the current bottom index (tasks above an earlier value were pushed
- * since then; used by help-while-waiting). */
-int64_t weft__deque_bottom(struct weft__deque *dq);
+ * since then; used by help-while-waiting and by every frame mark, so
+ * inline). relaxed: only the owner calls this and only the owner writes
+ * bottom. */
+static inline int64_t weft__deque_bottom(struct weft__deque *dq)
+{
+    return atomic_load_explicit(&dq->bottom, memory_order_relaxed);
+}
 
 #endif
