@@ -96,7 +96,7 @@ bool weft__lazy_asked(struct weft__worker *w)
          * between its store of steal_req and its store of NULL: with our
          * store of bound before and our load of steal_req after, either we
          * see the request, or the thief's NULL lands after our store and
-         * the next spawn comes back here. */
+         * the next spawn comes back here (tests/model/lazy.pml). */
         weft__fence_seq_cst(w->pool);
     }
     return weft__steal_requested(l);
