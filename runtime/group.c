@@ -235,18 +235,25 @@ int weft__sync_slow(struct weft__lazy *l, struct weft__slot *base)
             weft__lazy_pop(l, s); /* a publication in it moves split over s */
             continue;
         }
-        /* A member of a batch that ran: its outcome is in its slot.
+        /* A member of a batch that ran: its outcome is in its slot, and
+         * its result was delivered by the runner. A clean batch's members
+         * hold nothing: all of them above base go at once.
          * [GR2] acquire: pairs with batch_run's completion. */
-        if (weft__slot_member(l, s) &&
-            weft__word_done(weft__word_load(&weft__slot_rt(l->batches)->word))) {
-            struct weft__slot_rt *rt = weft__slot_rt(s);
-            if (s->out != NULL)
-                *s->out = rt->value;
-            if (weft_unlikely(rt->status != 0) && status == WEFT_OK)
-                status = rt->status;
-            weft__slot_clear(s);
-            weft__lazy_pop(l, s);
-            continue;
+        if (weft__slot_member(l, s)) {
+            struct weft__slot *head = l->batches;
+            uint32_t done = weft__word_load(&weft__slot_rt(head)->word);
+            if (weft__word_done(done)) {
+                if (done & WEFT__BATCH_CLEAN) {
+                    weft__lazy_pop(l, head + 1 > base ? head + 1 : base);
+                    continue;
+                }
+                struct weft__slot_rt *rt = weft__slot_rt(s);
+                if (weft_unlikely(rt->status != 0) && status == WEFT_OK)
+                    status = rt->status;
+                weft__slot_clear(s);
+                weft__lazy_pop(l, s);
+                continue;
+            }
         }
         bool spawn = s->ops == WEFT__SLOT_FAILED;
         void *value;
@@ -294,39 +301,67 @@ struct weft__took weft__sync_take_slow(struct weft__lazy *l, struct weft__slot *
  * slots with ops NULL, and the head) oldest first, each as a frame of its
  * own, and when a thief asks meanwhile, spawns the newer half of what is
  * left as a child of its own that thieves can take, so a batch spreads
- * over the pool as a range does. The children's statuses and results stay
- * in their slots; the completion of the head's word (release) publishes
- * them all [GR2]. */
+ * over the pool as a range does. Each child's result goes to its spawn's
+ * result pointer from the runner; a failing status or a non-NULL result
+ * also stays in its slot, and then the batch is "dirty". A clean batch
+ * completes its head's word with WEFT__BATCH_CLEAN: its members' slots
+ * hold nothing to read, and the owner's sync pops them all at once. The
+ * completion of the head's word (release) publishes everything the
+ * runners wrote [GR2]. */
 
+/* dirty: the batch runner's flag, set (relaxed: read after the runner's
+ * sync of the parts, which orders it) by any runner of its parts. */
 struct part {
     struct weft__slot *lo, *hi;
+    _Atomic bool *dirty;
 };
 
-static void run_range(struct weft__worker *w, struct weft__slot *lo, struct weft__slot *hi);
+static void run_range(struct weft__worker *w, struct weft__slot *lo, struct weft__slot *hi,
+                      _Atomic bool *dirty);
 
 static int part_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
     struct part *p = arg;
-    run_range(ctx->worker, p->lo, p->hi);
+    run_range(ctx->worker, p->lo, p->hi, p->dirty);
     return 0;
+}
+
+/* Call s's function on w and deliver its outcome (see above). */
+static void member_call(struct weft__worker *w, struct weft__slot *s, _Atomic bool *dirty)
+{
+    void *value = NULL;
+    int r = s->fn(w->lazy.ctx, s->arg, &value);
+    if (s->out != NULL)
+        *s->out = value;
+    if (weft_unlikely(r != 0 || value != NULL)) {
+        struct weft__slot_rt *rt = weft__slot_rt(s);
+        if (r != 0)
+            rt->status = weft__task_status_of(r);
+        rt->value = value;
+        atomic_store_explicit(dirty, true, memory_order_relaxed);
+    }
 }
 
 /* Run child s of a batch as a frame of its own: a mark on w's stack (a
  * wait in it must not run the batch's other parts, its siblings). */
-static void run_member(struct weft__worker *w, struct weft__slot *s)
+static void run_member(struct weft__worker *w, struct weft__slot *s, _Atomic bool *dirty)
 {
     struct weft__lazy *l = &w->lazy;
-    if (s->ops != NULL && s->ops != w->pool->batch_ops)
-        return; /* an exposed child or a failed spawn in the stretch */
+    if (s->ops != NULL && s->ops != w->pool->batch_ops) {
+        /* An exposed child or a failed spawn in the stretch: its sync
+         * must see it, so the batch cannot be popped at once. */
+        atomic_store_explicit(dirty, true, memory_order_relaxed);
+        return;
+    }
     struct weft__slot *m = l->top;
     if (weft_unlikely(m >= l->end)) {
-        weft__slot_call(w, s); /* no room for a mark: in the runner's frame */
+        member_call(w, s, dirty); /* no room for a mark: in the runner's frame */
         return;
     }
     weft__slot_mark(w, m);
     l->top = m + 1;
-    weft__slot_call(w, s);
+    member_call(w, s, dirty);
     weft__slot_unmark(w, m);
     m->ops = NULL;
     weft__lazy_pop(l, m); /* publication may have moved split over the mark */
@@ -344,7 +379,8 @@ static void run_member(struct weft__worker *w, struct weft__slot *s)
  * out that half, the biggest work left, and the rest continues here. So a
  * batch spreads over the pool the way a parallel loop's range does, and
  * one nobody asks for costs a spawn and a take-back per child. */
-static void run_range(struct weft__worker *w, struct weft__slot *lo, struct weft__slot *hi)
+static void run_range(struct weft__worker *w, struct weft__slot *lo, struct weft__slot *hi,
+                      _Atomic bool *dirty)
 {
     struct weft__lazy *l = &w->lazy;
     weft_group g;
@@ -357,10 +393,10 @@ static void run_range(struct weft__worker *w, struct weft__slot *lo, struct weft
         struct weft__slot *mid = lo + 1 + (hi - lo) / 2;
         bool offered = false;
         if (hi - lo > 1 && k < PARTS_MAX) {
-            parts[k] = (struct part){.lo = lo + 1, .hi = mid};
+            parts[k] = (struct part){.lo = lo + 1, .hi = mid, .dirty = dirty};
             offered = weft_spawn(&g, part_task, &parts[k], NULL) == WEFT_OK;
         }
-        run_member(w, lo);
+        run_member(w, lo, dirty);
         if (!offered)
             continue;
         struct weft__slot *ps = l->top - 1; /* the part's slot: lo synced its own */
@@ -381,9 +417,13 @@ static void batch_run(struct weft__task *t, struct weft__worker *w)
     struct weft__slot *end = weft__batch_end(head);
     rt->value = NULL; /* now head's result */
     weft__leap_hint_set(&rt->thief, w); /* [GR3] */
-    run_range(w, head, end);
+    _Atomic bool dirty = false;
+    run_range(w, head, end, &dirty);
+    /* relaxed: the parts' runners' stores are ordered before this by the
+     * sync in run_range (their completion words, acquire). */
+    bool clean = !atomic_load_explicit(&dirty, memory_order_relaxed);
     /* [GR2] publishes every child's status and result. */
-    weft__word_complete(&rt->word, WEFT_FINISHED);
+    weft__word_complete(&rt->word, WEFT_FINISHED | (clean ? WEFT__BATCH_CLEAN : 0u));
 }
 
 const struct weft__task_ops weft__batch_ops = {.run = batch_run};

@@ -39,6 +39,12 @@ static inline struct weft__slot_rt *weft__slot_rt(struct weft__slot *s)
     return (struct weft__slot_rt *)(void *)&s->ops;
 }
 
+/* A flag in a batch head's completion word: every child of the batch ran
+ * with status 0 and a NULL result, and the batch held no other slot (an
+ * exposed child, a failed spawn): the members' slots hold nothing to read
+ * (group.c, "batches"). Above word.h's WEFT_WORD_WAITERS. */
+#define WEFT__BATCH_CLEAN 8u
+
 /* Slot states that depend on split (weft.h): private children lie above
  * it; a slot below it with ops NULL is a member of a published batch, the
  * one headed by l->batches (batches are synced in the order they were
