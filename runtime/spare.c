@@ -191,13 +191,18 @@ void weft__spare_exit_all(struct weft_pool *p)
 
 void weft__spare_join_all(struct weft_pool *p)
 {
+    /* Every spare thread first, then the queues: a spare still running may
+     * sweep another spare's slot (its deque, its steal request). */
     for (unsigned i = p->n; i < p->nslots; i++) {
         struct weft__worker *w = &p->workers[i];
         /* acquire [SP3]: the starter's final store. */
-        uint32_t s = atomic_load_explicit(&w->spare_started, memory_order_acquire);
-        if (s == SLOT_RUNNING)
+        if (atomic_load_explicit(&w->spare_started, memory_order_acquire) == SLOT_RUNNING)
             pthread_join(w->thread, NULL);
-        if (s != SLOT_NEW)
+    }
+    for (unsigned i = p->n; i < p->nslots; i++) {
+        struct weft__worker *w = &p->workers[i];
+        /* acquire [SP3]: as above (no thread of the pool runs now). */
+        if (atomic_load_explicit(&w->spare_started, memory_order_acquire) != SLOT_NEW)
             weft__worker_queues_fini(w);
     }
 }
