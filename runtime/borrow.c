@@ -16,7 +16,7 @@
  * (weft__park_return), parked and claimable again.
  *
  * Ordering and invariants
- *   [BR1] A worker's private state (deque owner side, private spawn stack,
+ *   [BR1] A worker's private state (deque owner side, spawn stack,
  *         frame bases, statistics, credit in life) has one owner at a
  *         time. The parker's seq_cst bit set (a release) and the claimer's
  *         acq_rel CAS hand it to the borrower; weft__park_return's seq_cst

@@ -1,7 +1,7 @@
 /* Fork/join inside tasks: spawn records a child in the top slot of the
  * worker's spawn stack; sync runs children that were not stolen inline and
  * helps (leapfrogging onto the thief) for the ones that were. Children go
- * on the worker's private spawn stack and are published to thieves on
+ * on the worker's spawn stack and are published to thieves on
  * request (lazy.c, "Lazy publication"); loops whose leaves run long
  * (parallel_for) publish eagerly instead, so a thief never waits for a leaf
  * to end. A child that sync runs inline gets a frame of its own (lazy.c,

@@ -1,5 +1,5 @@
 /* Running a task on a worker: frames (where the running task's part of
- * the deque and of the private spawn stack start), and setting aside the
+ * the deque and of the spawn stack start), and setting aside the
  * independent tasks a frame finds above its own work. */
 #ifndef WEFT_RUN_H
 #define WEFT_RUN_H

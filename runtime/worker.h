@@ -199,7 +199,7 @@ static inline void weft__leap_hint_set(weft__leap_hint *hint, struct weft__worke
 
 /* Fill in slot `index` of pool p (pu: the PU to pin to, or -1). */
 void weft__worker_setup(struct weft_pool *p, struct weft__worker *w, unsigned index, int pu);
-/* Allocate w's deque and private spawn stack. Returns 0 or -ENOMEM. */
+/* Allocate w's deque and spawn stack. Returns 0 or -ENOMEM. */
 int weft__worker_queues_init(struct weft__worker *w);
 /* Free them (also after a partial or no init: the slot is zeroed). */
 void weft__worker_queues_fini(struct weft__worker *w);

@@ -10,7 +10,8 @@
  * tests/run sets detect_leaks=1). The paths: pool creation (unpinned and
  * pinned), submit from outside and from a worker (its deque grows), map,
  * wait sets and as_completed, done-callbacks, promises, fork/join deep
- * enough that the private spawn stack and the deque grow, parallel_for
+ * enough that the deque grows (the spawn stack is reserved at creation),
+ * parallel_for
  * and parallel_reduce, each from outside and from a worker.
  *
  * The last test fails every allocation of the process (libc's malloc
