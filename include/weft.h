@@ -613,6 +613,8 @@ struct weft__ctx_head {
 /* The spawn stack of groups without a task: empty and full at once (top,
  * bound and base NULL), so every inline path takes the slow one. */
 extern WEFT_API struct weft__lazy weft__no_lazy;
+/* A ctx head naming it: what a NULL ctx stands for. */
+extern WEFT_API const struct weft__ctx_head weft__no_ctx;
 /* What weft__sync_take_slow returns: weft_sync_take's return and value. */
 struct weft__took {
     int rc;
@@ -649,10 +651,10 @@ static inline void weft__group_init_inline(weft_group *g, weft_ctx *ctx)
 {
     if (g == WEFT__NULL)
         return;
-    struct weft__lazy *l =
-        ctx != WEFT__NULL
-            ? WEFT__CAST(const struct weft__ctx_head *, WEFT__CAST(const void *, ctx))->lazy
-            : &weft__no_lazy;
+    const struct weft__ctx_head *h =
+        ctx != WEFT__NULL ? WEFT__CAST(const struct weft__ctx_head *, WEFT__CAST(const void *, ctx))
+                          : &weft__no_ctx;
+    struct weft__lazy *l = h->lazy;
     g->lazy_ = l;
     g->base_ = g->top_ = l->top;
 }

@@ -50,6 +50,7 @@
 #include "borrow.h"
 #include "park.h"
 #include "spare.h"
+#include "steal.h"
 #include "submit.h"
 
 /* The lowest address of this thread's stack: 0 before the first borrow,
@@ -131,6 +132,9 @@ void weft__borrow_end(struct weft__borrow *b)
     w->stack_limit = b->stack_limit;
     weft__spare_release(w); /* a spare its timed waits kept goes with it */
     weft__worker_flush(w); /* [BR2] */
+    /* The slot sleeps again, but its thread made no last look: ask for it,
+     * or a child spawned elsewhere would stay private while it sleeps. */
+    weft__steal_ask_all(w);
     weft__park_return(w);  /* [BR1] */
     rcu_leave(b);
     weft__life_sub(p, 1); /* [BR3] last: the pool may go away after it */

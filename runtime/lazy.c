@@ -71,6 +71,7 @@ _Static_assert(sizeof(struct weft__slot_rt) ==
                "the runtime part fills the slot from its ops word on");
 
 struct weft__lazy weft__no_lazy;
+const struct weft__ctx_head weft__no_ctx = {.lazy = &weft__no_lazy};
 
 /* A thief (or a helping wait) runs an exposed child. */
 static void child_run(struct weft__task *t, struct weft__worker *w)

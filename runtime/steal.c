@@ -19,6 +19,31 @@ static inline uint64_t rng_next(struct weft__worker *w)
     return w->rng = x;
 }
 
+/* Ask v to publish its private children. relaxed: a hint, loaded first so
+ * an existing request costs no line transfer. Then lower v's spawn bound,
+ * so that its next spawn takes the slow path and answers. [LZ1] seq_cst
+ * fence: pairs with the owner's in weft__lazy_asked (lazy.c): either the
+ * owner sees the request, or its restoring store of bound comes before our
+ * NULL in bound's order, so a later spawn sees NULL. */
+static void ask_owner(struct weft__worker *w, struct weft__worker *v)
+{
+    if (!weft__steal_requested(&v->lazy)) {
+        weft__steal_req_set(v, 1);
+        weft__fence_seq_cst(w->pool);
+        __atomic_store_n(&v->lazy.bound, NULL, __ATOMIC_RELAXED);
+    }
+}
+
+void weft__steal_ask_all(struct weft__worker *w)
+{
+    struct weft_pool *p = w->pool;
+    /* acquire [SP2] (spare.c): the slots below live are initialized. */
+    unsigned live = atomic_load_explicit(&p->live, memory_order_acquire);
+    for (unsigned k = 0; k < live; k++)
+        if (k != w->index)
+            ask_owner(w, &p->workers[k]);
+}
+
 /* Steal from v. ask: if v's deque is empty, ask v to publish its private
  * children. Searching thieves and leapfrogging waits ask at every look; a
  * worker that may not search asks on its last look before it parks only
@@ -42,18 +67,7 @@ static struct weft__task *steal_from(struct weft__worker *w, struct weft__worker
         if (r == WEFT_STEAL_EMPTY) {
             if (!ask)
                 break;
-            /* Ask the owner to publish private children. relaxed: a hint,
-             * loaded first so an existing request costs no line transfer.
-             * Then lower the owner's spawn bound, so that its next spawn
-             * takes the slow path and answers. [LZ1] seq_cst fence: pairs
-             * with the owner's in weft__lazy_asked (lazy.c): either the
-             * owner sees the request, or its restoring store of bound comes
-             * before our NULL in bound's order, so a later spawn sees NULL. */
-            if (!weft__steal_requested(&v->lazy)) {
-                weft__steal_req_set(v, 1);
-                weft__fence_seq_cst(w->pool);
-                __atomic_store_n(&v->lazy.bound, NULL, __ATOMIC_RELAXED);
-            }
+            ask_owner(w, v);
             break;
         }
         if (r == WEFT_STEAL_SKIP)

@@ -10,6 +10,11 @@
  * Returns the task, or NULL. w's thread only. */
 struct weft__task *weft__steal_any(struct weft__worker *w, bool ask);
 
+/* Ask every other worker of w's pool to publish its private children, as a
+ * worker's last look before it parks does: w's slot is going back to sleep
+ * (borrow.c), and the next spawn anywhere must publish and wake it. */
+void weft__steal_ask_all(struct weft__worker *w);
+
 /* Steal one dependent task from v (an independent oldest entry is left
  * where it is): helping waits leapfrogging onto v. NULL if none. */
 struct weft__task *weft__steal_dependent(struct weft__worker *w, struct weft__worker *v);
