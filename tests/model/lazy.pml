@@ -12,8 +12,10 @@
  *           syncs its private children (the inline take-back reads no
  *           request), and is done.
  *   thief   a worker with nothing to do (steal.c:steal_from on its last
- *           look before parking): it takes a published child if there is
- *           one, else asks once (steal_req, then bound = NULL) and parks
+ *           look before parking, or a borrowed slot going back to sleep:
+ *           borrow.c's weft__steal_ask_all; both through ask_owner): it
+ *           takes a published child if there is one, else asks once
+ *           (steal_req, then bound = NULL) and parks
  *           until a child is published or the owner is done (park.pml
  *           checks that a publication's notify wakes it).
  *
@@ -139,13 +141,13 @@ active proctype thief()
 	do
 	:: atomic { pub > 0 -> pub-- }
 	:: pub == 0 && !done ->
-		/* @steal.c:steal_from: if (!weft__steal_requested(&v->lazy)) { */
+		/* @steal.c:ask_owner: if (!weft__steal_requested(&v->lazy)) { */
 		if
 		:: req == 0 ->
-			/* @steal.c:steal_from: weft__steal_req_set(v, 1); */
+			/* @steal.c:ask_owner: weft__steal_req_set(v, 1); */
 			req = 1;
-			/* [LZ1] @steal.c:steal_from: weft__fence_seq_cst(w->pool); */
-			/* @steal.c:steal_from: __atomic_store_n(&v->lazy.bound, NULL, __ATOMIC_RELAXED); */
+			/* [LZ1] @steal.c:ask_owner: weft__fence_seq_cst(w->pool); */
+			/* @steal.c:ask_owner: __atomic_store_n(&v->lazy.bound, NULL, __ATOMIC_RELAXED); */
 			bound = NUL
 		:: else -> skip
 		fi;
