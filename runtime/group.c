@@ -299,9 +299,9 @@ struct weft__took weft__sync_take_slow(struct weft__lazy *l, struct weft__slot *
  * the batch's end in its value and one completion word for all. Whoever
  * takes it (a thief, or the owner's own sync) runs its children (the
  * slots with ops NULL, and the head) oldest first, each as a frame of its
- * own, and when a thief asks meanwhile, spawns the newer half of what is
- * left as a child of its own that thieves can take, so a batch spreads
- * over the pool as a range does. Each child's result goes to its spawn's
+ * own, offering the older half of what is left as a private part of its
+ * own (run_range), so a batch spreads over the pool as a range does. Each
+ * child's result goes to its spawn's
  * result pointer from the runner; a failing status or a non-NULL result
  * also stays in its slot, and then the batch is "dirty". A clean batch
  * completes its head's word with WEFT__BATCH_CLEAN: its members' slots
