@@ -71,18 +71,17 @@ static void push_child(struct weft__worker *w, struct weft__slot *s)
 /* Keep a failed spawn for the sync: a slot that says so, in the reserve
  * slot past end if the stack is full. When the slot below says so already
  * (or no room is left at all), the first failure is what the sync reports. */
-static int spawn_failed(struct weft__worker *w, int rc)
+static void spawn_failed(struct weft__worker *w, int rc)
 {
     struct weft__lazy *l = &w->lazy;
     struct weft__slot *s = l->top;
     if (s > l->base && s[-1].ops == WEFT__SLOT_FAILED)
-        return rc;
+        return;
     if (s <= l->end) { /* end itself is the reserve */
         s->ops = WEFT__SLOT_FAILED;
         s->arg = (void *)(intptr_t)rc;
         l->top = s + 1;
     }
-    return rc;
 }
 
 /* Record a child in the top slot. Returns it, or NULL (a failure kept). */
@@ -194,11 +193,9 @@ static int pop_one(struct weft__worker *w, void **value)
         rc = (int)(intptr_t)s->arg;
         *value = NULL;
     } else {
-        sync_one(w, s);
+        sync_one(w, s); /* its runner delivered the result to s->out */
         rc = weft__slot_rt(s)->status;
         *value = weft__slot_rt(s)->value;
-        if (s->out != NULL)
-            *s->out = *value;
         if (s->ops == w->pool->batch_ops)
             l->batches = weft__batch_prev(s); /* its last member synced */
     }
@@ -235,23 +232,14 @@ int weft__sync_slow(struct weft__lazy *l, struct weft__slot *base)
             weft__lazy_pop(l, s); /* a publication in it moves split over s */
             continue;
         }
-        /* A member of a batch that ran: its outcome is in its slot, and
-         * its result was delivered by the runner. A clean batch's members
-         * hold nothing: all of them above base go at once.
-         * [GR2] acquire: pairs with batch_run's completion. */
+        /* Members of a clean batch that ran hold nothing to read (their
+         * runners delivered the results): all of them above base go at
+         * once. [GR2] acquire: pairs with batch_run's completion. */
         if (weft__slot_member(l, s)) {
             struct weft__slot *head = l->batches;
             uint32_t done = weft__word_load(&weft__slot_rt(head)->word);
-            if (weft__word_done(done)) {
-                if (done & WEFT__BATCH_CLEAN) {
-                    weft__lazy_pop(l, head + 1 > base ? head + 1 : base);
-                    continue;
-                }
-                struct weft__slot_rt *rt = weft__slot_rt(s);
-                if (weft_unlikely(rt->status != 0) && status == WEFT_OK)
-                    status = rt->status;
-                weft__slot_clear(s);
-                weft__lazy_pop(l, s);
+            if (weft__word_done(done) && (done & WEFT__BATCH_CLEAN)) {
+                weft__lazy_pop(l, head + 1 > base ? head + 1 : base);
                 continue;
             }
         }
@@ -327,20 +315,11 @@ static int part_task(weft_ctx *ctx, void *arg, void **result)
     return 0;
 }
 
-/* Call s's function on w and deliver its outcome (see above). */
+/* Call s's function on w; a kept outcome makes the batch dirty. */
 static void member_call(struct weft__worker *w, struct weft__slot *s, _Atomic bool *dirty)
 {
-    void *value = NULL;
-    int r = s->fn(w->lazy.ctx, s->arg, &value);
-    if (s->out != NULL)
-        *s->out = value;
-    if (weft_unlikely(r != 0 || value != NULL)) {
-        struct weft__slot_rt *rt = weft__slot_rt(s);
-        if (r != 0)
-            rt->status = weft__task_status_of(r);
-        rt->value = value;
+    if (weft__slot_call(w, s))
         atomic_store_explicit(dirty, true, memory_order_relaxed);
-    }
 }
 
 /* Run child s of a batch as a frame of its own: a mark on w's stack (a

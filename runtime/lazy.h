@@ -127,21 +127,28 @@ static inline void weft__slot_unmark(struct weft__worker *w, struct weft__slot *
     w->lazy.mark = weft__mark_prev(s);
 }
 
-/* Run s's function on w, in the context of w's children, and keep its
- * status and result in the slot, which hold 0 and NULL before (exposure
- * and the inline runs set them): a thief writes the owner's slot only for
- * a failure or a result, so a child that returns neither costs the owner's
- * line no transfer back (the sync copies the result to the spawn's
- * pointer, on the owner's thread). */
-static inline void weft__slot_call(struct weft__worker *w, struct weft__slot *s)
+/* Run s's function on w, in the context of w's children: its result goes
+ * to the spawn's result pointer, and a failing status or a non-NULL result
+ * is also kept in the slot, whose status and value hold 0 and NULL before
+ * (the pops that free a slot clear them). So a thief writes the owner's
+ * slot only when there is something to read there, and a child that
+ * returns neither costs the owner's line no transfer back. Returns true
+ * when it kept something (a batch with such a child is not clean). The
+ * writes are published by the completion that follows, or are the
+ * owner's own. */
+static inline bool weft__slot_call(struct weft__worker *w, struct weft__slot *s)
 {
     void *value = NULL;
     int r = s->fn(w->lazy.ctx, s->arg, &value);
+    if (s->out != NULL)
+        *s->out = value;
+    if (weft_likely(r == 0 && value == NULL))
+        return false;
     struct weft__slot_rt *rt = weft__slot_rt(s);
-    if (weft_unlikely(r != 0))
+    if (r != 0)
         rt->status = weft__task_status_of(r);
-    if (value != NULL)
-        rt->value = value;
+    rt->value = value;
+    return true;
 }
 
 /* The outcome weft__slot_call starts from. */
