@@ -591,23 +591,6 @@ static int chain(weft_ctx *ctx, unsigned depth)
     return rc;
 }
 
-static int fib_join(weft_ctx *ctx, void *arg, void **result)
-{
-    uintptr_t n = (uintptr_t)arg;
-    if (n < 2) {
-        *result = (void *)n;
-        return 0;
-    }
-    weft_group g;
-    void *a = NULL, *b = NULL;
-    weft_group_init(&g, ctx);
-    expect(weft_spawn(&g, fib_join, (void *)(n - 1), &a), WEFT_OK);
-    expect(weft_spawn(&g, fib_join, (void *)(n - 2), &b), WEFT_OK);
-    expect(weft_sync(&g), WEFT_OK);
-    *result = (void *)((uintptr_t)a + (uintptr_t)b);
-    return 0;
-}
-
 static int forkjoin_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)arg;
@@ -616,7 +599,7 @@ static int forkjoin_task(weft_ctx *ctx, void *arg, void **result)
     chain(ctx, CHAIN);
     expect(atomic_load(&leaves) == CHAIN ? WEFT_OK : -1, WEFT_OK);
     void *v = NULL;
-    expect(fib_join(ctx, (void *)(uintptr_t)16, &v), WEFT_OK);
+    expect(wt_fib_spawn(ctx, (void *)(uintptr_t)16, &v), WEFT_OK);
     expect((uintptr_t)v == wt_fib(16) ? WEFT_OK : -1, WEFT_OK);
     expect(weft_join(ctx, leaf_task, NULL, leaf_task, NULL), WEFT_OK);
     return 0;

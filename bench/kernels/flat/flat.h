@@ -38,4 +38,21 @@ static inline uint64_t flat_sum(const uint64_t *vals, uint64_t n)
 
 #define FLAT_EXTRA "n=%" PRIu64 " spawns=%" PRIu64
 
+/* reps timed runs of run(vals, n) (all n children, then the sum of their
+ * values) for system at workers: each sum checked, each time reported. */
+static inline void flat_measure(const char *system, unsigned workers, unsigned reps,
+                                uint64_t *vals, uint64_t n,
+                                uint64_t (*run)(uint64_t *vals, uint64_t n))
+{
+    uint64_t want = flat_expected(n);
+    for (unsigned rep = 0; rep < reps; rep++) {
+        uint64_t t0 = bench_now_ns();
+        uint64_t s = run(vals, n);
+        uint64_t ns = bench_now_ns() - t0;
+        if (s != want)
+            bench_fail("sum %" PRIu64 ", expected %" PRIu64, s, want);
+        bench_report("flat", system, workers, rep, ns, FLAT_EXTRA, n, n);
+    }
+}
+
 #endif /* BENCH_FLAT_H */

@@ -26,17 +26,9 @@ int main(int argc, char **argv)
     uint64_t *vals = malloc(n * sizeof(*vals));
     if (vals == NULL)
         bench_fail("out of memory");
-    uint64_t want = flat_expected(n);
     omp_set_num_threads((int)o.workers);
     (void)run(vals, n < 1000 ? n : 1000); /* warm-up: starts the team */
-    for (unsigned rep = 0; rep < o.reps; rep++) {
-        uint64_t t0 = bench_now_ns();
-        uint64_t s = run(vals, n);
-        uint64_t ns = bench_now_ns() - t0;
-        if (s != want)
-            bench_fail("sum %" PRIu64 ", expected %" PRIu64, s, want);
-        bench_report("flat", "omp", o.workers, rep, ns, FLAT_EXTRA, n, n);
-    }
+    flat_measure("omp", o.workers, o.reps, vals, n, run);
     free(vals);
     return 0;
 }

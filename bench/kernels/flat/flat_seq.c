@@ -9,6 +9,13 @@ __attribute__((noipa)) static void child(uint64_t *out, uint64_t i)
     *out = flat_child(i);
 }
 
+static uint64_t run(uint64_t *vals, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        child(&vals[i], i);
+    return flat_sum(vals, n);
+}
+
 int main(int argc, char **argv)
 {
     bench_opts o = bench_parse(argc, argv);
@@ -16,17 +23,7 @@ int main(int argc, char **argv)
     uint64_t *vals = malloc(n * sizeof(*vals));
     if (vals == NULL)
         bench_fail("out of memory");
-    uint64_t want = flat_expected(n);
-    for (unsigned rep = 0; rep < o.reps; rep++) {
-        uint64_t t0 = bench_now_ns();
-        for (uint64_t i = 0; i < n; i++)
-            child(&vals[i], i);
-        uint64_t s = flat_sum(vals, n);
-        uint64_t ns = bench_now_ns() - t0;
-        if (s != want)
-            bench_fail("sum %" PRIu64 ", expected %" PRIu64, s, want);
-        bench_report("flat", "serial", 1, rep, ns, FLAT_EXTRA, n, n);
-    }
+    flat_measure("serial", 1, o.reps, vals, n, run);
     free(vals);
     return 0;
 }

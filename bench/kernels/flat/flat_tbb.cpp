@@ -6,13 +6,13 @@
 
 #include "flat.h"
 
-static uint64_t run(std::vector<uint64_t> &vals, uint64_t n)
+static uint64_t run(uint64_t *vals, uint64_t n)
 {
     tbb::task_group g;
     for (uint64_t i = 0; i < n; i++)
-        g.run([&vals, i] { vals[i] = flat_child(i); });
+        g.run([vals, i] { vals[i] = flat_child(i); });
     g.wait();
-    return flat_sum(vals.data(), n);
+    return flat_sum(vals, n);
 }
 
 int main(int argc, char **argv)
@@ -20,16 +20,8 @@ int main(int argc, char **argv)
     bench_opts o = bench_parse(argc, argv);
     uint64_t n = (uint64_t)bench_arg_ll(argc, argv, "--n", FLAT_DEFAULT_N);
     std::vector<uint64_t> vals(n);
-    uint64_t want = flat_expected(n);
     tbb::global_control gc(tbb::global_control::max_allowed_parallelism, o.workers);
-    (void)run(vals, n < 1000 ? n : 1000); // warm-up: starts the workers
-    for (unsigned rep = 0; rep < o.reps; rep++) {
-        uint64_t t0 = bench_now_ns();
-        uint64_t s = run(vals, n);
-        uint64_t ns = bench_now_ns() - t0;
-        if (s != want)
-            bench_fail("sum %" PRIu64 ", expected %" PRIu64, s, want);
-        bench_report("flat", "tbb", o.workers, rep, ns, FLAT_EXTRA, n, n);
-    }
+    (void)run(vals.data(), n < 1000 ? n : 1000); // warm-up: starts the workers
+    flat_measure("tbb", o.workers, o.reps, vals.data(), n, run);
     return 0;
 }
