@@ -577,8 +577,11 @@ WEFT_API int weft_join(weft_ctx *ctx, weft_fn a, void *arg_a, weft_fn b, void *a
  * NULL arguments) goes to the slow paths too, which take the group's
  * fields by value: the group never escapes the caller's frame, so
  * compilers keep it in registers and may still turn the caller's
- * recursion into a loop. The layout below is internal to this version of
- * weft, not API. */
+ * recursion into a loop. A task's ctx is its worker's spawn stack itself
+ * (the runtime's context fields follow it), so a group's init finds the
+ * stack's top one load away from the pointer the task was given, as Lace
+ * hands its tasks the worker and head pointers. The layout below is
+ * internal to this version of weft, not API. */
 struct weft__slot {
     weft_fn fn;
     void *arg;
@@ -595,7 +598,6 @@ struct weft__slot {
 struct weft__lazy {
     struct weft__slot *top;   /* the next free slot */
     struct weft__slot *bound; /* end, or NULL while a thief's request waits */
-    weft_ctx *ctx;            /* the context children run with */
     struct weft__slot *end;   /* where spawns stop (one slot before the last) */
     struct weft__slot *base;  /* top when the running task started */
     struct weft__slot *slots; /* the first slot */
@@ -603,18 +605,12 @@ struct weft__lazy {
     struct weft__slot *split; /* slots below it are published or running */
     struct weft__slot *mark;  /* the innermost frame mark, or NULL */
     struct weft__slot *batches; /* the newest published batch's head, or NULL */
-    char pad_[128 - 10 * 8];  /* two lines: x86 prefetches 64-byte lines in pairs */
+    char pad_[128 - 9 * 8];   /* two lines: x86 prefetches 64-byte lines in pairs */
     uint32_t steal_req;       /* nonzero: a thief asks us to publish (a hint) */
-};
-/* The head of every weft_ctx. */
-struct weft__ctx_head {
-    struct weft__lazy *lazy; /* the running worker's spawn stack */
 };
 /* The spawn stack of groups without a task: empty and full at once (top,
  * bound and base NULL), so every inline path takes the slow one. */
 extern WEFT_API struct weft__lazy weft__no_lazy;
-/* A ctx head naming it: what a NULL ctx stands for. */
-extern WEFT_API const struct weft__ctx_head weft__no_ctx;
 /* What weft__sync_take_slow returns: weft_sync_take's return and value. */
 struct weft__took {
     int rc;
@@ -651,10 +647,11 @@ static inline void weft__group_init_inline(weft_group *g, weft_ctx *ctx)
 {
     if (g == WEFT__NULL)
         return;
-    const struct weft__ctx_head *h =
-        ctx != WEFT__NULL ? WEFT__CAST(const struct weft__ctx_head *, WEFT__CAST(const void *, ctx))
-                          : &weft__no_ctx;
-    struct weft__lazy *l = h->lazy;
+    /* A worker's ctx begins with its spawn stack; a NULL ctx stands for
+     * the stand-in stack. */
+    struct weft__lazy *l = ctx != WEFT__NULL
+                               ? WEFT__CAST(struct weft__lazy *, WEFT__CAST(void *, ctx))
+                               : &weft__no_lazy;
     g->lazy_ = l;
     g->base_ = g->top_ = l->top;
 }

@@ -215,9 +215,10 @@ static bool start_and_run(weft_future *f, struct weft__worker *w)
      * a waiter running f inline (weft__future_try_run) goes back to other
      * work, which f's waiters must not leapfrog into. */
     weft__leap_hint_set(&f->thief, w); /* waiters leapfrog onto w (wait.h) */
-    struct weft_ctx ctx = weft__ctx_make(w, f);
+    weft_future *outer = weft__ctx_swap(w, f);
     void *result = NULL;
-    int status = f->fn(&ctx, f->arg, &result);
+    int status = f->fn(&w->ctx, f->arg, &result);
+    weft__ctx_swap(w, outer);
     if (status != 0)
         status = weft__task_status_of(status);
     /* The task is over: its argument goes now (the starter owns it). */

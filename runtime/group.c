@@ -30,13 +30,12 @@
 #include "group.h"
 #include "scheduler.h"
 
-_Static_assert(offsetof(struct weft_ctx, head) == 0, "weft.h reads the ctx head first");
 
 /* The worker whose spawn stack l is, if that is this thread's. */
 static inline struct weft__worker *stack_worker(const struct weft__lazy *l)
 {
     struct weft__worker *w = weft__self;
-    return w != NULL && l == &w->lazy ? w : NULL;
+    return w != NULL && l == &w->ctx.lazy ? w : NULL;
 }
 
 /* Run s inline as a frame of its own (see "Frames of inline children"):
@@ -73,7 +72,7 @@ static void push_child(struct weft__worker *w, struct weft__slot *s)
  * (or no room is left at all), the first failure is what the sync reports. */
 static void spawn_failed(struct weft__worker *w, int rc)
 {
-    struct weft__lazy *l = &w->lazy;
+    struct weft__lazy *l = &w->ctx.lazy;
     struct weft__slot *s = l->top;
     if (s > l->base && s[-1].ops == WEFT__SLOT_FAILED)
         return;
@@ -88,7 +87,7 @@ static void spawn_failed(struct weft__worker *w, int rc)
 static struct weft__slot *slot_push(struct weft__worker *w, weft_fn fn, void *arg,
                                     void **result, int *rc)
 {
-    struct weft__lazy *l = &w->lazy;
+    struct weft__lazy *l = &w->ctx.lazy;
     struct weft__slot *s = l->top;
     *rc = fn == NULL ? WEFT_EINVAL : s >= l->end ? WEFT_ENOMEM : WEFT_OK;
     if (*rc != WEFT_OK) {
@@ -124,7 +123,7 @@ int weft__spawn_eager(weft_group *g, weft_fn fn, void *arg, void **result)
     struct weft__slot *s = slot_push(w, fn, arg, result, &rc);
     if (s != NULL)
         push_child(w, s);
-    g->top_ = w->lazy.top;
+    g->top_ = w->ctx.lazy.top;
     return rc;
 }
 
@@ -142,7 +141,7 @@ int(weft_spawn)(weft_group *g, weft_fn fn, void *arg, void **result)
 static void sync_one(struct weft__worker *w, struct weft__slot *s)
 {
     bool room = weft__stack_room(w);
-    struct weft__lazy *l = &w->lazy;
+    struct weft__lazy *l = &w->ctx.lazy;
     if (room && weft__slot_private(l, s)) {
         run_inline(w, s);
         return;
@@ -186,7 +185,7 @@ static void sync_one(struct weft__worker *w, struct weft__slot *s)
  * error of the failed spawn it records; *value: the child's result. */
 static int pop_one(struct weft__worker *w, void **value)
 {
-    struct weft__lazy *l = &w->lazy;
+    struct weft__lazy *l = &w->ctx.lazy;
     struct weft__slot *s = l->top - 1;
     int rc;
     if (s->ops == WEFT__SLOT_FAILED) {
@@ -222,7 +221,9 @@ int weft__sync_slow(struct weft__lazy *l, struct weft__slot *base)
         if (weft_likely(room && weft__slot_private(l, s) && weft__bound(l) == l->end)) {
             weft__slot_mark(w, s);
             void *value = NULL;
-            int r = s->fn(l->ctx, s->arg, &value);
+            weft_future *outer = weft__ctx_swap(w, NULL);
+            int r = s->fn(&w->ctx, s->arg, &value);
+            weft__ctx_swap(w, outer);
             weft__slot_unmark(w, s);
             if (s->out != NULL)
                 *s->out = value;
@@ -326,7 +327,7 @@ static void member_call(struct weft__worker *w, struct weft__slot *s, _Atomic bo
  * wait in it must not run the batch's other parts, its siblings). */
 static void run_member(struct weft__worker *w, struct weft__slot *s, _Atomic bool *dirty)
 {
-    struct weft__lazy *l = &w->lazy;
+    struct weft__lazy *l = &w->ctx.lazy;
     if (s->ops != NULL && s->ops != w->pool->batch_ops) {
         /* An exposed child or a failed spawn in the stretch: its sync
          * must see it, so the batch cannot be popped at once. */
@@ -361,9 +362,9 @@ static void run_member(struct weft__worker *w, struct weft__slot *s, _Atomic boo
 static void run_range(struct weft__worker *w, struct weft__slot *lo, struct weft__slot *hi,
                       _Atomic bool *dirty)
 {
-    struct weft__lazy *l = &w->lazy;
+    struct weft__lazy *l = &w->ctx.lazy;
     weft_group g;
-    weft_group_init(&g, l->ctx);
+    weft_group_init(&g, &w->ctx);
     struct part parts[PARTS_MAX];
     unsigned k = 0; /* parts handed out, synced at the end */
     for (; lo < hi; lo++) {

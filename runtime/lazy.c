@@ -71,7 +71,6 @@ _Static_assert(sizeof(struct weft__slot_rt) ==
                "the runtime part fills the slot from its ops word on");
 
 struct weft__lazy weft__no_lazy;
-const struct weft__ctx_head weft__no_ctx = {.lazy = &weft__no_lazy};
 
 /* A thief (or a helping wait) runs an exposed child. */
 static void child_run(struct weft__task *t, struct weft__worker *w)
@@ -89,7 +88,7 @@ static const struct weft__task_ops child_ops = {.run = child_run};
 
 bool weft__lazy_asked(struct weft__worker *w)
 {
-    struct weft__lazy *l = &w->lazy;
+    struct weft__lazy *l = &w->ctx.lazy;
     /* relaxed: the thief's NULL is only a hint to come here [LZ1]. */
     if (__atomic_load_n(&l->bound, __ATOMIC_RELAXED) != l->end) {
         __atomic_store_n(&l->bound, l->end, __ATOMIC_RELAXED);
@@ -169,7 +168,7 @@ static int batch_push(struct weft__worker *w, struct weft__slot *lo, struct weft
         rt->value = NULL;
         return -1;
     }
-    weft__batch_link(&w->lazy, lo);
+    weft__batch_link(&w->ctx.lazy, lo);
     return 1;
 }
 
@@ -178,7 +177,7 @@ static int batch_push(struct weft__worker *w, struct weft__slot *lo, struct weft
  * private children (start > split), where split cannot move. */
 static unsigned publish_singles(struct weft__worker *w, struct weft__slot *from, unsigned budget)
 {
-    struct weft__lazy *l = &w->lazy;
+    struct weft__lazy *l = &w->ctx.lazy;
     unsigned pushed = 0;
     for (struct weft__slot *s = from; s < l->top && pushed < budget; s++) {
         if (weft__slot_is_mark(s)) {
@@ -204,7 +203,7 @@ static unsigned publish_singles(struct weft__worker *w, struct weft__slot *from,
  * past them. */
 static void publish(struct weft__worker *w, bool half)
 {
-    struct weft__lazy *l = &w->lazy;
+    struct weft__lazy *l = &w->ctx.lazy;
     struct weft__slot *start = mark_above(l, weft__deque_bottom(&w->dq));
     struct weft__slot *s = start > l->split ? start : l->split;
     /* Slots, not all of them private children: a mark, an exposed child
@@ -272,7 +271,7 @@ void weft__publish_half(struct weft__worker *w)
 
 struct weft__task *weft__lazy_take_own(struct weft__worker *w, int64_t *floor)
 {
-    struct weft__lazy *l = &w->lazy;
+    struct weft__lazy *l = &w->ctx.lazy;
     /* Private children above the innermost frame mark belong to the
      * waiting frame. Below the mark lie the children of the frame that
      * runs it inline: its siblings. The child stays in its slot, exposed,

@@ -110,8 +110,8 @@ static inline void weft__slot_mark(struct weft__worker *w, struct weft__slot *s)
     struct weft__slot_rt *rt = weft__slot_rt(s);
     s->ops = WEFT__SLOT_MARK;
     rt->mark = weft__deque_bottom(&w->dq);
-    rt->task.qnode.next = (struct cds_wfcq_node *)(void *)w->lazy.mark;
-    w->lazy.mark = s;
+    rt->task.qnode.next = (struct cds_wfcq_node *)(void *)w->ctx.lazy.mark;
+    w->ctx.lazy.mark = s;
 }
 
 /* The mark below mark s, or NULL. */
@@ -124,7 +124,7 @@ static inline struct weft__slot *weft__mark_prev(struct weft__slot *s)
  * child's slot, holding its status and result). */
 static inline void weft__slot_unmark(struct weft__worker *w, struct weft__slot *s)
 {
-    w->lazy.mark = weft__mark_prev(s);
+    w->ctx.lazy.mark = weft__mark_prev(s);
 }
 
 /* Run s's function on w, in the context of w's children: its result goes
@@ -139,7 +139,9 @@ static inline void weft__slot_unmark(struct weft__worker *w, struct weft__slot *
 static inline bool weft__slot_call(struct weft__worker *w, struct weft__slot *s)
 {
     void *value = NULL;
-    int r = s->fn(w->lazy.ctx, s->arg, &value);
+    weft_future *outer = weft__ctx_swap(w, NULL);
+    int r = s->fn(&w->ctx, s->arg, &value);
+    weft__ctx_swap(w, outer);
     if (s->out != NULL)
         *s->out = value;
     if (weft_likely(r == 0 && value == NULL))

@@ -106,8 +106,9 @@ static int split(weft_ctx *ctx, void *arg, void **result)
 /* The whole loop from the calling thread, as (or in the place of) w. */
 static void run_on(struct weft__worker *w, struct range *r)
 {
-    struct weft_ctx ctx = weft__ctx_make(w, NULL);
-    split(&ctx, r, NULL);
+    weft_future *outer = weft__ctx_swap(w, NULL);
+    split(&w->ctx, r, NULL);
+    weft__ctx_swap(w, outer);
 }
 
 /* root.c's form of run_on. */

@@ -74,8 +74,9 @@ struct run_call {
 static void run_call_on(struct weft__worker *w, void *arg)
 {
     struct run_call *call = arg;
-    struct weft_ctx ctx = weft__ctx_make(w, NULL);
-    int status = call->fn(&ctx, call->arg, &call->result);
+    weft_future *outer = weft__ctx_swap(w, NULL);
+    int status = call->fn(&w->ctx, call->arg, &call->result);
+    weft__ctx_swap(w, outer);
     call->status = status != 0 ? weft__task_status_of(status) : 0;
 }
 

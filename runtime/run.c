@@ -14,7 +14,7 @@ static void dispose_settled(struct weft__worker *w, struct weft__task *t)
  * frame's part of the deque (their handles ran them inline). */
 static void discard_settled(struct weft__worker *w)
 {
-    while (weft__deque_bottom(&w->dq) > w->lazy.bottom &&
+    while (weft__deque_bottom(&w->dq) > w->ctx.lazy.bottom &&
            weft__deque_peek_flags(&w->dq) == WEFT_DQ_INDEPENDENT) {
         struct weft__task *t = weft__deque_take(&w->dq, NULL);
         if (t == NULL)
@@ -30,10 +30,10 @@ static void discard_settled(struct weft__worker *w)
 
 void weft__frame_enter(struct weft__worker *w, struct weft__frame *saved)
 {
-    saved->bottom = w->lazy.bottom;
-    saved->base = w->lazy.base;
-    w->lazy.bottom = weft__deque_bottom(&w->dq);
-    w->lazy.base = w->lazy.top;
+    saved->bottom = w->ctx.lazy.bottom;
+    saved->base = w->ctx.lazy.base;
+    w->ctx.lazy.bottom = weft__deque_bottom(&w->dq);
+    w->ctx.lazy.base = w->ctx.lazy.top;
 }
 
 void weft__frame_leave(struct weft__worker *w, const struct weft__frame *saved)
@@ -42,12 +42,12 @@ void weft__frame_leave(struct weft__worker *w, const struct weft__frame *saved)
      * their result pointers aimed at a dead stack frame. Debug builds stop
      * right here. The task's unsynced children, private or exposed, are
      * the slots above its base. */
-    if (w->lazy.top != w->lazy.base)
+    if (w->ctx.lazy.top != w->ctx.lazy.base)
         WEFT_DEBUG_FAIL("a task returned without weft_sync() of its spawned children");
-    if (weft_unlikely(weft__deque_bottom(&w->dq) > w->lazy.bottom))
+    if (weft_unlikely(weft__deque_bottom(&w->dq) > w->ctx.lazy.bottom))
         discard_settled(w);
-    w->lazy.bottom = saved->bottom;
-    w->lazy.base = saved->base;
+    w->ctx.lazy.bottom = saved->bottom;
+    w->ctx.lazy.base = saved->base;
     weft__stat_inc(&w->st_tasks);
 }
 

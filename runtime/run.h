@@ -13,13 +13,6 @@ struct weft__frame {
     struct weft__slot *base;
 };
 
-/* The context of a task running on w (f: its future, or NULL). */
-static inline struct weft_ctx weft__ctx_make(struct weft__worker *w, weft_future *f)
-{
-    struct weft_ctx ctx = {.head = {.lazy = &w->lazy}, .worker = w, .future = f};
-    return ctx;
-}
-
 /* Open a frame on w for a task about to run (saved: the outer frame's). */
 void weft__frame_enter(struct weft__worker *w, struct weft__frame *saved);
 /* Close it once the task returned: counts the task in w's statistics and

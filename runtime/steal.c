@@ -27,10 +27,10 @@ static inline uint64_t rng_next(struct weft__worker *w)
  * NULL in bound's order, so a later spawn sees NULL. */
 static void ask_owner(struct weft__worker *w, struct weft__worker *v)
 {
-    if (!weft__steal_requested(&v->lazy)) {
+    if (!weft__steal_requested(&v->ctx.lazy)) {
         weft__steal_req_set(v, 1);
         weft__fence_seq_cst(w->pool);
-        __atomic_store_n(&v->lazy.bound, NULL, __ATOMIC_RELAXED);
+        __atomic_store_n(&v->ctx.lazy.bound, NULL, __ATOMIC_RELAXED);
     }
 }
 

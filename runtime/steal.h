@@ -29,7 +29,7 @@ static inline bool weft__steal_requested(const struct weft__lazy *l)
 
 static inline void weft__steal_req_set(struct weft__worker *w, uint32_t v)
 {
-    __atomic_store_n(&w->lazy.steal_req, v, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->ctx.lazy.steal_req, v, __ATOMIC_RELAXED);
 }
 
 #endif

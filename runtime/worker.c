@@ -18,6 +18,7 @@
 _Thread_local struct weft__worker *weft__self __attribute__((tls_model("initial-exec")));
 _Static_assert(offsetof(struct weft__lazy, steal_req) % WEFT_CACHE_LINE == 0,
                "steal_req must start a line pair of its own (weft.h)");
+_Static_assert(offsetof(struct weft_ctx, lazy) == 0, "weft.h takes a ctx for its spawn stack");
 
 void weft__worker_setup(struct weft_pool *p, struct weft__worker *w, unsigned index, int pu)
 {
@@ -27,8 +28,7 @@ void weft__worker_setup(struct weft_pool *p, struct weft__worker *w, unsigned in
     w->counted_cpu = -1;
     w->spare_rank = index < p->n ? WEFT__NOT_SPARE : index - p->n;
     w->rng = 0x9E3779B97F4A7C15ull * (index + 1) ^ (uint64_t)(uintptr_t)p;
-    w->child_ctx = (struct weft_ctx){.head = {.lazy = &w->lazy}, .worker = w};
-    w->lazy.ctx = &w->child_ctx;
+    w->ctx.worker = w;
 }
 
 /* Reserve a spawn stack: WEFT_SPAWN_MAX slots of address space, fewer if
@@ -58,7 +58,7 @@ int weft__worker_queues_init(struct weft__worker *w)
 {
     if (weft__deque_init(&w->dq, DEQUE_INIT_CAP, w->pool->rcu) != 0)
         return -ENOMEM;
-    if (spawn_stack_init(&w->lazy) != 0) {
+    if (spawn_stack_init(&w->ctx.lazy) != 0) {
         weft__deque_fini(&w->dq);
         return -ENOMEM;
     }
@@ -68,7 +68,7 @@ int weft__worker_queues_init(struct weft__worker *w)
 void weft__worker_queues_fini(struct weft__worker *w)
 {
     weft__deque_fini(&w->dq);
-    struct weft__lazy *l = &w->lazy;
+    struct weft__lazy *l = &w->ctx.lazy;
     if (l->slots != NULL)
         munmap(l->slots, (size_t)(l->end + 1 - l->slots) * sizeof(struct weft__slot));
     l->slots = l->top = l->base = l->end = l->bound = NULL;

@@ -31,11 +31,15 @@ struct weft__tier; /* topology.h */
 struct weft__worker;
 
 
-/* What a task running on a worker sees of it (weft.h's weft_ctx). */
+/* What a task running on a worker sees of it (weft.h's weft_ctx): one per
+ * worker, which begins with the worker's spawn stack (weft.h's inline
+ * group init takes the ctx pointer for it). The running task's future is
+ * swapped in and out by whoever runs a task on the worker (run.h). */
 struct weft_ctx {
-    struct weft__ctx_head head; /* first: weft.h's inline group init reads it */
-    struct weft__worker *worker;
-    weft_future *future; /* the task's future; NULL for children and chunks */
+    struct weft__lazy lazy; /* first: weft.h casts a ctx to its stack */
+    /* A new line, so steal_req's line pair holds nothing else. */
+    alignas(WEFT_CACHE_LINE) struct weft__worker *worker;
+    weft_future *future; /* the running task's; NULL for children and chunks */
 };
 
 struct weft__worker {
@@ -65,13 +69,12 @@ struct weft__worker {
     uintptr_t stack_limit;   /* frames below this address run nothing inline */
     uint32_t credit;         /* counts in pool->life no task of this worker needs (submit.c) */
     uint32_t tick;           /* tasks since the injection queue was last polled */
-    /* Private spawn stack (lazy.c; weft.h's inline spawn/sync use it).
-     * Its last field, steal_req, is written by thieves that found this
-     * deque empty: it asks the owner to publish its private children. The
+    /* The tasks' context, whose first part is the private spawn stack
+     * (ctx.lazy: lazy.c; weft.h's inline spawn/sync use it). The stack's
+     * last field, steal_req, is written by thieves that found this deque
+     * empty: it asks the owner to publish its private children. The
      * alignment gives steal_req a cache line of its own (weft.h). */
-    alignas(WEFT_CACHE_LINE) struct weft__lazy lazy;
-    /* A new line again, so steal_req's line holds nothing else. */
-    alignas(WEFT_CACHE_LINE) struct weft_ctx child_ctx; /* context of children run inline */
+    alignas(WEFT_CACHE_LINE) struct weft_ctx ctx;
     bool searching;          /* counted in the pool's searchers */
     unsigned spare_rank;     /* k for spare k (spare.h), WEFT__NOT_SPARE for workers */
     int64_t wait_since;      /* start of this stretch of waiting, 0: running (wait.c) */
@@ -88,6 +91,17 @@ struct weft__worker {
     cpu_set_t home;          /* affinity before a nudge, restored at parking */
     pthread_t thread;
 };
+
+/* Make f (NULL for children, chunks and roots) the future of the task
+ * about to run in w's ctx; returns the future it replaces, which the caller
+ * swaps back once the task returned (tasks nest on a worker: a wait runs
+ * others inside one). Owner only. */
+static inline weft_future *weft__ctx_swap(struct weft__worker *w, weft_future *f)
+{
+    weft_future *outer = w->ctx.future;
+    w->ctx.future = f;
+    return outer;
+}
 
 /* pool->life: bit 0 STOP (no new submissions), bit 1 CANCEL (cancel what has
  * not started), bits 2..63: number of accepted tasks not yet finished. */

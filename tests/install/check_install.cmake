@@ -77,7 +77,7 @@ endforeach()
 # plus the seven symbols weft.h's inline spawn/sync/sync_take use.
 if(NM)
   run("nm libweft.so" ${NM} -D --defined-only ${libdir}/libweft.so)
-  string(REGEX REPLACE "[ \t]weft__(spawn_slow|sync_slow|sync_take_slow|no_lazy|no_ctx|task_failed|task_status_of)\n" "\n" exported "${run_output}")
+  string(REGEX REPLACE "[ \t]weft__(spawn_slow|sync_slow|sync_take_slow|no_lazy|task_failed|task_status_of)\n" "\n" exported "${run_output}")
   if(exported MATCHES "[ \t](weft__[A-Za-z0-9_]*)")
     message(FATAL_ERROR "check_install: libweft.so exports internal symbol ${CMAKE_MATCH_1}")
   endif()
