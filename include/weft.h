@@ -346,7 +346,8 @@ WEFT_API int weft_promise_set_running(weft_future *f);
 /* Complete with a value (value_dtor, if set, runs when the future is freed,
  * or at once when this call fails). Returns WEFT_OK; WEFT_EALREADY if f is
  * already done (the first outcome is kept); WEFT_EINVAL (also for futures
- * that belong to a task). */
+ * that belong to a task); WEFT_ENOMEM when a value_dtor or error object
+ * needs a small record and none can be had (the promise stays pending). */
 WEFT_API int weft_promise_set_result(weft_future *f, void *value, weft_dtor value_dtor);
 /* Complete with a failure status (nonzero; WEFT_ETASK passes on
  * weft_task_status() as a task's return does) and an optional error object.
@@ -448,12 +449,15 @@ WEFT_API unsigned weft_ctx_worker(const weft_ctx *ctx);
  * or after the pool shut down with WEFT_SHUTDOWN_CANCEL. */
 WEFT_API bool weft_ctx_cancel_requested(const weft_ctx *ctx);
 /* Attach an error object to the task's failure (Python's exception). The
- * future owns it; err_dtor runs when the future is freed. Only meaningful when
- * the task returns nonzero. Returns WEFT_OK; WEFT_EINVAL; WEFT_EPERM outside a
- * submitted task (spawned children report a status only). */
+ * future owns it; err_dtor runs when the future is freed (at once when this
+ * call fails). Only meaningful when the task returns nonzero. The first
+ * error or result destructor a task sets allocates a small record.
+ * Returns WEFT_OK; WEFT_EINVAL; WEFT_EPERM outside a submitted task
+ * (spawned children report a status only); WEFT_ENOMEM. */
 WEFT_API int weft_ctx_set_error(weft_ctx *ctx, void *err, weft_dtor err_dtor);
 /* Destructor for the value the task returns through *result; runs when the
- * future is freed. Returns WEFT_OK; WEFT_EINVAL; WEFT_EPERM as above. */
+ * future is freed. Returns WEFT_OK; WEFT_EINVAL; WEFT_EPERM and
+ * WEFT_ENOMEM as above. */
 WEFT_API int weft_ctx_set_result_dtor(weft_ctx *ctx, weft_dtor result_dtor);
 
 /* ---- fork/join ---------------------------------------------------------------- */

@@ -16,15 +16,21 @@ bool weft_ctx_cancel_requested(const weft_ctx *ctx)
 
 int weft_ctx_set_error(weft_ctx *ctx, void *err, weft_dtor err_dtor)
 {
-    if (ctx == NULL)
-        return WEFT_EINVAL;
-    if (ctx->future == NULL)
-        return WEFT_EPERM;
-    weft_future *f = ctx->future;
-    if (f->error_dtor)
-        f->error_dtor(f->error);
-    f->error = err;
-    f->error_dtor = err_dtor;
+    if (ctx == NULL || ctx->future == NULL) {
+        if (err_dtor)
+            err_dtor(err);
+        return ctx == NULL ? WEFT_EINVAL : WEFT_EPERM;
+    }
+    struct weft__outcome *o = weft__future_box(ctx->future);
+    if (o == NULL) {
+        if (err_dtor)
+            err_dtor(err);
+        return WEFT_ENOMEM;
+    }
+    if (o->error_dtor)
+        o->error_dtor(o->error);
+    o->error = err;
+    o->error_dtor = err_dtor;
     return WEFT_OK;
 }
 
@@ -34,7 +40,10 @@ int weft_ctx_set_result_dtor(weft_ctx *ctx, weft_dtor result_dtor)
         return WEFT_EINVAL;
     if (ctx->future == NULL)
         return WEFT_EPERM;
-    ctx->future->result_dtor = result_dtor;
+    struct weft__outcome *o = weft__future_box(ctx->future);
+    if (o == NULL)
+        return WEFT_ENOMEM;
+    o->value_dtor = result_dtor;
     return WEFT_OK;
 }
 

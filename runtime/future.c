@@ -24,7 +24,10 @@
 #include "scheduler.h"
 #include "slab.h"
 
-_Static_assert(sizeof(struct weft_future) <= WEFT_SLAB_BLOCK, "a future must fit a slab block");
+_Static_assert(sizeof(struct weft_future) == 64, "a future is 64 bytes");
+_Static_assert(sizeof(struct weft__source) == 64, "a source is 64 bytes");
+_Static_assert(sizeof(struct weft__source) + sizeof(struct weft_future) <= WEFT_SLAB_BLOCK,
+               "a single's source and future share a slab block");
 
 static const struct weft__task_ops future_ops;
 
@@ -34,25 +37,90 @@ static inline uint32_t load_state(const weft_future *f)
     return weft__future_state(f);
 }
 
-weft_future *weft__future_new(struct weft_pool *pool, uint32_t refs)
+void weft__source_init(struct weft__source *src, struct weft_pool *pool, uint32_t n)
 {
-    struct weft__slab *slab;
-    weft_future *f = weft__slab_alloc(&slab);
-    if (f == NULL)
-        return NULL;
-    memset(f, 0, sizeof(*f));
-    f->slab = slab;
-    f->task.ops = pool ? &future_ops : NULL;
-    f->pool = pool;
-    f->forks = pool ? pool->forks : 0;
-    /* relaxed: f is not shared yet; queue insertion or the returned
-     * handle publishes it. */
+    memset(src, 0, sizeof(*src));
+    src->pool = pool;
+    src->forks = pool ? pool->forks : 0;
+    src->n = n;
+    /* relaxed: not shared yet; queue insertion or the returned handles
+     * publish it. */
+    atomic_store_explicit(&src->live, n, memory_order_relaxed);
+}
+
+void weft__future_init(weft_future *f, struct weft__source *src, uint32_t index, uint32_t refs)
+{
+    /* relaxed (all four): f is not shared yet; queue insertion or the
+     * returned handle publishes it. */
     atomic_store_explicit(&f->state, WEFT_PENDING, memory_order_relaxed);
     atomic_store_explicit(&f->refs, refs, memory_order_relaxed);
     atomic_store_explicit(&f->listeners, 0, memory_order_relaxed);
     atomic_store_explicit(&f->watchers, 0, memory_order_relaxed);
     atomic_store_explicit(&f->thief, NULL, memory_order_relaxed);
+    f->result = NULL;
+    f->status = 0;
+    f->index = index;
+    f->src = src;
+    f->arg = NULL;
+}
+
+weft_future *weft__future_new(struct weft_pool *pool, uint32_t refs)
+{
+    struct weft__slab *slab;
+    struct weft__source *src = weft__slab_alloc(&slab);
+    if (src == NULL)
+        return NULL;
+    weft__source_init(src, pool, 1);
+    src->slab = slab;
+    src->task.ops = pool ? &future_ops : NULL;
+    weft_future *f = (weft_future *)(src + 1);
+    weft__future_init(f, src, 0, refs);
     return f;
+}
+
+void weft__source_put(struct weft__source *src, uint64_t k)
+{
+    /* [FU3] for the block: release, then acquire before the free, as for
+     * a future's references (TSan: acq_rel on the RMW, it models no fence). */
+#ifdef WEFT_TSAN
+    uint64_t old = atomic_fetch_sub_explicit(&src->live, k, memory_order_acq_rel);
+    if (old == k)
+        free(src);
+#else
+    uint64_t old = atomic_fetch_sub_explicit(&src->live, k, memory_order_release);
+    if (old == k) {
+        /* [FU3] acquire fence: pairs with every other holder's release. */
+        atomic_thread_fence(memory_order_acquire);
+        free(src);
+    }
+#endif
+}
+
+struct weft__outcome *weft__future_box(weft_future *f)
+{
+    /* relaxed: only the outcome's owner sets BOXED, and this is it. */
+    if (atomic_load_explicit(&f->state, memory_order_relaxed) & WEFT_ST_BOXED)
+        return f->result;
+    struct weft__outcome *o = calloc(1, sizeof(*o));
+    if (o == NULL)
+        return NULL;
+    o->value = f->result;
+    weft__future_set_box(f, o);
+    return o;
+}
+
+void weft__future_set_box(weft_future *f, struct weft__outcome *o)
+{
+    f->result = o;
+    /* relaxed: readers of the outcome acquire the completion, which the
+     * owner makes after this (weft__future_complete keeps the bit). */
+    atomic_fetch_or_explicit(&f->state, WEFT_ST_BOXED, memory_order_relaxed);
+}
+
+/* The outcome's box, once f is done (or by its owner): NULL if unboxed. */
+static inline struct weft__outcome *outcome_box(const weft_future *f, uint32_t s)
+{
+    return (s & WEFT_ST_BOXED) ? f->result : NULL;
 }
 
 bool weft__future_listen(weft_future *f, struct weft__listener *l)
@@ -73,6 +141,8 @@ void weft__future_prune(weft_future *f, bool (*stale)(const struct weft__listene
 /* Watchers first (they only wake waiters), then callbacks in FIFO order. */
 void weft__future_complete(weft_future *f, uint32_t final)
 {
+    /* relaxed: the caller owns the outcome, so a BOXED bit is its own. */
+    final |= atomic_load_explicit(&f->state, memory_order_relaxed) & WEFT_ST_BOXED;
     weft__word_complete(&f->state, final);
     weft__lstack_close_fire(&f->watchers, f, false);
     weft__lstack_close_fire(&f->listeners, f, true);
@@ -103,11 +173,21 @@ static void future_free(weft_future *f)
 {
     weft__lstack_discard(&f->watchers);
     weft__lstack_discard(&f->listeners);
-    if (f->result_dtor)
-        f->result_dtor(f->result);
-    if (f->error_dtor)
-        f->error_dtor(f->error);
-    weft__slab_retire(f->slab, f);
+    /* relaxed: the last reference's acquire [FU3] ordered every write. */
+    struct weft__outcome *o =
+        outcome_box(f, atomic_load_explicit(&f->state, memory_order_relaxed));
+    if (o != NULL) {
+        if (o->value_dtor)
+            o->value_dtor(o->value);
+        if (o->error_dtor)
+            o->error_dtor(o->error);
+        free(o);
+    }
+    struct weft__source *src = f->src;
+    if (src->slab != NULL)
+        weft__slab_retire(src->slab, src);
+    else
+        weft__source_put(src, 1); /* a batch's: the block goes with its last */
 }
 
 /* Debug builds (no NDEBUG) stop the process when a release, ref or wait
@@ -175,28 +255,32 @@ void weft_future_release(weft_future *f)
 /* ---- tasks ---- */
 
 /* The queued record is done with: a task that never started still owns its
- * argument (a started one freed it in start_and_run). The STARTED bit is
+ * argument (a started one freed it in weft__future_start_run). The STARTED bit is
  * final here: the caller made sure f is no longer pending. */
 static void dispose_task(weft_future *f, struct weft__worker *w)
 {
-    /* relaxed: the bit was set by a CAS this thread observed, or by a
-     * starter whose completion this thread acquired. */
-    if (f->arg_dtor && !(atomic_load_explicit(&f->state, memory_order_relaxed) & WEFT_ST_STARTED))
-        f->arg_dtor(f->arg);
+    weft__future_drop_arg(f);
     weft_future_release(f); /* the runtime's reference */
     if (w != NULL)
         weft__task_finished(w);
 }
 
-static void fail_claimed(weft_future *f, int status)
+void weft__future_drop_arg(weft_future *f)
+{
+    /* relaxed: the bit was set by a CAS this thread observed, or by a
+     * starter whose completion this thread acquired. */
+    weft_dtor arg_dtor = f->src->arg_dtor;
+    if (arg_dtor && !(atomic_load_explicit(&f->state, memory_order_relaxed) & WEFT_ST_STARTED))
+        arg_dtor(f->arg);
+}
+
+void weft__future_fail_claimed(weft_future *f, int status)
 {
     f->status = status;
     weft__future_complete(f, WEFT_FINISHED | WEFT_ST_FAILED);
 }
 
-/* Start f (PENDING -> RUNNING) and run it on w. False if it was cancelled,
- * claimed or started elsewhere. */
-static bool start_and_run(weft_future *f, struct weft__worker *w)
+bool weft__future_start_run(weft_future *f, struct weft__worker *w)
 {
     /* relaxed: the CAS validates; the task's inputs were published by the
      * queue (deque [DQ1] / wfcqueue) or by submit on this thread. */
@@ -215,36 +299,49 @@ static bool start_and_run(weft_future *f, struct weft__worker *w)
      * a waiter running f inline (weft__future_try_run) goes back to other
      * work, which f's waiters must not leapfrog into. */
     weft__leap_hint_set(&f->thief, w); /* waiters leapfrog onto w (wait.h) */
+    const struct weft__source *src = f->src;
     weft_future *outer = weft__ctx_swap(w, f);
     void *result = NULL;
-    int status = f->fn(&w->ctx, f->arg, &result);
+    int status = src->fn(&w->ctx, f->arg, &result);
     weft__ctx_swap(w, outer);
     if (status != 0)
         status = weft__task_status_of(status);
     /* The task is over: its argument goes now (the starter owns it). */
-    if (f->arg_dtor)
-        f->arg_dtor(f->arg);
-    f->result = result;
+    if (src->arg_dtor)
+        src->arg_dtor(f->arg);
+    /* relaxed: BOXED is only ever set by this thread, the task's. */
+    struct weft__outcome *o = outcome_box(f, atomic_load_explicit(&f->state, memory_order_relaxed));
+    if (o != NULL)
+        o->value = result;
+    else
+        f->result = result;
     f->status = status;
     /* STARTED stays set: dispose_task reads it after completion. */
     weft__future_complete(f, WEFT_FINISHED | WEFT_ST_STARTED | (status != 0 ? WEFT_ST_FAILED : 0));
     return true;
 }
 
+/* A single's future, from its queued record. */
+static inline weft_future *single_of(const struct weft__task *t)
+{
+    struct weft__source *src = weft_container_of(t, struct weft__source, task);
+    return (weft_future *)(src + 1);
+}
+
 static void future_run(struct weft__task *t, struct weft__worker *w)
 {
-    weft_future *f = weft_container_of(t, weft_future, task);
-    struct weft_pool *p = f->pool;
+    weft_future *f = single_of(t);
+    struct weft_pool *p = f->src->pool;
     /* acquire: pairs with the release store of broken in loop.c's
      * worker_start. */
     if (weft_unlikely(atomic_load_explicit(&p->broken, memory_order_acquire))) {
         if (weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING)))
-            fail_claimed(f, WEFT_EBROKEN);
+            weft__future_fail_claimed(f, WEFT_EBROKEN);
     } else if (weft_unlikely(weft__pool_cancelling(p))) {
         if (weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING)))
             cancel_claimed(f);
     } else {
-        start_and_run(f, w);
+        weft__future_start_run(f, w);
     }
     /* A canceller that claimed f may still be completing it (CLAIMED while
      * PENDING): the pool must not count f as finished before it is. A task
@@ -258,7 +355,7 @@ static void future_run(struct weft__task *t, struct weft__worker *w)
 
 bool weft__future_try_run(weft_future *f, struct weft__worker *w)
 {
-    struct weft_pool *p = f->pool;
+    struct weft_pool *p = f->src->pool;
     /* acquire: pairs with the release store of broken in loop.c's
      * worker_start. */
     if (p == NULL || p != w->pool || atomic_load_explicit(&p->broken, memory_order_acquire) ||
@@ -266,7 +363,7 @@ bool weft__future_try_run(weft_future *f, struct weft__worker *w)
         return false;
     struct weft__frame saved;
     weft__frame_enter(w, &saved);
-    bool ran = start_and_run(f, w);
+    bool ran = weft__future_start_run(f, w);
     weft__frame_leave(w, &saved);
     return ran;
 }
@@ -281,14 +378,14 @@ static bool run_awaited(void *arg, struct weft__worker *w)
  * future_run decides with its own CAS. */
 static bool future_settled(const struct weft__task *t)
 {
-    const weft_future *f = weft_container_of(t, weft_future, task);
-    uint32_t s = atomic_load_explicit(&((weft_future *)f)->state, memory_order_relaxed);
+    weft_future *f = single_of(t);
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
     return (s & WEFT_ST_PHASE) != WEFT_PENDING;
 }
 
 static void future_drop(struct weft__task *t)
 {
-    weft_future *f = weft_container_of(t, weft_future, task);
+    weft_future *f = single_of(t);
     if (weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING)))
         cancel_claimed(f);
     /* As in future_run: a concurrent canceller's outcome must be visible
@@ -312,14 +409,15 @@ int weft_submit(weft_pool *pool, weft_fn fn, void *arg, weft_dtor arg_dtor, weft
             arg_dtor(arg);
         return WEFT_ENOMEM;
     }
-    f->fn = fn;
+    struct weft__source *src = f->src;
+    src->fn = fn;
+    src->arg_dtor = arg_dtor;
     f->arg = arg;
-    f->arg_dtor = arg_dtor;
-    int rc = weft__pool_accept(pool, &f->task);
+    int rc = weft__pool_accept(pool, &src->task);
     if (rc != WEFT_OK) {
         if (arg_dtor)
             arg_dtor(arg);
-        weft__slab_free(f->slab, f);
+        weft__slab_free(src->slab, src);
         return rc;
     }
     if (out)
@@ -361,7 +459,7 @@ static bool future_stranded(const weft_future *f)
 
 bool weft__future_inherited(const weft_future *f)
 {
-    return f->pool != NULL && f->forks != weft__fork_count();
+    return f->src->pool != NULL && f->src->forks != weft__fork_count();
 }
 
 int weft__future_wait(weft_future *f, const struct timespec *deadline)
@@ -370,7 +468,7 @@ int weft__future_wait(weft_future *f, const struct timespec *deadline)
         return WEFT_EBROKEN;
     /* A promise has no task to run; a timed wait runs none (it would
      * stretch its deadline by the task's length): both only block. */
-    if (f->pool == NULL)
+    if (f->src->pool == NULL)
         return weft__word_wait(&f->state, deadline);
     struct weft__help h = {.runner = {.run = run_awaited, .arg = f},
                            .leap = weft__future_leap(f)};
@@ -404,11 +502,11 @@ int weft_future_wait_until(weft_future *f, const struct timespec *deadline)
 
 /* f (finished with state s, nonzero status) failed in the library, not in
  * its task: a task future that finished without its function ever starting
- * was failed by the pool (fail_claimed: WEFT_EBROKEN). Promises (no pool)
+ * was failed by the pool (weft__future_fail_claimed: WEFT_EBROKEN). Promises (no pool)
  * fail only through weft_promise_set_error, a user's status. */
 static bool library_failure(const weft_future *f, uint32_t s)
 {
-    return f->pool != NULL && !(s & WEFT_ST_STARTED);
+    return f->src->pool != NULL && !(s & WEFT_ST_STARTED);
 }
 
 int weft_future_result(weft_future *f, int64_t timeout_ns, void **value)
@@ -421,16 +519,20 @@ int weft_future_result(weft_future *f, int64_t timeout_ns, void **value)
         return WEFT_ECANCELED;
     if (f->status != 0)
         return library_failure(f, s) ? f->status : weft__task_failed(f->status);
-    if (value)
-        *value = f->result;
+    if (value) {
+        const struct weft__outcome *o = outcome_box(f, s);
+        *value = o != NULL ? o->value : f->result;
+    }
     return WEFT_OK;
 }
 
 void *weft_future_error(const weft_future *f)
 {
-    if (f == NULL || (load_state(f) & WEFT_ST_PHASE) != WEFT_FINISHED)
+    if (f == NULL)
         return NULL;
-    return f->error;
+    uint32_t s = load_state(f);
+    const struct weft__outcome *o = outcome_box(f, s);
+    return (s & WEFT_ST_PHASE) == WEFT_FINISHED && o != NULL ? o->error : NULL;
 }
 
 int weft_future_task_status(const weft_future *f)

@@ -23,27 +23,50 @@
 #define WEFT_ST_FAILED 16u     /* finished with a nonzero status */
 #define WEFT_ST_CLAIMED 32u    /* a completer owns the outcome fields */
 #define WEFT_ST_STARTED 64u    /* the task function was started (runs once) */
+#define WEFT_ST_BOXED 128u     /* result points to a weft__outcome (below) */
 
+/* What the futures of one submission share (64 bytes): a single
+ * weft_submit, a promise, or a bulk batch of n futures (batch.c). A
+ * single's or promise's source and future share one slab block; a batch's
+ * source heads one block with its n futures right after it. */
+struct weft__source {
+    struct weft__task task;   /* singles: the queued record; batches: the whole batch's */
+    struct weft_pool *pool;   /* NULL for promises */
+    weft_fn fn;
+    weft_dtor arg_dtor;       /* run once per future's argument */
+    struct weft__slab *slab;  /* the slab block's (singles, promises), else NULL */
+    uint32_t forks;           /* the pool's fork count (fork.h), kept so that
+                               * waits never read the pool, which may be gone */
+    uint32_t n;               /* futures in the block */
+    /* Batches: futures whose handles are held, plus the runtime's parts
+     * still running or queued; the block is freed when it reaches 0. */
+    _Atomic uint64_t live;
+};
+
+/* A future: 64 bytes, whatever made it. Only the state word, the listener
+ * stacks and refs are shared; the rest is written by the one completer
+ * ([FU1]) or before the future is shared. The rarer parts of an outcome
+ * (an error object, destructors) live in a box allocated when a task or
+ * promise sets them, flagged by WEFT_ST_BOXED. */
 struct weft_future {
-    struct weft__task task;      /* queued record (tasks only): independent */
-    struct weft__slab *slab;     /* where the record's memory came from (slab.h) */
     _Atomic uint32_t state;      /* futex word, see WEFT_ST_* */
-    _Atomic uint32_t refs;       /* handles + the runtime's reference */
+    _Atomic uint32_t refs;       /* handles (+ a single's runtime reference) */
     _Atomic uintptr_t listeners; /* callbacks (listeners.h) */
     _Atomic uintptr_t watchers;  /* wait-set links: same, prunable */
-    struct weft_pool *pool;      /* NULL for promises */
     weft__leap_hint thief;       /* the worker running the task, for waits */
-    weft_fn fn;
+    void *result;                /* the value, or (WEFT_ST_BOXED) its box */
+    int status;
+    uint32_t index;              /* position in its source's block */
+    struct weft__source *src;
     void *arg;
-    weft_dtor arg_dtor;
-    /* Outcome: written by the one completer before the release exchange. */
-    void *result;
-    weft_dtor result_dtor;
+};
+
+/* The boxed part of an outcome. */
+struct weft__outcome {
+    void *value;
+    weft_dtor value_dtor;
     void *error;
     weft_dtor error_dtor;
-    int status;
-    uint32_t forks; /* the pool's fork count (fork.h), kept so that waits
-                     * never read the pool, which may be gone by then */
 };
 
 #define WEFT__ALLOW(phase) (1u << (phase))
@@ -55,9 +78,31 @@ static inline uint32_t weft__future_state(const weft_future *f)
     return weft__word_load(&((weft_future *)f)->state);
 }
 
-/* A new future of pool (NULL: a promise) with refs references, or NULL
- * when memory is short. Not shared yet. */
+/* A new future of pool (NULL: a promise) with refs references and a
+ * source of its own (a single), or NULL when memory is short. Not shared
+ * yet. */
 weft_future *weft__future_new(struct weft_pool *pool, uint32_t refs);
+/* Set up src for n futures of pool (live = n) and future f as the
+ * index-th of src with refs references. Neither is shared yet. */
+void weft__source_init(struct weft__source *src, struct weft_pool *pool, uint32_t n);
+void weft__future_init(weft_future *f, struct weft__source *src, uint32_t index, uint32_t refs);
+/* Drop k of a batch block's live counts; the last frees the block. Any
+ * thread. */
+void weft__source_put(struct weft__source *src, uint64_t k);
+/* The outcome's box of f, made on first use (calloc): for the owner of the
+ * outcome only (the running task, or the claimed completer). NULL when
+ * memory is short. */
+struct weft__outcome *weft__future_box(weft_future *f);
+/* Give f the box o (f has none yet; the outcome's owner only). */
+void weft__future_set_box(weft_future *f, struct weft__outcome *o);
+/* Start f (PENDING -> RUNNING) and run its task on w, then complete it.
+ * False if it was cancelled, claimed or started elsewhere. Owner of w. */
+bool weft__future_start_run(weft_future *f, struct weft__worker *w);
+/* Complete a claimed f as failed by the library with status. */
+void weft__future_fail_claimed(weft_future *f, int status);
+/* Run f's argument destructor if f's task never started (f is done or
+ * claimed, so that cannot change). */
+void weft__future_drop_arg(weft_future *f);
 /* Win the right to complete a not-yet-done future whose phase is in
  * allow_mask (WEFT__ALLOW bits). */
 bool weft__future_claim(weft_future *f, uint32_t allow_mask);

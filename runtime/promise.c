@@ -1,6 +1,8 @@
 /* Promises: futures with no task, completed by the program (weft.h). They
  * use the future's state word and its claim-then-complete protocol
  * (future.c [FU1]). */
+#include <stdlib.h>
+
 #include "future.h"
 #include "scheduler.h"
 
@@ -17,7 +19,7 @@ int weft_promise_create(weft_future **out)
 
 int weft_promise_set_running(weft_future *f)
 {
-    if (f == NULL || f->pool != NULL)
+    if (f == NULL || f->src->pool != NULL)
         return WEFT_EINVAL;
     /* relaxed: the CAS validates; starting publishes nothing. */
     uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
@@ -38,24 +40,31 @@ int weft_promise_set_running(weft_future *f)
 static int promise_complete(weft_future *f, int status, void *value, weft_dtor value_dtor,
                             void *error, weft_dtor error_dtor)
 {
-    if (f == NULL || f->pool != NULL) {
+    int rc = WEFT_OK;
+    struct weft__outcome *o = NULL;
+    if (f == NULL || f->src->pool != NULL)
+        rc = WEFT_EINVAL;
+    /* A value destructor or an error needs the outcome's box: made before
+     * the claim, so that no memory leaves a claimed promise unfinished. */
+    else if ((value_dtor || error || error_dtor) && (o = calloc(1, sizeof(*o))) == NULL)
+        rc = WEFT_ENOMEM;
+    else if (!weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING) | WEFT__ALLOW(WEFT_RUNNING)))
+        rc = WEFT_EALREADY;
+    if (rc != WEFT_OK) {
+        free(o);
         if (value_dtor)
             value_dtor(value);
         if (error_dtor)
             error_dtor(error);
-        return WEFT_EINVAL;
+        return rc;
     }
-    if (!weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING) | WEFT__ALLOW(WEFT_RUNNING))) {
-        if (value_dtor)
-            value_dtor(value);
-        if (error_dtor)
-            error_dtor(error);
-        return WEFT_EALREADY;
+    if (o != NULL) {
+        *o = (struct weft__outcome){
+            .value = value, .value_dtor = value_dtor, .error = error, .error_dtor = error_dtor};
+        weft__future_set_box(f, o);
+    } else {
+        f->result = value;
     }
-    f->result = value;
-    f->result_dtor = value_dtor;
-    f->error = error;
-    f->error_dtor = error_dtor;
     f->status = status;
     /* Keep the future alive across callbacks even if one releases it. */
     weft_future_ref(f);
