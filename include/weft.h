@@ -268,6 +268,40 @@ WEFT_API int weft_pool_stats(const weft_pool *pool, weft_worker_stats *out, size
 WEFT_API int weft_submit(weft_pool *pool, weft_fn fn, void *arg, weft_dtor arg_dtor,
                          weft_future **out);
 
+/* Submit n tasks with one call: future i runs fn(ctx, args[i], &result).
+ * The n futures are made as one block (64 bytes each) and enter the pool
+ * as one queued task, which runs them in index order and hands halves of
+ * what is left to idle workers that ask (as a parallel loop's range is
+ * split), so the pool gets no queue push per task. Every future operation
+ * works on each of them as on weft_submit's: result with timeout, wait,
+ * cancel (one that has not started never runs), request_cancel,
+ * done-callbacks, wait sets, as_completed.
+ * Threads:   any thread, as weft_submit.
+ * Ownership: futures[0..n) (if futures is not NULL) receive one new
+ *            reference each: release them one by one (weft_future_release)
+ *            or together (weft_futures_release); the block is freed with
+ *            the last. futures == NULL submits detached. args is read
+ *            during the call only. arg_dtor, if set, runs exactly once per
+ *            argument, as for weft_submit (also for all n when this call
+ *            fails).
+ * Blocking:  never (wakes at most one sleeping worker).
+ * Returns:   WEFT_OK (n == 0 makes nothing); WEFT_EINVAL (pool or fn NULL,
+ *            args NULL with n > 0, n above UINT32_MAX); WEFT_ESHUTDOWN;
+ *            WEFT_EBROKEN; WEFT_ENOMEM. */
+WEFT_API int weft_submit_bulk(weft_pool *pool, weft_fn fn, void *const *args, size_t n,
+                              weft_dtor arg_dtor, weft_future **futures);
+
+/* weft_submit_bulk over an index range: future i - begin runs
+ * fn(ctx, (void *)(uintptr_t)i, &result) for i in [begin, end).
+ * Returns as weft_submit_bulk; WEFT_EINVAL also for end < begin. */
+WEFT_API int weft_submit_range(weft_pool *pool, weft_fn fn, size_t begin, size_t end,
+                               weft_future **futures);
+
+/* Release fs[0..n) (NULL entries are skipped), as weft_future_release on
+ * each; consecutive futures of one bulk call give their block's count back
+ * together. Any thread. */
+WEFT_API void weft_futures_release(weft_future *const *fs, size_t n);
+
 typedef enum weft_state {
     WEFT_PENDING = 0,
     WEFT_RUNNING = 1,

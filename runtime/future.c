@@ -169,7 +169,10 @@ static void cancel_claimed(weft_future *f)
 
 /* ---- references ---- */
 
-static void future_free(weft_future *f)
+/* f's last reference went: free its parts. Returns the block unit a bulk
+ * future gives back (1), which the caller puts; a single's or promise's
+ * block is freed here (0). */
+static uint64_t future_free_parts(weft_future *f)
 {
     weft__lstack_discard(&f->watchers);
     weft__lstack_discard(&f->listeners);
@@ -184,10 +187,17 @@ static void future_free(weft_future *f)
         free(o);
     }
     struct weft__source *src = f->src;
-    if (src->slab != NULL)
-        weft__slab_retire(src->slab, src);
-    else
-        weft__source_put(src, 1); /* a batch's: the block goes with its last */
+    if (src->slab == NULL)
+        return 1; /* a bulk block's: it goes with its last unit */
+    weft__slab_retire(src->slab, src);
+    return 0;
+}
+
+static void future_free(weft_future *f)
+{
+    struct weft__source *src = f->src;
+    if (future_free_parts(f))
+        weft__source_put(src, 1);
 }
 
 /* Debug builds (no NDEBUG) stop the process when a release, ref or wait
@@ -229,41 +239,67 @@ weft_future *weft_future_ref(weft_future *f)
     return f;
 }
 
+/* Drop one reference; true if it was the last (then f is the caller's to
+ * free). */
+static bool unref(weft_future *f)
+{
+#ifdef WEFT_TSAN
+    /* [FU3] TSan does not model fences: acq_rel on the decrement instead. */
+    uint32_t old = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel);
+    CHECK_OLD_REFS(old, "weft_future_release");
+    return old == 1;
+#else
+    /* [FU3] release: our uses of f happen before the free. */
+    uint32_t old = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_release);
+    CHECK_OLD_REFS(old, "weft_future_release");
+    if (old != 1)
+        return false;
+    /* [FU3] acquire fence: pairs with every other holder's release. */
+    atomic_thread_fence(memory_order_acquire);
+    return true;
+#endif
+}
+
 void weft_future_release(weft_future *f)
 {
     if (f == NULL)
         return;
     WEFT__CHECK_HELD(f, "weft_future_release");
-#ifdef WEFT_TSAN
-    /* [FU3] TSan does not model fences: acq_rel on the decrement instead. */
-    uint32_t old = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel);
-    CHECK_OLD_REFS(old, "weft_future_release");
-    if (old == 1)
+    if (unref(f))
         future_free(f);
-#else
-    /* [FU3] release: our uses of f happen before the free. */
-    uint32_t old = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_release);
-    CHECK_OLD_REFS(old, "weft_future_release");
-    if (old == 1) {
-        /* [FU3] acquire fence: pairs with every other holder's release. */
-        atomic_thread_fence(memory_order_acquire);
-        future_free(f);
+}
+
+uint64_t weft__future_unref(weft_future *f)
+{
+    return unref(f) ? future_free_parts(f) : 0;
+}
+
+void weft_futures_release(weft_future *const *fs, size_t n)
+{
+    if (fs == NULL)
+        return;
+    /* Consecutive futures of one bulk block give their units back with
+     * one RMW on the block's count. */
+    struct weft__source *src = NULL;
+    uint64_t units = 0;
+    for (size_t i = 0; i < n; i++) {
+        weft_future *f = fs[i];
+        if (f == NULL)
+            continue;
+        WEFT__CHECK_HELD(f, "weft_futures_release");
+        if (f->src != src) {
+            if (units)
+                weft__source_put(src, units);
+            src = f->src;
+            units = 0;
+        }
+        units += weft__future_unref(f);
     }
-#endif
+    if (units)
+        weft__source_put(src, units);
 }
 
 /* ---- tasks ---- */
-
-/* The queued record is done with: a task that never started still owns its
- * argument (a started one freed it in weft__future_start_run). The STARTED bit is
- * final here: the caller made sure f is no longer pending. */
-static void dispose_task(weft_future *f, struct weft__worker *w)
-{
-    weft__future_drop_arg(f);
-    weft_future_release(f); /* the runtime's reference */
-    if (w != NULL)
-        weft__task_finished(w);
-}
 
 void weft__future_drop_arg(weft_future *f)
 {
@@ -316,7 +352,7 @@ bool weft__future_start_run(weft_future *f, struct weft__worker *w)
     else
         f->result = result;
     f->status = status;
-    /* STARTED stays set: dispose_task reads it after completion. */
+    /* STARTED stays set: weft__future_drop_arg reads it after completion. */
     weft__future_complete(f, WEFT_FINISHED | WEFT_ST_STARTED | (status != 0 ? WEFT_ST_FAILED : 0));
     return true;
 }
@@ -328,9 +364,22 @@ static inline weft_future *single_of(const struct weft__task *t)
     return (weft_future *)(src + 1);
 }
 
-static void future_run(struct weft__task *t, struct weft__worker *w)
+/* The queue is done with f: a canceller that claimed f may still be
+ * completing it (CLAIMED while PENDING), and the pool must not count f as
+ * finished before it is. A task RUNNING here is run by a waiting worker
+ * (run_awaited), maybe this one further down the stack: never wait for
+ * that. Then a task that never started gives up its argument (a started
+ * one freed it in weft__future_start_run). */
+static void settle_queued(weft_future *f)
 {
-    weft_future *f = single_of(t);
+    uint32_t s = load_state(f);
+    if ((s & WEFT_ST_CLAIMED) && (s & WEFT_ST_PHASE) == WEFT_PENDING)
+        weft__word_wait(&f->state, NULL);
+    weft__future_drop_arg(f);
+}
+
+void weft__future_run_queued(weft_future *f, struct weft__worker *w)
+{
     struct weft_pool *p = f->src->pool;
     /* acquire: pairs with the release store of broken in loop.c's
      * worker_start. */
@@ -343,14 +392,22 @@ static void future_run(struct weft__task *t, struct weft__worker *w)
     } else {
         weft__future_start_run(f, w);
     }
-    /* A canceller that claimed f may still be completing it (CLAIMED while
-     * PENDING): the pool must not count f as finished before it is. A task
-     * RUNNING here is run by a waiting worker (run_awaited), maybe this one
-     * further down the stack: never wait for that. */
-    uint32_t s = load_state(f);
-    if ((s & WEFT_ST_CLAIMED) && (s & WEFT_ST_PHASE) == WEFT_PENDING)
-        weft__word_wait(&f->state, NULL);
-    dispose_task(f, w);
+    settle_queued(f);
+}
+
+void weft__future_cancel_queued(weft_future *f)
+{
+    if (weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING)))
+        cancel_claimed(f);
+    settle_queued(f);
+}
+
+static void future_run(struct weft__task *t, struct weft__worker *w)
+{
+    weft_future *f = single_of(t);
+    weft__future_run_queued(f, w);
+    weft_future_release(f); /* the runtime's reference */
+    weft__task_finished(w);
 }
 
 bool weft__future_try_run(weft_future *f, struct weft__worker *w)
@@ -383,17 +440,12 @@ static bool future_settled(const struct weft__task *t)
     return (s & WEFT_ST_PHASE) != WEFT_PENDING;
 }
 
-static void future_drop(struct weft__task *t)
+static uint64_t future_drop(struct weft__task *t)
 {
     weft_future *f = single_of(t);
-    if (weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING)))
-        cancel_claimed(f);
-    /* As in future_run: a concurrent canceller's outcome must be visible
-     * before the pool counts the task finished. */
-    uint32_t s = load_state(f);
-    if ((s & WEFT_ST_CLAIMED) && (s & WEFT_ST_PHASE) == WEFT_PENDING)
-        weft__word_wait(&f->state, NULL);
-    dispose_task(f, NULL);
+    weft__future_cancel_queued(f);
+    weft_future_release(f); /* the runtime's reference */
+    return 1;
 }
 
 int weft_submit(weft_pool *pool, weft_fn fn, void *arg, weft_dtor arg_dtor, weft_future **out)

@@ -89,6 +89,10 @@ void weft__future_init(weft_future *f, struct weft__source *src, uint32_t index,
 /* Drop k of a batch block's live counts; the last frees the block. Any
  * thread. */
 void weft__source_put(struct weft__source *src, uint64_t k);
+/* Drop one reference of f, freeing its parts if it was the last; returns
+ * the block units the caller must give back with weft__source_put (1 for
+ * the last reference of a bulk future, else 0). */
+uint64_t weft__future_unref(weft_future *f);
 /* The outcome's box of f, made on first use (calloc): for the owner of the
  * outcome only (the running task, or the claimed completer). NULL when
  * memory is short. */
@@ -98,6 +102,13 @@ void weft__future_set_box(weft_future *f, struct weft__outcome *o);
 /* Start f (PENDING -> RUNNING) and run its task on w, then complete it.
  * False if it was cancelled, claimed or started elsewhere. Owner of w. */
 bool weft__future_start_run(weft_future *f, struct weft__worker *w);
+/* A queue's worker w runs f's task (or, when the pool is broken or
+ * cancelling, fails or cancels it), waits out a canceller completing it,
+ * and frees the argument of a task that never started. */
+void weft__future_run_queued(weft_future *f, struct weft__worker *w);
+/* Cancel queued f unless it started or was done, and settle it as
+ * weft__future_run_queued does. Any thread. */
+void weft__future_cancel_queued(weft_future *f);
 /* Complete a claimed f as failed by the library with status. */
 void weft__future_fail_claimed(weft_future *f, int status);
 /* Run f's argument destructor if f's task never started (f is done or

@@ -316,35 +316,49 @@ static int part_task(weft_ctx *ctx, void *arg, void **result)
     return 0;
 }
 
-/* Call s's function on w; a kept outcome makes the batch dirty. */
-static void member_call(struct weft__worker *w, struct weft__slot *s, _Atomic bool *dirty)
+/* A batch child to call, and its batch's flag. */
+struct member {
+    struct weft__slot *s;
+    _Atomic bool *dirty;
+};
+
+/* Call the child's function on w; a kept outcome makes the batch dirty. */
+static void member_call(struct weft__worker *w, void *arg)
 {
-    if (weft__slot_call(w, s))
-        atomic_store_explicit(dirty, true, memory_order_relaxed);
+    struct member *m = arg;
+    if (weft__slot_call(w, m->s))
+        atomic_store_explicit(m->dirty, true, memory_order_relaxed);
+}
+
+void weft__run_marked(struct weft__worker *w, void (*call)(struct weft__worker *w, void *arg),
+                      void *arg)
+{
+    struct weft__lazy *l = &w->ctx.lazy;
+    struct weft__slot *m = l->top;
+    if (weft_unlikely(m >= l->end)) {
+        call(w, arg); /* no room for a mark: in the caller's frame */
+        return;
+    }
+    weft__slot_mark(w, m);
+    l->top = m + 1;
+    call(w, arg);
+    weft__slot_unmark(w, m);
+    m->ops = NULL;
+    weft__lazy_pop(l, m); /* publication may have moved split over the mark */
 }
 
 /* Run child s of a batch as a frame of its own: a mark on w's stack (a
  * wait in it must not run the batch's other parts, its siblings). */
 static void run_member(struct weft__worker *w, struct weft__slot *s, _Atomic bool *dirty)
 {
-    struct weft__lazy *l = &w->ctx.lazy;
     if (s->ops != NULL && s->ops != w->pool->batch_ops) {
         /* An exposed child or a failed spawn in the stretch: its sync
          * must see it, so the batch cannot be popped at once. */
         atomic_store_explicit(dirty, true, memory_order_relaxed);
         return;
     }
-    struct weft__slot *m = l->top;
-    if (weft_unlikely(m >= l->end)) {
-        member_call(w, s, dirty); /* no room for a mark: in the runner's frame */
-        return;
-    }
-    weft__slot_mark(w, m);
-    l->top = m + 1;
-    member_call(w, s, dirty);
-    weft__slot_unmark(w, m);
-    m->ops = NULL;
-    weft__lazy_pop(l, m); /* publication may have moved split over the mark */
+    struct member m = {.s = s, .dirty = dirty};
+    weft__run_marked(w, member_call, &m);
 }
 
 /* Parts a range can hand out before its own children are done: each

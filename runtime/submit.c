@@ -39,6 +39,27 @@
 #define FLUSH_BATCH 256
 #define ADMIT_BATCH 64
 
+/* The pool can take no work at all: broken, or inherited through fork(). */
+static bool admit_broken(struct weft_pool *p)
+{
+    /* acquire: pairs with the release store of broken in loop.c's
+     * worker_start. */
+    return weft_unlikely(atomic_load_explicit(&p->broken, memory_order_acquire)) ||
+           weft__pool_inherited(p);
+}
+
+/* Admission of n counts with one RMW on life, on any thread. */
+static int admit_shared(struct weft_pool *p, uint64_t n)
+{
+    /* [PL1] relaxed RMW: see the Ordering block. */
+    uint64_t old = atomic_fetch_add_explicit(&p->life, n * WEFT_LIFE_ONE, memory_order_relaxed);
+    if (weft_unlikely(old & WEFT_LIFE_STOP)) {
+        weft__life_sub(p, n);
+        return WEFT_ESHUTDOWN;
+    }
+    return WEFT_OK;
+}
+
 /* Admission on a worker of p [PL4]. */
 static int admit_local(struct weft__worker *w)
 {
@@ -47,43 +68,40 @@ static int admit_local(struct weft__worker *w)
     if (weft_unlikely(atomic_load_explicit(&p->life, memory_order_relaxed) & WEFT_LIFE_STOP))
         return WEFT_ESHUTDOWN;
     if (weft_unlikely(w->credit == 0)) {
-        /* [PL1] relaxed RMW, as an external admission, for a batch. */
-        uint64_t old = atomic_fetch_add_explicit(&p->life, ADMIT_BATCH * WEFT_LIFE_ONE,
-                                                 memory_order_relaxed);
-        if (old & WEFT_LIFE_STOP) {
-            weft__life_sub(p, ADMIT_BATCH);
+        /* As an external admission, for a batch of counts. */
+        if (admit_shared(p, ADMIT_BATCH) != WEFT_OK)
             return WEFT_ESHUTDOWN;
-        }
         w->credit = ADMIT_BATCH;
     }
     w->credit--;
     return WEFT_OK;
 }
 
+int weft__pool_admit_n(struct weft_pool *p, uint64_t n)
+{
+    return admit_broken(p) ? WEFT_EBROKEN : admit_shared(p, n);
+}
+
 int weft__pool_admit(struct weft_pool *p)
 {
-    /* acquire: pairs with the release store of broken in loop.c's
-     * worker_start. */
-    if (weft_unlikely(atomic_load_explicit(&p->broken, memory_order_acquire)) ||
-        weft__pool_inherited(p))
+    if (admit_broken(p))
         return WEFT_EBROKEN;
     struct weft__worker *w = weft__self;
     if (w != NULL && w->pool == p)
         return admit_local(w);
-    /* [PL1] relaxed RMW: see the Ordering block. */
-    uint64_t old = atomic_fetch_add_explicit(&p->life, WEFT_LIFE_ONE, memory_order_relaxed);
-    if (weft_unlikely(old & WEFT_LIFE_STOP)) {
-        weft__life_sub(p, 1);
-        return WEFT_ESHUTDOWN;
-    }
-    return WEFT_OK;
+    return admit_shared(p, 1);
 }
 
 int weft__pool_accept(struct weft_pool *p, struct weft__task *t)
 {
     int rc = weft__pool_admit(p);
-    if (rc != WEFT_OK)
-        return rc;
+    if (rc == WEFT_OK)
+        weft__pool_queue(p, t);
+    return rc;
+}
+
+void weft__pool_queue(struct weft_pool *p, struct weft__task *t)
+{
     struct weft__worker *w = weft__self;
     if (w != NULL && w->pool == p) {
         weft__push_local(w, t, WEFT_DQ_INDEPENDENT);
@@ -92,7 +110,6 @@ int weft__pool_accept(struct weft_pool *p, struct weft__task *t)
         weft__inject_push(&p->inj, t);
         weft__notify(p);
     }
-    return WEFT_OK;
 }
 
 void weft__push_local(struct weft__worker *w, struct weft__task *t, unsigned flags)
@@ -164,10 +181,8 @@ void weft__pool_cancel_queued(struct weft_pool *p)
      * the tasks put back need a notify like any enqueue. */
     weft__notify(p);
     struct weft__task *t;
-    while ((t = weft__inject_pop_private(&drop)) != NULL) {
-        t->ops->drop(t);
-        weft__life_sub(p, 1);
-    }
+    while ((t = weft__inject_pop_private(&drop)) != NULL)
+        weft__life_sub(p, t->ops->drop(t));
 }
 
 void weft__pool_set_drained(struct weft_pool *p)

@@ -10,11 +10,16 @@
  * shutdown then waits for its weft__life_sub. Returns WEFT_OK,
  * WEFT_ESHUTDOWN, WEFT_EBROKEN. Any thread. */
 int weft__pool_admit(struct weft_pool *p);
+/* Count n units at once (a bulk batch), with one RMW on life whatever the
+ * thread. Returns as weft__pool_admit. */
+int weft__pool_admit_n(struct weft_pool *p, uint64_t n);
 /* Accept an independent task (a future's, or a root job that only goes
  * to the injection queue): counts it in life and queues it (a worker
  * of p: its own deque; otherwise: the injection queue, which starts tasks
  * in the order they were queued). Returns as weft__pool_admit. */
 int weft__pool_accept(struct weft_pool *p, struct weft__task *t);
+/* The queueing half of weft__pool_accept, for a task already admitted. */
+void weft__pool_queue(struct weft_pool *p, struct weft__task *t);
 /* Push t on w's own deque (flags: 0, or WEFT_DQ_INDEPENDENT) and wake an
  * idle worker if none is searching. If the deque cannot grow, t goes
  * through the injection queue instead. Owner only. */

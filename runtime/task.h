@@ -28,9 +28,10 @@ struct weft__task_ops {
     void (*run)(struct weft__task *t, struct weft__worker *w);
     /* Independent tasks that shutdown may cancel (futures), else NULL.
      * Cancel and dispose of a queued task that no worker will run
-     * (shutdown with cancel), on any thread. The caller accounts for it in
-     * the pool's count of accepted tasks. */
-    void (*drop)(struct weft__task *t);
+     * (shutdown with cancel), on any thread. Returns how many accepted
+     * tasks it stood for (a bulk batch: all of its futures), which the
+     * caller subtracts from the pool's count. */
+    uint64_t (*drop)(struct weft__task *t);
     /* Set for every independent task (it is what marks a task so), NULL
      * for dependent ones. Says, without side effects and
      * from any thread, that t no longer needs running: its handle already

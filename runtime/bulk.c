@@ -1,0 +1,192 @@
+/* Bulk submission (weft.h's weft_submit_bulk and weft_submit_range): n
+ * futures made by one call, in one block, that enter the pool as one
+ * queued task.
+ *
+ * The block is a source record (future.h) followed by the n 64-byte
+ * futures; its live count holds one unit per future whose handle is held
+ * and one for the runtime, which the queued task gives back once every
+ * future of the block was run or cancelled. So running a future writes
+ * only that future's own line (its state word, result and status) and
+ * takes no reference: completing one costs its state word's claim and
+ * completion and nothing shared.
+ *
+ * The queued task runs the futures in index order. Before it starts the
+ * first half of a range it spawns the second half as a private child
+ * (weft.h's fork/join), and takes it back once the first half is done:
+ * nobody asks, and the whole block runs on one worker for a spawn and a
+ * take-back per split; a thief asks, and the owner's spawn stack hands it
+ * the biggest half left, as a parallel loop's range is split. Each future
+ * runs as a frame of its own (group.h, weft__run_marked): a wait in it
+ * must not run the halves its runner spawned, which may wait for it.
+ *
+ * A future of the block behaves as any other: a waiter may run it inline
+ * before the runner reaches it (the runner's claim then fails and it
+ * goes on), a cancel before it started means it never runs, and shutdown
+ * with cancel drops a block still queued as a whole. The pool counts every
+ * future as an accepted task ([PL1] in submit.c) and the runner gives the
+ * counts back through its worker's credit. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "future.h"
+#include "group.h"
+#include "scheduler.h"
+
+/* Futures one call may make: the index fits a future's 32-bit field. */
+#define BULK_MAX ((size_t)UINT32_MAX)
+
+static const struct weft__task_ops bulk_ops;
+
+static inline weft_future *bulk_future(struct weft__source *src, uint32_t i)
+{
+    return (weft_future *)(src + 1) + i;
+}
+
+static void run_one(struct weft__worker *w, void *arg)
+{
+    weft__future_run_queued(arg, w);
+}
+
+/* Run future i of src as a frame of its own, count it finished, and drop
+ * the runtime's reference: returns the block unit to give back (its
+ * handles were released already). */
+static uint64_t run_future(struct weft__worker *w, struct weft__source *src, uint32_t i)
+{
+    weft_future *f = bulk_future(src, i);
+    weft__run_marked(w, run_one, f);
+    weft__task_finished(w);
+    return weft__future_unref(f);
+}
+
+/* A half of a range, handed to a spawn. */
+struct half {
+    struct weft__source *src;
+    uint32_t lo, hi;
+};
+
+static void run_range(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint32_t hi);
+
+static int half_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)result;
+    struct half *h = arg;
+    run_range(ctx, h->src, h->lo, h->hi);
+    return 0;
+}
+
+/* Run the futures [lo, hi) of src on ctx's worker, in index order, the
+ * second half of each split offered to thieves while the first runs. */
+static void run_range(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint32_t hi)
+{
+    struct weft__worker *w = ctx->worker;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        struct half h = {.src = src, .lo = mid, .hi = hi};
+        weft_group g;
+        weft_group_init(&g, ctx);
+        if (weft_spawn(&g, half_task, &h, NULL) != WEFT_OK) {
+            /* No room to spawn (the stack is full): run it all here. */
+            (void)weft_sync(&g);
+            break;
+        }
+        run_range(ctx, src, lo, mid);
+        if (weft_sync_take(&g, NULL) <= 0)
+            return; /* a thief ran the second half (half_task fails never) */
+        lo = mid;   /* taken back: go on with it here */
+    }
+    uint64_t units = 0;
+    for (; lo < hi; lo++)
+        units += run_future(w, src, lo);
+    if (units)
+        weft__source_put(src, units);
+}
+
+static void bulk_run(struct weft__task *t, struct weft__worker *w)
+{
+    struct weft__source *src = weft_container_of(t, struct weft__source, task);
+    run_range(&w->ctx, src, 0, src->n);
+    weft__source_put(src, 1); /* the queued task's unit */
+}
+
+static uint64_t bulk_drop(struct weft__task *t)
+{
+    struct weft__source *src = weft_container_of(t, struct weft__source, task);
+    uint32_t n = src->n;
+    uint64_t units = 1; /* the runtime's */
+    for (uint32_t i = 0; i < n; i++) {
+        weft__future_cancel_queued(bulk_future(src, i));
+        units += weft__future_unref(bulk_future(src, i));
+    }
+    weft__source_put(src, units);
+    return n;
+}
+
+static const struct weft__task_ops bulk_ops = {.run = bulk_run, .drop = bulk_drop};
+
+/* Make and queue a block of n futures of fn; args[i] (args non-NULL) or
+ * first + i is future i's argument. */
+static int submit_block(weft_pool *pool, weft_fn fn, void *const *args, size_t first, size_t n,
+                        weft_dtor arg_dtor, weft_future **futures)
+{
+    size_t bytes = (n + 1) * sizeof(weft_future);
+    struct weft__source *src = aligned_alloc(sizeof(weft_future), bytes);
+    if (src == NULL)
+        return WEFT_ENOMEM;
+    weft__source_init(src, pool, (uint32_t)n);
+    src->task.ops = &bulk_ops;
+    src->fn = fn;
+    src->arg_dtor = arg_dtor;
+    uint32_t refs = futures != NULL ? 2 : 1; /* the handle's and the runtime's */
+    for (size_t i = 0; i < n; i++) {
+        weft_future *f = bulk_future(src, (uint32_t)i);
+        weft__future_init(f, src, (uint32_t)i, refs);
+        f->arg = args != NULL ? args[i] : (void *)(uintptr_t)(first + i);
+    }
+    /* live: one unit per future (given back with its last reference) and
+     * the queued task's. Not shared yet (relaxed); the queue's insertion
+     * publishes the block. */
+    atomic_store_explicit(&src->live, (uint64_t)n + 1, memory_order_relaxed);
+    int rc = weft__pool_admit_n(pool, n);
+    if (rc != WEFT_OK) {
+        free(src);
+        return rc;
+    }
+    if (futures != NULL)
+        for (size_t i = 0; i < n; i++)
+            futures[i] = bulk_future(src, (uint32_t)i);
+    weft__pool_queue(pool, &src->task);
+    return WEFT_OK;
+}
+
+/* Bad input, checked before anything is made. */
+static int bulk_check(weft_pool *pool, weft_fn fn, size_t n)
+{
+    if (pool == NULL || fn == NULL || n > BULK_MAX)
+        return WEFT_EINVAL;
+    return WEFT_OK;
+}
+
+int weft_submit_bulk(weft_pool *pool, weft_fn fn, void *const *args, size_t n,
+                     weft_dtor arg_dtor, weft_future **futures)
+{
+    int rc = bulk_check(pool, fn, n);
+    if (rc == WEFT_OK && args == NULL && n > 0)
+        rc = WEFT_EINVAL;
+    if (rc == WEFT_OK && n > 0)
+        rc = submit_block(pool, fn, args, 0, n, arg_dtor, futures);
+    if (rc != WEFT_OK && arg_dtor != NULL && args != NULL && n <= BULK_MAX)
+        for (size_t i = 0; i < n; i++)
+            arg_dtor(args[i]);
+    return rc;
+}
+
+int weft_submit_range(weft_pool *pool, weft_fn fn, size_t begin, size_t end,
+                      weft_future **futures)
+{
+    if (end < begin)
+        return WEFT_EINVAL;
+    int rc = bulk_check(pool, fn, end - begin);
+    if (rc != WEFT_OK || end == begin)
+        return rc;
+    return submit_block(pool, fn, NULL, begin, end - begin, NULL, futures);
+}
