@@ -159,6 +159,8 @@ def workloads(quick, py_iters):
             Variant("serial", c("batch_seq", "--n", batch_n, "--reps", r + 1),
                     unit_field="tasks", serial=True),
             Variant("weft", c("batch_weft", "--n", batch_n, "--reps", r), unit_field="tasks"),
+            Variant("weft-bulk", c("batch_weft", "--n", batch_n, "--reps", r, "--bulk", 1),
+                    unit_field="tasks"),
             Variant("tbb", c("batch_tbb", "--n", batch_n, "--reps", r), unit_field="tasks"),
             Variant("omp", c("batch_omp", "--n", batch_n, "--reps", r), unit_field="tasks"),
             Variant("py-thread", py("batch", "--n", batch_py, "--reps", 1), unit_field="tasks",

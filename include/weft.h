@@ -380,8 +380,7 @@ WEFT_API int weft_promise_set_running(weft_future *f);
 /* Complete with a value (value_dtor, if set, runs when the future is freed,
  * or at once when this call fails). Returns WEFT_OK; WEFT_EALREADY if f is
  * already done (the first outcome is kept); WEFT_EINVAL (also for futures
- * that belong to a task); WEFT_ENOMEM when a value_dtor or error object
- * needs a small record and none can be had (the promise stays pending). */
+ * that belong to a task). */
 WEFT_API int weft_promise_set_result(weft_future *f, void *value, weft_dtor value_dtor);
 /* Complete with a failure status (nonzero; WEFT_ETASK passes on
  * weft_task_status() as a task's return does) and an optional error object.

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "future.h"
 #include "group.h"
 #include "scheduler.h"
@@ -129,7 +130,7 @@ static int submit_block(weft_pool *pool, weft_fn fn, void *const *args, size_t f
                         weft_dtor arg_dtor, weft_future **futures)
 {
     size_t bytes = (n + 1) * sizeof(weft_future);
-    struct weft__source *src = aligned_alloc(sizeof(weft_future), bytes);
+    struct weft__source *src = weft__aligned_alloc(sizeof(weft_future), bytes);
     if (src == NULL)
         return WEFT_ENOMEM;
     weft__source_init(src, pool, (uint32_t)n);

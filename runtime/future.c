@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "futex.h"
 #include "future.h"
 #include "scheduler.h"
@@ -101,10 +102,12 @@ struct weft__outcome *weft__future_box(weft_future *f)
     /* relaxed: only the outcome's owner sets BOXED, and this is it. */
     if (atomic_load_explicit(&f->state, memory_order_relaxed) & WEFT_ST_BOXED)
         return f->result;
-    struct weft__outcome *o = calloc(1, sizeof(*o));
+    /* A promise's box is in its source, a task's is made now. */
+    struct weft__outcome *o =
+        f->src->pool == NULL ? &f->src->box : weft__calloc(1, sizeof(*o));
     if (o == NULL)
         return NULL;
-    o->value = f->result;
+    *o = (struct weft__outcome){.value = f->result};
     weft__future_set_box(f, o);
     return o;
 }
@@ -184,7 +187,8 @@ static uint64_t future_free_parts(weft_future *f)
             o->value_dtor(o->value);
         if (o->error_dtor)
             o->error_dtor(o->error);
-        free(o);
+        if (o != &f->src->box)
+            free(o);
     }
     struct weft__source *src = f->src;
     if (src->slab == NULL)

@@ -25,29 +25,44 @@
 #define WEFT_ST_STARTED 64u    /* the task function was started (runs once) */
 #define WEFT_ST_BOXED 128u     /* result points to a weft__outcome (below) */
 
+/* The boxed part of an outcome. */
+struct weft__outcome {
+    void *value;
+    weft_dtor value_dtor;
+    void *error;
+    weft_dtor error_dtor;
+};
+
 /* What the futures of one submission share (64 bytes): a single
- * weft_submit, a promise, or a bulk batch of n futures (batch.c). A
- * single's or promise's source and future share one slab block; a batch's
- * source heads one block with its n futures right after it. */
+ * weft_submit, a promise, or a bulk block of n futures (bulk.c). A
+ * single's or promise's source and future share one slab block; a bulk block's
+ * source heads it with its n futures right after it. */
 struct weft__source {
-    struct weft__task task;   /* singles: the queued record; batches: the whole batch's */
-    struct weft_pool *pool;   /* NULL for promises */
-    weft_fn fn;
-    weft_dtor arg_dtor;       /* run once per future's argument */
+    struct weft_pool *pool; /* NULL for promises */
+    union {
+        struct {
+            struct weft__task task; /* singles: the queued record; bulk: the block's */
+            weft_fn fn;
+            weft_dtor arg_dtor;     /* run once per future's argument */
+        };
+        /* A promise has no task: its outcome's box, needing no memory of
+         * its own (a promise completes even when memory is short). */
+        struct weft__outcome box;
+    };
     struct weft__slab *slab;  /* the slab block's (singles, promises), else NULL */
     uint32_t forks;           /* the pool's fork count (fork.h), kept so that
                                * waits never read the pool, which may be gone */
     uint32_t n;               /* futures in the block */
-    /* Batches: futures whose handles are held, plus the runtime's parts
-     * still running or queued; the block is freed when it reaches 0. */
+    /* Bulk blocks: one unit per future (given back with its last
+     * reference) and the queued task's; the block is freed at 0. */
     _Atomic uint64_t live;
 };
 
 /* A future: 64 bytes, whatever made it. Only the state word, the listener
  * stacks and refs are shared; the rest is written by the one completer
  * ([FU1]) or before the future is shared. The rarer parts of an outcome
- * (an error object, destructors) live in a box allocated when a task or
- * promise sets them, flagged by WEFT_ST_BOXED. */
+ * (an error object, destructors) live in a box allocated when a task sets
+ * them (a promise's is in its source), flagged by WEFT_ST_BOXED. */
 struct weft_future {
     _Atomic uint32_t state;      /* futex word, see WEFT_ST_* */
     _Atomic uint32_t refs;       /* handles (+ a single's runtime reference) */
@@ -61,13 +76,6 @@ struct weft_future {
     void *arg;
 };
 
-/* The boxed part of an outcome. */
-struct weft__outcome {
-    void *value;
-    weft_dtor value_dtor;
-    void *error;
-    weft_dtor error_dtor;
-};
 
 #define WEFT__ALLOW(phase) (1u << (phase))
 

@@ -41,29 +41,25 @@ static int promise_complete(weft_future *f, int status, void *value, weft_dtor v
                             void *error, weft_dtor error_dtor)
 {
     int rc = WEFT_OK;
-    struct weft__outcome *o = NULL;
     if (f == NULL || f->src->pool != NULL)
         rc = WEFT_EINVAL;
-    /* A value destructor or an error needs the outcome's box: made before
-     * the claim, so that no memory leaves a claimed promise unfinished. */
-    else if ((value_dtor || error || error_dtor) && (o = calloc(1, sizeof(*o))) == NULL)
-        rc = WEFT_ENOMEM;
     else if (!weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING) | WEFT__ALLOW(WEFT_RUNNING)))
         rc = WEFT_EALREADY;
     if (rc != WEFT_OK) {
-        free(o);
         if (value_dtor)
             value_dtor(value);
         if (error_dtor)
             error_dtor(error);
         return rc;
     }
-    if (o != NULL) {
-        *o = (struct weft__outcome){
-            .value = value, .value_dtor = value_dtor, .error = error, .error_dtor = error_dtor};
-        weft__future_set_box(f, o);
-    } else {
-        f->result = value;
+    f->result = value;
+    /* A value destructor or an error goes to the box, which a promise
+     * has in its source: this never fails. */
+    if (value_dtor || error || error_dtor) {
+        struct weft__outcome *o = weft__future_box(f);
+        o->value_dtor = value_dtor;
+        o->error = error;
+        o->error_dtor = error_dtor;
     }
     f->status = status;
     /* Keep the future alive across callbacks even if one releases it. */
