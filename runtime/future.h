@@ -55,6 +55,15 @@ static inline uint32_t weft__future_state(const weft_future *f)
     return weft__word_load(&((weft_future *)f)->state);
 }
 
+/* True if f is a task that is queued and unstarted: neither started nor
+ * claimed by a canceller, so it is still counted in its pool's life.
+ * acquire, as weft__future_state. */
+static inline bool weft__future_unstarted(const weft_future *f)
+{
+    return f->pool != NULL &&
+           (weft__future_state(f) & (WEFT_ST_PHASE | WEFT_ST_CLAIMED)) == WEFT_PENDING;
+}
+
 /* A new future of pool (NULL: a promise) with refs references, or NULL
  * when memory is short. Not shared yet. */
 weft_future *weft__future_new(struct weft_pool *pool, uint32_t refs);
