@@ -223,7 +223,7 @@ inline start_and_run() {
 	s = 0;
 	if
 	:: ok ->
-		/* @future.c:start_and_run: int status = f->fn(&ctx, f->arg, &result); */
+		/* @future.c:start_and_run: int status = f->fn(&w->ctx, f->arg, &result); */
 		/* @future.c:start_and_run: weft__future_complete(f, WEFT_FINISHED | WEFT_ST_STARTED | (status != 0 ? WEFT_ST_FAILED : 0)); */
 		complete(FINISHED | STARTED)
 	:: else -> skip

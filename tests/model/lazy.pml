@@ -141,13 +141,13 @@ active proctype thief()
 	do
 	:: atomic { pub > 0 -> pub-- }
 	:: pub == 0 && !done ->
-		/* @steal.c:ask_owner: if (!weft__steal_requested(&v->lazy)) { */
+		/* @steal.c:ask_owner: if (!weft__steal_requested(&v->ctx.lazy)) { */
 		if
 		:: req == 0 ->
 			/* @steal.c:ask_owner: weft__steal_req_set(v, 1); */
 			req = 1;
 			/* [LZ1] @steal.c:ask_owner: weft__fence_seq_cst(w->pool); */
-			/* @steal.c:ask_owner: __atomic_store_n(&v->lazy.bound, NULL, __ATOMIC_RELAXED); */
+			/* @steal.c:ask_owner: __atomic_store_n(&v->ctx.lazy.bound, NULL, __ATOMIC_RELAXED); */
 			bound = NUL
 		:: else -> skip
 		fi;
