@@ -59,6 +59,31 @@ static void submit_counted(weft_pool *p, struct counted *c, struct item *its, we
     }
 }
 
+/* The records of counting tasks, on the heap. */
+struct batch {
+    struct counted c;
+    struct item *its;
+    weft_future **fs;
+};
+
+/* Records for n counting tasks in b, submitted to p from the caller. */
+static void batch_new(struct batch *b, weft_pool *p, uint32_t n)
+{
+    caller = pthread_self();
+    *b = (struct batch){.c = {.runs = calloc(n, sizeof(uint32_t))},
+                        .its = calloc(n, sizeof(struct item)),
+                        .fs = calloc(n, sizeof(weft_future *))};
+    cr_assert(b->c.runs != NULL && b->its != NULL && b->fs != NULL);
+    submit_counted(p, &b->c, b->its, b->fs, n);
+}
+
+static void batch_free(struct batch *b)
+{
+    free(b->c.runs);
+    free(b->its);
+    free(b->fs);
+}
+
 static void assert_each_ran_once(const struct counted *c, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
@@ -69,37 +94,33 @@ static void assert_each_ran_once(const struct counted *c, uint32_t n)
 Test(helpwait, submit_then_collect_runs_every_task_once_and_the_caller_runs_some)
 {
     enum { N = 100000, ROUNDS = 2000 };
-    caller = pthread_self();
     weft_pool *p = wtc_pool_new(2);
-    struct counted c = {.runs = calloc(N, sizeof(uint32_t))};
-    struct item *its = calloc(N, sizeof *its);
-    weft_future **fs = calloc(N, sizeof *fs);
-    cr_assert(c.runs != NULL && its != NULL && fs != NULL);
-    submit_counted(p, &c, its, fs, N);
+    struct batch b;
+    batch_new(&b, p, N);
+    struct counted *c = &b.c;
+    weft_future **fs = b.fs;
     for (uint32_t i = 0; i < N; i++) {
         void *v = NULL;
         cr_assert_eq(weft_future_result(fs[i], WEFT_FOREVER, &v), WEFT_OK);
         cr_assert_eq((uintptr_t)v, i);
         weft_future_release(fs[i]);
     }
-    assert_each_ran_once(&c, N);
+    assert_each_ran_once(c, N);
     /* One task at a time into a parked pool: the submit wakes one worker,
      * the other stays parked, and the caller's wait takes its place and
      * runs the task unless the woken worker got there first. */
-    for (uint32_t r = 0; r < ROUNDS && atomic_load(&c.on_caller) == 0; r++) {
+    for (uint32_t r = 0; r < ROUNDS && atomic_load(&c->on_caller) == 0; r++) {
         if (r % 100 == 0)
             wtc_await_all_parked(p);
-        atomic_store(&c.runs[0], 0);
-        submit_counted(p, &c, its, fs, 1);
+        atomic_store(&c->runs[0], 0);
+        submit_counted(p, c, b.its, fs, 1);
         cr_assert_eq(weft_future_wait(fs[0], WEFT_FOREVER), WEFT_OK);
         weft_future_release(fs[0]);
-        cr_assert_eq(atomic_load(&c.runs[0]), 1u);
+        cr_assert_eq(atomic_load(&c->runs[0]), 1u);
     }
-    cr_assert_gt(atomic_load(&c.on_caller), 0, "the waiting caller never ran a task");
+    cr_assert_gt(atomic_load(&c->on_caller), 0, "the waiting caller never ran a task");
     wtc_pool_drop(p);
-    free(c.runs);
-    free(its);
-    free(fs);
+    batch_free(&b);
 }
 
 /* Spins (bounded) until the test lets it return. */
@@ -238,19 +259,17 @@ Test(helpwait, nested_submit_and_wait_in_tasks_the_caller_runs_finishes)
 Test(helpwait, wait_sets_and_as_completed_without_deadline_run_every_task_once)
 {
     enum { N = 20000 };
-    caller = pthread_self();
     weft_pool *p = wtc_pool_new(2);
-    struct counted c = {.runs = calloc(N, sizeof(uint32_t))};
-    struct item *its = calloc(N, sizeof *its);
-    weft_future **fs = calloc(N, sizeof *fs);
-    cr_assert(c.runs != NULL && its != NULL && fs != NULL);
-    submit_counted(p, &c, its, fs, N);
+    struct batch b;
+    batch_new(&b, p, N);
+    struct counted *c = &b.c;
+    weft_future **fs = b.fs;
     cr_assert_eq(weft_wait(fs, N, WEFT_FOREVER, WEFT_ALL_COMPLETED, NULL), WEFT_OK);
     for (uint32_t i = 0; i < N; i++)
         weft_future_release(fs[i]);
-    assert_each_ran_once(&c, N);
-    memset(c.runs, 0, N * sizeof(uint32_t));
-    submit_counted(p, &c, its, fs, N);
+    assert_each_ran_once(c, N);
+    memset(c->runs, 0, N * sizeof(uint32_t));
+    submit_counted(p, c, b.its, fs, N);
     weft_as_completed *it = NULL;
     cr_assert_eq(weft_as_completed_begin(&it, fs, N, WEFT_FOREVER), WEFT_OK);
     size_t yielded = 0;
@@ -265,11 +284,9 @@ Test(helpwait, wait_sets_and_as_completed_without_deadline_run_every_task_once)
     weft_as_completed_end(it);
     for (uint32_t i = 0; i < N; i++)
         weft_future_release(fs[i]);
-    assert_each_ran_once(&c, N);
+    assert_each_ran_once(c, N);
     wtc_pool_drop(p);
-    free(c.runs);
-    free(its);
-    free(fs);
+    batch_free(&b);
 }
 
 struct racer {
