@@ -192,6 +192,7 @@ struct timed {
     size_t n;
     int64_t took_ns[3];
     int rc[3];
+    atomic_int go; /* the tasks are queued and caller names this thread */
 };
 
 /* Timed waits of 5 ms on a thread that is no worker: a future, a wait set
@@ -199,7 +200,7 @@ struct timed {
 static void *timed_waits(void *arg)
 {
     struct timed *t = arg;
-    caller = pthread_self();
+    wt_await_set(&t->go, 5000 * MS, 100);
     int64_t t0 = wt_now_ns();
     t->rc[0] = weft_future_wait(t->fs[t->n - 1], 5 * MS);
     int64_t t1 = wt_now_ns();
@@ -224,11 +225,13 @@ Test(helpwait, a_timed_wait_runs_nothing_and_returns_within_its_slack)
     weft_pool *p = wtc_pool_new(2);
     struct counted c = {0};
     weft_future *fs[N];
-    for (int i = 0; i < N; i++)
-        cr_assert_eq(weft_submit(p, long_task, &c, NULL, &fs[i]), WEFT_OK);
     struct timed t = {.fs = fs, .n = N};
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, timed_waits, &t), 0);
+    caller = th; /* before the submits, which publish it to the tasks */
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(weft_submit(p, long_task, &c, NULL, &fs[i]), WEFT_OK);
+    atomic_store(&t.go, 1);
     pthread_join(th, NULL);
     for (int k = 0; k < 3; k++) {
         cr_assert_eq(t.rc[k], WEFT_ETIMEDOUT, "wait %d: %d", k, t.rc[k]);
