@@ -33,11 +33,27 @@
  *    children queued by that worker (leapfrogging). It never runs a
  *    submitted task it finds queued (a sibling may wait for what the waiter
  *    does after its wait), nor anything past half the worker's stack.
- *    Only waits that need everything they wait for and have no deadline
- *    help: weft_sync, an untimed wait on one future, an untimed
- *    WEFT_ALL_COMPLETED, weft_map without a timeout. Timed waits,
- *    WEFT_FIRST_COMPLETED, WEFT_FIRST_EXCEPTION and as_completed run no
- *    task, so they return at their deadline or condition.
+ *    Only waits that have no deadline and need everything they wait for
+ *    help: weft_sync, an untimed wait on one future (weft_future_wait,
+ *    weft_future_result, weft_wait on one future), an untimed
+ *    WEFT_ALL_COMPLETED, as_completed without a timeout (it awaits every
+ *    future; one that completes while the caller runs another's task is
+ *    yielded once that task returns), weft_map without a timeout. Timed
+ *    waits, including every wait after a timed as_completed or map's
+ *    deadline, WEFT_FIRST_COMPLETED and WEFT_FIRST_EXCEPTION run no task,
+ *    so they return at their condition or within their deadline's usual
+ *    slack.
+ *    A thread that is no worker of the pool helps too, in these same
+ *    untimed waits on futures of a pool: when a future it awaits has not
+ *    started and a worker of that pool is parked, it takes that worker's
+ *    place (as weft_parallel_for's caller does) and runs the awaited task,
+ *    and what that task depends on, as that worker would; once nothing is
+ *    left to run it gives the place back and blocks. So submitting work
+ *    and collecting it keeps as many threads busy as the pool has workers.
+ *    When every worker is busy it just blocks: they reach the work. Inside
+ *    the task it runs, weft_worker_index() and weft_ctx_pool() are the
+ *    borrowed worker's, and the pool's worker hooks do not run. A thread
+ *    that helped this way stays registered with liburcu until it exits.
  *    When a worker has nothing it may run, it blocks, and once it has been
  *    blocked for 50 us without running a task, a spare thread takes its
  *    place until it runs again: the pool keeps `workers` threads running
@@ -316,8 +332,11 @@ WEFT_API bool weft_future_running(const weft_future *f);
 WEFT_API bool weft_future_cancelled(const weft_future *f);
 
 /* Wait until f is done (finished or cancelled).
- * Blocking:  spins briefly, then futex; on a worker: helps. A done future
- *            costs one load. EINTR and spurious wake-ups never end it early.
+ * Blocking:  spins briefly, then futex; helps when untimed, on a worker
+ *            and, if a worker of f's pool is parked and f's task has not
+ *            started, on any other thread ("On a worker: helps" above). A
+ *            timed wait runs no task. A done future costs one load. EINTR
+ *            and spurious wake-ups never end it early.
  * Returns:   WEFT_OK when done; WEFT_ETIMEDOUT; WEFT_EINVAL; WEFT_EBROKEN
  *            when f never can be done: its pool came through fork(). */
 WEFT_API int weft_future_wait(weft_future *f, int64_t timeout_ns);
@@ -398,7 +417,10 @@ typedef enum weft_return_when {
 
 /* Wait on fs[0..n) until the condition holds. Cancelled futures count as
  * done. done[i] (optional, n entries) tells which are done; it is written on
- * WEFT_OK and on WEFT_ETIMEDOUT. Duplicates are allowed. On a worker: helps.
+ * WEFT_OK and on WEFT_ETIMEDOUT. Duplicates are allowed. Without a timeout,
+ * WEFT_ALL_COMPLETED (and any condition on one future) helps, on a worker
+ * or on any other thread ("On a worker: helps" above); the others run no
+ * task.
  * Memory: with n > 1 the call registers a small link on each future and
  * removes the links of those still pending before it returns (lock-free),
  * so timed waits repeated on futures that stay pending do not grow memory.
@@ -424,7 +446,8 @@ typedef struct weft_as_completed weft_as_completed; /* opaque iterator */
 WEFT_API int weft_as_completed_begin(weft_as_completed **out, weft_future *const *fs,
                                      size_t n, int64_t timeout_ns);
 /* Next done future: *f borrowed (valid until _end or ref'd), *index (may be
- * NULL) its first position in fs. On a worker: helps. After WEFT_ETIMEDOUT
+ * NULL) its first position in fs. Without a timeout it helps, on a worker or
+ * on any other thread ("On a worker: helps" above). After WEFT_ETIMEDOUT
  * the iterator stays usable: later calls return futures that completed since.
  * Returns WEFT_OK; WEFT_EOF when all were yielded; WEFT_ETIMEDOUT;
  * WEFT_EBROKEN when every future left belongs to a pool that came through
@@ -458,7 +481,8 @@ WEFT_API void weft_map_options_init(weft_map_options *o);
  * only after items [0, i - chunk * max_in_flight] have returned; with chunk
  * and max_in_flight both 0, at most 32768 * workers items, whatever n is.
  * Memory does not grow with n.
- * Blocks (on a worker: helps) until all are done, the first failure, or the
+ * Blocks (without a timeout it helps, on a worker or any other thread: "On
+ * a worker: helps" above) until all are done, the first failure, or the
  * timeout. On a failure, *failed_index is set to the lowest failing index;
  * no task takes items once an item failed, so items after it start only in
  * tasks that had taken them before (running in parallel), which stop at

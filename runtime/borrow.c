@@ -30,15 +30,39 @@
  *   [BR3] The call is counted in life (weft__pool_admit) from before the
  *         claim to after the return, so shutdown waits for it and the
  *         pool outlives every use the borrower makes of it.
+ *   [BR4] A waiter on a future holds the future, not the pool, which its
+ *         owner may destroy once the last task is done. Before touching the
+ *         pool, weft__borrow_begin_if pins it: an acq_rel increment of the
+ *         pool's pin counter (pins[], shared by the pools hashed to it),
+ *         then the caller's needed() test (an acquire load of a future's
+ *         state: still unstarted, so its count is in life and the pool is
+ *         not drained), and an acq_rel decrement once the claim and the
+ *         admission are done (then [BR3] holds the pool). weft_pool_destroy
+ *         reads the counter with an acq_rel RMW after the drain and frees
+ *         only once it reads 0. The counter's RMWs are totally ordered: if
+ *         the pin comes first, destroy reads it and waits for the unpin,
+ *         after every access the borrower made; if destroy's read comes
+ *         first, the pin reads from it (a release sequence of RMWs), so
+ *         destroy's view, in which every task of the pool finished, happens
+ *         before needed(), which then sees the future started or done and
+ *         touches nothing. A later read of 0 covers every earlier pin: each
+ *         pin's increment precedes its own decrement in the counter's order.
  *
  * What the caller gets, and does not: its stack gets a leapfrogging limit
  * like a worker's (half of what lies below the call); it is registered with
- * liburcu for the call (stealing reads other deques' buffers in read-side
- * sections, and a growing push frees old buffers after a grace period), unless
- * the thread registered itself; the pool's worker hooks do not run on it,
+ * liburcu (stealing reads other deques' buffers in read-side sections, and
+ * a growing push frees old buffers after a grace period), unless the thread
+ * registered itself, and stays registered until it exits (a thread-exit
+ * destructor unregisters it), because a waiter that helps borrows once per
+ * wait and registering takes liburcu's registry mutex, which a grace period
+ * in progress holds; a registered thread outside a read-side section never
+ * delays a grace period. (Unloading the library deletes the key and
+ * unregisters the unloading thread; other threads that borrowed stay in
+ * liburcu's registry.) The pool's worker hooks do not run on it,
  * and its CPU affinity is its own. A worker of another pool keeps its own
  * identity and does not borrow. */
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdint.h>
 
 #ifndef WEFT_RECLAIM_RETIRE
@@ -48,6 +72,7 @@
 #endif
 
 #include "borrow.h"
+#include "futex.h"
 #include "park.h"
 #include "spare.h"
 #include "steal.h"
@@ -75,14 +100,50 @@ static uintptr_t stack_limit_below(uintptr_t anchor)
     return stack_lo + (anchor - stack_lo) / 2;
 }
 
+#ifndef WEFT_RECLAIM_RETIRE
+/* The thread-exit destructor that unregisters a thread weft registered. */
+static pthread_key_t rcu_key;
+static bool rcu_key_ok;
+static pthread_once_t rcu_key_once = PTHREAD_ONCE_INIT;
+/* This thread was registered by a borrow and stays so until it exits. */
+static _Thread_local bool rcu_ours;
+
+static void rcu_thread_exit(void *unused)
+{
+    (void)unused;
+    if (rcu_ours && URCU_TLS(urcu_memb_reader).registered)
+        urcu_memb_unregister_thread();
+    rcu_ours = false;
+}
+
+static void rcu_key_init(void)
+{
+    rcu_key_ok = pthread_key_create(&rcu_key, rcu_thread_exit) == 0;
+}
+
+/* Unloading the library: a destructor left behind would call into
+ * unloaded code when its thread exits. */
+__attribute__((destructor)) static void borrow_unload(void)
+{
+    if (rcu_key_ok) {
+        rcu_thread_exit(NULL);
+        (void)pthread_key_delete(rcu_key);
+    }
+}
+#endif
+
 static void rcu_enter(struct weft__borrow *b)
 {
     b->rcu_registered = false;
 #ifndef WEFT_RECLAIM_RETIRE
-    if (b->w->pool->rcu && !URCU_TLS(urcu_memb_reader).registered) {
-        urcu_memb_register_thread();
-        b->rcu_registered = true;
-    }
+    if (!b->w->pool->rcu || URCU_TLS(urcu_memb_reader).registered)
+        return;
+    urcu_memb_register_thread();
+    (void)pthread_once(&rcu_key_once, rcu_key_init);
+    if (rcu_key_ok && pthread_setspecific(rcu_key, (void *)1) == 0)
+        rcu_ours = true;
+    else
+        b->rcu_registered = true; /* no destructor: unregister at the end */
 #endif
 }
 
@@ -94,6 +155,20 @@ static void rcu_leave(struct weft__borrow *b)
 #else
     (void)b;
 #endif
+}
+
+/* [BR4] Pin counters, one cache line each; a pool uses pins[pin_of(p)]. */
+#define PIN_BUCKETS 64
+static struct {
+    alignas(WEFT_CACHE_LINE) _Atomic uint32_t n;
+} pins[PIN_BUCKETS];
+/* weft__borrow_quiesce sleeps this long between looks at a pin counter. */
+#define QUIESCE_SLICE_NS 20000
+
+static _Atomic uint32_t *pin_of(const struct weft_pool *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull;
+    return &pins[x >> 58].n;
 }
 
 int weft__borrow_begin(struct weft_pool *p, struct weft__borrow *b)
@@ -119,6 +194,36 @@ int weft__borrow_begin(struct weft_pool *p, struct weft__borrow *b)
     weft__self = w;
     weft__frame_enter(w, &b->frame);
     return WEFT_OK;
+}
+
+int weft__borrow_begin_if(struct weft_pool *p, bool (*needed)(void *arg, const struct weft_pool *p),
+                          void *arg, struct weft__borrow *b)
+{
+    b->w = NULL;
+    if (weft__self != NULL)
+        return WEFT_EAGAIN;
+    _Atomic uint32_t *pin = pin_of(p);
+    /* [BR4] acq_rel: see the Ordering block. */
+    atomic_fetch_add_explicit(pin, 1, memory_order_acq_rel);
+    int rc = needed(arg, p) ? weft__borrow_begin(p, b) : WEFT_EAGAIN;
+    /* [BR4] acq_rel: every access to p above happens before destroy's
+     * read of 0; from here on [BR3] holds p, if the borrow began. */
+    atomic_fetch_sub_explicit(pin, 1, memory_order_acq_rel);
+    return rc;
+}
+
+void weft__borrow_quiesce(struct weft_pool *p)
+{
+    _Atomic uint32_t *pin = pin_of(p);
+    for (;;) {
+        /* [BR4] acq_rel RMW read: see the Ordering block. */
+        uint32_t n = atomic_fetch_add_explicit(pin, 0, memory_order_acq_rel);
+        if (n == 0)
+            return;
+        struct timespec until;
+        weft__deadline_in(&until, QUIESCE_SLICE_NS);
+        weft__futex_wait(pin, n, &until); /* nobody wakes it: a timed sleep */
+    }
 }
 
 void weft__borrow_end(struct weft__borrow *b)

@@ -434,6 +434,13 @@ static bool run_awaited(void *arg, struct weft__worker *w)
     return weft__future_try_run(arg, w);
 }
 
+/* The needed test of weft__borrow_begin_if ([BR4]: its acquire load). */
+static bool awaited_unstarted(void *arg, const struct weft_pool *p)
+{
+    (void)p;
+    return weft__future_unstarted(arg);
+}
+
 /* The queued record only needs disposing once the task started (a waiter
  * ran it inline) or was claimed or cancelled (task.h). relaxed: a hint;
  * future_run decides with its own CAS. */
@@ -523,11 +530,14 @@ int weft__future_wait(weft_future *f, const struct timespec *deadline)
     if (future_stranded(f))
         return WEFT_EBROKEN;
     /* A promise has no task to run; a timed wait runs none (it would
-     * stretch its deadline by the task's length): both only block. */
+     * stretch its deadline by the task's length): both only block. An
+     * untimed one runs the task itself if it has not started, on a worker
+     * or, from another thread, in a parked worker's place (wait.h). */
     if (f->src->pool == NULL)
         return weft__word_wait(&f->state, deadline);
-    struct weft__help h = {.runner = {.run = run_awaited, .arg = f},
-                           .leap = weft__future_leap(f)};
+    struct weft__help h = {
+        .runner = {.run = run_awaited, .ready = awaited_unstarted, .pool = f->src->pool, .arg = f},
+        .leap = weft__future_leap(f)};
     if (deadline != NULL)
         return weft__word_wait_fallback(&f->state, deadline, &h);
     return weft__word_wait_help(&f->state, &h);

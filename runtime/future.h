@@ -86,6 +86,15 @@ static inline uint32_t weft__future_state(const weft_future *f)
     return weft__word_load(&((weft_future *)f)->state);
 }
 
+/* True if f is a task that is queued and unstarted: neither started nor
+ * claimed by a canceller, so it is still counted in its pool's life.
+ * acquire, as weft__future_state. */
+static inline bool weft__future_unstarted(const weft_future *f)
+{
+    return f->src->pool != NULL &&
+           (weft__future_state(f) & (WEFT_ST_PHASE | WEFT_ST_CLAIMED)) == WEFT_PENDING;
+}
+
 /* A new future of pool (NULL: a promise) with refs references and a
  * source of its own (a single), or NULL when memory is short. Not shared
  * yet. */

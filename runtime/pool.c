@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "borrow.h"
 #include "env.h"
 #include "group.h"
 #include "loop.h"
@@ -198,6 +199,9 @@ int weft_pool_destroy(weft_pool *p)
     for (unsigned i = 0; i < p->n; i++)
         pthread_join(p->workers[i].thread, NULL);
     weft__spare_join_all(p);
+    /* A waiter on one of p's futures may still be checking whether to
+     * borrow a worker of p (borrow.c [BR4]). */
+    weft__borrow_quiesce(p);
     pool_free(p);
     return WEFT_OK;
 }

@@ -1,5 +1,6 @@
 /* Waits on a completion word (wait.h): on a worker, helping and
- * blocking; off a worker, word.h's thread wait.
+ * blocking; off a worker, helping in a parked worker's place (borrow.h)
+ * and word.h's thread wait.
  *
  * A waiting worker first runs work the awaited work depends on (its own
  * task through the runner, its frame's children, the leapfrog target's
@@ -10,6 +11,7 @@
 #include <limits.h>
 #include <sched.h>
 
+#include "borrow.h"
 #include "futex.h"
 #include "lazy.h"
 #include "run.h"
@@ -197,6 +199,29 @@ static int wait_worker(struct weft__worker *w, _Atomic uint32_t *word,
     }
 }
 
+/* An untimed helping wait on a thread that is no worker, while the
+ * awaited work of h's pool has not started: take a parked worker's place
+ * and run what h allows as that worker's own wait would (the awaited task
+ * through the runner, the leapfrog target's dependent tasks), so the
+ * caller runs the work it would otherwise sleep on while a worker's
+ * thread sleeps on, and the pool keeps as many threads busy as it has
+ * workers. Only untimed waits get here: a task run inline could outlast a
+ * deadline. No parked worker means every worker is busy: the caller just
+ * blocks then, and the busy workers reach the work. The place is given
+ * back once nothing is left to run (the awaited task started elsewhere,
+ * its dependent tasks gone): a caller that sleeps must not hold a worker
+ * that a submit could wake. */
+static void help_outside(_Atomic uint32_t *word, const struct weft__help *h)
+{
+    const struct weft__runner *r = &h->runner;
+    struct weft__borrow b;
+    if (r->pool == NULL || weft__borrow_begin_if(r->pool, r->ready, r->arg, &b) != WEFT_OK)
+        return;
+    while (!weft__word_done(weft__word_load(word)) && help_step(b.w, h))
+        ;
+    weft__borrow_end(&b);
+}
+
 /* The one entry of the three waits below. */
 static int wait_word(_Atomic uint32_t *word, const struct weft__help *h,
                      const struct timespec *deadline, const struct weft__help *fallback)
@@ -206,6 +231,8 @@ static int wait_word(_Atomic uint32_t *word, const struct weft__help *h,
     struct weft__worker *w = weft__self;
     if (w != NULL)
         return wait_worker(w, word, h, deadline, fallback);
+    if (h != NULL && deadline == NULL)
+        help_outside(word, h);
     return weft__word_wait_thread(word, deadline) ? WEFT_OK : WEFT_ETIMEDOUT;
 }
 

@@ -2,7 +2,9 @@
  * blocking-or-helping wait behind futures, spawned children, parallel
  * loops and wait sets. On a worker a wait may run work the awaited work
  * depends on, and a worker that stays blocked lets a spare take its place
- * (spare.h); off a worker it is word.h's thread wait. */
+ * (spare.h). Off a worker it is word.h's thread wait, which an untimed
+ * helping wait on unstarted work of a pool with a parked worker first
+ * spends running that work in the parked worker's place (borrow.h). */
 #ifndef WEFT_WAIT_H
 #define WEFT_WAIT_H
 
@@ -15,9 +17,15 @@
 #include "worker.h"
 
 /* Optional hook for a helping wait: run(arg, w) runs the awaited work on
- * worker w if it has not started yet and returns true if it did. */
+ * worker w if it has not started yet and returns true if it did. Off a
+ * worker, an untimed wait with a pool borrows a parked worker of pool
+ * (borrow.h) to run what it allows, if ready(arg, pool) says that some of
+ * the awaited work of pool is queued and unstarted; ready is the needed
+ * test of weft__borrow_begin_if, and must answer as it requires. */
 struct weft__runner {
     bool (*run)(void *arg, struct weft__worker *w);
+    bool (*ready)(void *arg, const struct weft_pool *pool);
+    struct weft_pool *pool; /* NULL: a thread that is no worker only blocks */
     void *arg;
 };
 
@@ -50,7 +58,10 @@ int weft__word_wait_fallback(_Atomic uint32_t *word, const struct timespec *dead
 /* Wait, without a deadline, until the word's phase is done. On a worker it
  * first runs what h allows, within the stack bound (worker.h,
  * weft__stack_room), and blocks as weft__word_wait once nothing is left.
- * Off a worker it is weft__word_wait. Returns WEFT_OK. */
+ * Off a worker, if h->runner names a pool, has it ready and one of its
+ * workers is parked, it takes that worker's place (weft__borrow_begin_if),
+ * runs what h allows as that worker would, gives the place back once
+ * nothing is left, and then blocks as weft__word_wait. Returns WEFT_OK. */
 int weft__word_wait_help(_Atomic uint32_t *word, const struct weft__help *h);
 
 #endif

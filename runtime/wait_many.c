@@ -161,8 +161,13 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **f, size_t *index
             return WEFT_EOF;
         if (timed_out)
             return WEFT_ETIMEDOUT;
-        /* One more drain after a timeout catches a completion at the wire. */
-        int rc = weft__ws_block(ws, it->has_deadline ? &it->deadline : NULL, false);
+        /* One more drain after a timeout catches a completion at the wire.
+         * Without a deadline the iterator awaits every member, so its wait
+         * may run their tasks (weft__ws_block's help), as ALL_COMPLETED's:
+         * a member that completes meanwhile is yielded once the task run
+         * inline returns. */
+        int rc = weft__ws_block(ws, it->has_deadline ? &it->deadline : NULL,
+                                !it->has_deadline);
         if (rc == WEFT_EBROKEN)
             return rc;
         timed_out = rc == WEFT_ETIMEDOUT;

@@ -197,6 +197,26 @@ static bool run_awaited_one(void *arg, struct weft__worker *w)
     return false;
 }
 
+/* The first future ws still waits for whose task is queued and unstarted
+ * (future.h), of pool p if p is not NULL, or NULL. */
+static weft_future *first_unstarted(const struct waitset *ws, const struct weft_pool *p)
+{
+    for (size_t i = ws->undone; i < ws->nlinks; i++) {
+        weft_future *f = ws->links[i].f;
+        if ((p == NULL || f->src->pool == p) && weft__future_unstarted(f))
+            return f;
+    }
+    return NULL;
+}
+
+/* The needed test of weft__borrow_begin_if: an awaited task of p is
+ * queued and unstarted, so p is not drained ([BR4]: the acquire load of
+ * weft__future_unstarted). */
+static bool awaited_unstarted(void *arg, const struct weft_pool *p)
+{
+    return first_unstarted(arg, p) != NULL;
+}
+
 /* True if every future ws still waits for is stranded (future.h): none
  * will ever complete, so sleeping would be for ever. Only a forked child
  * can hold such futures; the scan stops at the first live one. */
@@ -217,10 +237,12 @@ static bool all_stranded(const struct waitset *ws)
  * (help: WEFT_ALL_COMPLETED without a deadline) helps on a worker: it runs
  * awaited tasks through the runner and leapfrogs onto the worker running
  * the first future still awaited, while that future is pending (its
- * completion can reach ws->word late, wait.h). A wait that can return
- * early runs no task: one it ran inline could still be running, under
- * it, when the wait should have returned. Returns WEFT_EBROKEN instead of
- * sleeping when nothing it waits for can complete. */
+ * completion can reach ws->word late, wait.h). Off a worker, such a wait
+ * runs the same in a parked worker's place of the pool of the first
+ * awaited future whose task has not started (wait.h). A wait that can
+ * return early runs no task: one it ran inline could still be running,
+ * under it, when the wait should have returned. Returns WEFT_EBROKEN
+ * instead of sleeping when nothing it waits for can complete. */
 int weft__ws_block(struct waitset *ws, const struct timespec *deadline, bool help)
 {
     if (weft_unlikely(weft__fork_count() != 0) && all_stranded(ws))
@@ -234,6 +256,13 @@ int weft__ws_block(struct waitset *ws, const struct timespec *deadline, bool hel
         h.leap = weft__future_leap(f);
     if (!help || deadline != NULL)
         return weft__word_wait_fallback(&ws->word, deadline, &h);
+    if (weft__self == NULL) {
+        const weft_future *g = first_unstarted(ws, NULL);
+        if (g != NULL) {
+            h.runner.ready = awaited_unstarted;
+            h.runner.pool = g->src->pool;
+        }
+    }
     return weft__word_wait_help(&ws->word, &h);
 }
 

@@ -16,7 +16,7 @@ declare -A level=(
   [compiler]=0 [alloc]=1 [futex]=1 [fork]=1 [task]=1 [status]=2 [slab]=2
   [deque]=2 [inject]=2 [word]=2 [topology]=2 [listeners]=2 [env]=2
   [worker]=10 [steal]=11 [spread]=11 [spare]=12 [park]=13 [submit]=14
-  [lazy]=15 [run]=16 [wait]=17 [loop]=17 [borrow]=17 [scheduler]=18
+  [lazy]=15 [run]=16 [loop]=17 [borrow]=17 [wait]=18 [scheduler]=19
   [future]=20 [group]=20 [root]=20 [promise]=21 [callback]=21 [ctx]=21 [parallel]=21
   [waitset]=21 [bulk]=21 [map]=22 [wait_many]=22
   [pool]=30
