@@ -161,30 +161,30 @@ static void map_callback(weft_pool *pool, size_t n, size_t window, size_t chunk)
     cr_assert(eq(sz, s.calls, n + 1), "the callback is asked once past the end, no more");
 }
 
-Test(mapiter, results_equal_the_serial_map_for_arrays)
-{
-    weft_pool *pool = wtc_pool_new(2);
-    size_t sizes[] = {0, 1, 64, 100000};
-    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-        map_array(pool, sizes[k], 64, 1);
-        map_array(pool, sizes[k], 64, 8);
-        map_array(pool, sizes[k], 0, 0);
-        map_array(pool, sizes[k], 1000, 0);
-    }
-    wtc_pool_drop(pool);
-}
-
-Test(mapiter, results_equal_the_serial_map_for_an_input_callback)
+/* Every size with chunk 1, an explicit chunk, the defaults, and a window
+ * that is not a multiple of the chunk. */
+static void map_sizes(void (*map_one)(weft_pool *, size_t, size_t, size_t))
 {
     weft_pool *pool = wtc_pool_new(2);
     size_t sizes[] = {0, 1, 64, 65, 100000};
     for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-        map_callback(pool, sizes[k], 64, 1);
-        map_callback(pool, sizes[k], 64, 8);
-        map_callback(pool, sizes[k], 0, 0);
-        map_callback(pool, sizes[k], 1000, 3);
+        map_one(pool, sizes[k], 64, 1);
+        map_one(pool, sizes[k], 64, 8);
+        map_one(pool, sizes[k], 0, 0);
+        map_one(pool, sizes[k], 1000, 3);
+        map_one(pool, sizes[k], 1000, 0);
     }
     wtc_pool_drop(pool);
+}
+
+Test(mapiter, results_equal_the_serial_map_for_arrays)
+{
+    map_sizes(map_array);
+}
+
+Test(mapiter, results_equal_the_serial_map_for_an_input_callback)
+{
+    map_sizes(map_callback);
 }
 
 Test(mapiter, broadcast_input_and_discarded_results)
