@@ -498,6 +498,93 @@ WEFT_API int weft_map(weft_pool *pool, weft_elem_fn fn, void *ud, const void *in
                       size_t in_stride, void *out, size_t out_stride, size_t n,
                       const weft_map_options *opts, size_t *failed_index);
 
+/* A lazy, bounded map (Executor.map with 3.14's buffersize): items are
+ * submitted as the caller takes results, in chunks of `chunk` items, and
+ * results come back one at a time in input order. The input is an array
+ * (weft_map_iter_begin) or a callback with no known end
+ * (weft_map_iter_begin_input). One thread at a time uses an iterator. */
+typedef struct weft_map_iter weft_map_iter; /* opaque */
+
+typedef struct weft_map_iter_options {
+    size_t struct_size; /* sizeof(weft_map_iter_options): set by _init */
+    size_t window;      /* items submitted and not yet taken by next, at most;
+                         * rounded down to a multiple of chunk (a window
+                         * smaller than chunk lowers chunk to it); 0 =
+                         * 4 * workers * chunk */
+    size_t chunk;       /* items per task; 0 = automatic: 1024, but at most
+                         * window / (4 * workers) when window is set, and at
+                         * most n / (8 * workers) for an array; at least 1.
+                         * Items that each take long want chunk 1. */
+    int64_t timeout_ns; /* deadline of the whole map, from _begin;
+                         * negative = forever */
+    uint64_t reserved[4];
+} weft_map_iter_options;
+
+WEFT_API void weft_map_iter_options_init(weft_map_iter_options *o);
+
+/* Input callback: write item `index` (in_size bytes) to *item and return 1;
+ * return 0 at the end of the input, or a negative failure status of your
+ * own (next reports it as WEFT_ETASK at that index). Called on the thread
+ * that calls _begin_input and _next, for index 0, 1, 2, ... in order, and
+ * never again after it returned anything but 1. */
+typedef int (*weft_map_input_fn)(void *ud, size_t index, void *item);
+
+/* Start a lazy map of fn over in[0..n) (item i at in + i * in_stride; 0
+ * broadcasts one input) and submit the first window of items.
+ * Threads:   any thread; next and end then on one thread at a time.
+ * Ownership: *out is a new iterator: weft_map_iter_end() it. in must stay
+ *            valid until then; results live in the iterator (window *
+ *            out_size bytes) until next copies them out.
+ * Blocking:  never.
+ * Returns:   WEFT_OK; WEFT_EINVAL (out, pool or fn NULL, in NULL with
+ *            n > 0, (n - 1) * in_stride or window * out_size past
+ *            PTRDIFF_MAX, bad struct_size or reserved words); WEFT_ENOMEM;
+ *            WEFT_ESHUTDOWN or WEFT_EBROKEN when the pool takes nothing.
+ *            *out is written only on WEFT_OK. */
+WEFT_API int weft_map_iter_begin(weft_map_iter **out, weft_pool *pool, weft_elem_fn fn,
+                                 void *ud, const void *in, size_t in_stride, size_t n,
+                                 size_t out_size, const weft_map_iter_options *opts);
+
+/* As weft_map_iter_begin, with the items read from input(input_ud, i, item)
+ * into the iterator's own buffer (window * in_size bytes) on the calling
+ * thread, one chunk before each task is submitted; the end is where input
+ * returns 0. An input failure stops reading: the items before it still run
+ * and are returned, then next returns WEFT_ETASK with *index the index
+ * input failed at and weft_task_status() its status.
+ * Returns:   as weft_map_iter_begin; WEFT_EINVAL also for input NULL or
+ *            window * in_size past PTRDIFF_MAX. */
+WEFT_API int weft_map_iter_begin_input(weft_map_iter **out, weft_pool *pool,
+                                       weft_elem_fn fn, void *ud, weft_map_input_fn input,
+                                       void *input_ud, size_t in_size, size_t out_size,
+                                       const weft_map_iter_options *opts);
+
+/* Copy the next result in input order to out (out_size bytes; out may be
+ * NULL when out_size is 0), *index (may be NULL) its input index, and
+ * submit more items as the window allows (reading them from the input
+ * callback, if any).
+ * Blocking:  until that result is in or the deadline; on a worker: helps,
+ *            as weft_map does, when there is no deadline.
+ * Returns:   WEFT_OK; WEFT_EOF after the last result (again on each later
+ *            call); WEFT_ETASK when the item (or the input callback at that
+ *            index) failed: *index is written, weft_task_status() gives the
+ *            status; WEFT_ETIMEDOUT when the result is not in by the
+ *            deadline (a result already in is returned after it, as a poll
+ *            would); WEFT_ESHUTDOWN or WEFT_EBROKEN when the pool dropped or
+ *            refused the iterator's tasks; WEFT_ENOMEM; WEFT_EINVAL (it
+ *            NULL, out NULL with out_size > 0).
+ *            Every error but WEFT_EINVAL stops the iterator for good: items
+ *            not started are cancelled, running ones see
+ *            weft_ctx_cancel_requested(), and each later call returns the
+ *            same error (WEFT_ETASK with the same *index and status). */
+WEFT_API int weft_map_iter_next(weft_map_iter *it, void *out, size_t *index);
+
+/* End the iterator, also before the last result: items not started are
+ * cancelled and never run, running ones see weft_ctx_cancel_requested(),
+ * and the call waits for them (on a worker: helps), so no item runs or
+ * writes into the iterator after it returns. Frees everything. NULL is
+ * ignored. */
+WEFT_API void weft_map_iter_end(weft_map_iter *it);
+
 /* ---- inside a task ---------------------------------------------------------- */
 
 WEFT_API weft_pool *weft_ctx_pool(const weft_ctx *ctx);

@@ -60,15 +60,30 @@
  *         caller stop submitting; the reported index comes from the records
  *         [MP1], so it needs no ordering.
  *   [MP3] claims: the next ticket, plus CLAIMS_CLOSED once the call stopped
- *         or an item failed. Claimed by a relaxed fetch_add, closed by a
+ *         or an item failed. Claimed by an acq_rel fetch_add, closed by a
  *         relaxed fetch_or. Both are read-modify-writes of one location, so
  *         they are totally ordered (its modification order): tickets are
  *         unique and handed out in increasing order, and every claim after
- *         the close sees it. Nothing else is published through the counter:
- *         a ticket only names the items [MP1] then reports on.
- *   Window: submitted <= collected + W at all times (can_submit), and each
- *   submitted task claims at most one ticket, so claimed tickets stay below
- *   collected + W: the ticket ring never holds two live tickets in one slot,
+ *         the close sees it. The acq_rel claims form one release sequence,
+ *         so each claim happens after every earlier claim and what preceded
+ *         it. weft_map needs no more than the order; the iterator
+ *         (mapiter.c) reuses ring slots and needs the chain: the claim of
+ *         ticket t and the t claims before it are made by t + 1 distinct
+ *         tasks, of which one was submitted as task t or later (task
+ *         numbers count from 0), after the caller wrote ticket t's input slot and had read
+ *         ticket t - W's results from its output slot (the window). So
+ *         those writes and reads happen before the claimer's accesses to
+ *         the slot, whichever task claims it.
+ *   [MP4] n: the item count, set before the first submission, or by the
+ *         iterator when its input callback ends, before it submits the task
+ *         of the last (partial) chunk. Relaxed: only the claimer of the last
+ *         chunk needs the final value, and [MP3] orders the store before
+ *         that claim; the other chunks are full whichever value they read.
+ *   Window: submitted <= released + W at all times (can_submit), where a
+ *   released ticket's slots are free (weft_map releases a ticket when it
+ *   collects it; the iterator when the caller has taken its items), and
+ *   each submitted task claims at most one ticket, so claimed tickets stay
+ *   below released + W: the rings never hold two live tickets in one slot,
  *   and the items bound above holds.
  *   Lifetime: the call returns only once every submitted task's future is
  *   done. A task cancelled before it started never runs chunk_task, and
@@ -81,94 +96,40 @@
 
 #include "alloc.h"
 #include "futex.h"
-#include "future.h"
+#include "map.h"
 #include "scheduler.h"
 
 /* Default plan. The automatic chunk is n / (8 * workers) items, but at
- * most AUTO_CHUNK_MAX, so that the window stays small while a task's own
- * cost (a future, a queue push, a completion, the caller's retire: about a
- * microsecond here) stays small next to thousands of tiny items. The
- * default window is WINDOW_PER_WORKER items per worker cut into chunks:
- * W = WINDOW_PER_WORKER * workers / chunk tasks, at least 2 per worker
- * (each worker has a next task while the caller retires one) and at most 64
- * (for tiny explicit chunks such as 1: enough that the workers do not drain
- * the window between the caller's refills and park; 64 futures cost about
- * 8 KiB per worker). With both defaults, chunk <= AUTO_CHUNK_MAX makes W at
- * least 8 per worker, so chunk * W <= WINDOW_PER_WORKER * workers holds
- * exactly (the bound weft.h states). */
-#define AUTO_CHUNK_MAX 4096
+ * most WEFT__MAP_AUTO_CHUNK_MAX, so that the window stays small while a
+ * task's own cost (a future, a queue push, a completion, the caller's
+ * retire: about a microsecond here) stays small next to thousands of tiny
+ * items. The default window is WINDOW_PER_WORKER items per worker cut into
+ * chunks: W = WINDOW_PER_WORKER * workers / chunk tasks, at least 2 per
+ * worker (each worker has a next task while the caller retires one) and at
+ * most 64 (for tiny explicit chunks such as 1: enough that the workers do
+ * not drain the window between the caller's refills and park; 64 futures
+ * cost about 8 KiB per worker). With both defaults, chunk <=
+ * WEFT__MAP_AUTO_CHUNK_MAX makes W at least 8 per worker, so chunk * W <=
+ * WINDOW_PER_WORKER * workers holds exactly (the bound weft.h states). */
 #define WINDOW_PER_WORKER 32768
 #define AUTO_CHUNKS_PER_WORKER 8
 #define IN_FLIGHT_MIN_PER_WORKER 2
 #define IN_FLIGHT_MAX_PER_WORKER 64
 
-#define NO_TICKET SIZE_MAX
 #define CLAIMS_CLOSED ((uint64_t)1 << 63)
-
-/* What the chunk tasks share. */
-struct map_call {
-    weft_elem_fn fn;
-    void *ud;
-    const char *in;
-    size_t in_stride;
-    char *out;
-    size_t out_stride;
-    size_t n, chunk;
-    /* Written by every chunk task: a line pair of their own, away from the
-     * fields above (read by every task) and the caller's bookkeeping in
-     * struct map_run (written per task by the caller). */
-    alignas(WEFT_CACHE_LINE) _Atomic uint64_t claims; /* [MP3] next ticket | CLAIMS_CLOSED */
-    _Atomic size_t fail_min;  /* [MP2] lowest failing item seen, SIZE_MAX if none */
-    alignas(WEFT_CACHE_LINE) char end_pad[1];
-};
-
-/* One submitted chunk task. The fields after `asked` are written by the
- * task [MP1]; the caller sets them to "nothing done" before submitting. */
-struct map_task {
-    struct map_call *call;
-    weft_future *f;
-    bool asked;    /* the caller requested its cancellation */
-    bool ran;      /* chunk_task ran (not cancelled, pool not broken) */
-    bool cut;      /* a cancellation request stopped it */
-    size_t ticket; /* the chunk it claimed, NO_TICKET if none */
-    size_t stop;   /* first item of the chunk not completed */
-    int status;    /* item `stop`'s status if it failed, else 0 */
-};
-
-/* A claimed chunk's outcome, kept by the caller until collected. */
-struct map_ticket {
-    bool done;
-    size_t stop;
-    int status;
-};
-
-/* Slot k % cap holds task k and ticket k: two rings of cap entries each. */
-struct map_slot {
-    struct map_task task;
-    struct map_ticket ticket;
-};
-
-struct map_run {
-    weft_pool *pool;
-    struct map_call call;
-    struct map_slot *ring;
-    size_t cap;       /* W: ring slots */
-    size_t nchunks;
-    size_t submitted; /* tasks submitted */
-    size_t retired;   /* tasks waited for and released: [retired, submitted) are outstanding */
-    size_t collected; /* tickets collected, in order */
-    bool no_more;     /* submit nothing more */
-    bool stopping;    /* every outstanding task was asked to stop: wait without deadline */
-    const struct timespec *deadline;
-    int err;          /* first error that is not an item failure */
-    bool failed;      /* an item failure was collected: fail_at, fail_status */
-    size_t fail_at;
-    int fail_status;
-};
 
 /* ---- the chunk task ---- */
 
-static size_t fail_min_load(struct map_call *c)
+void weft__map_call_init(struct map_call *c, size_t n)
+{
+    /* relaxed, [MP2] [MP3] [MP4]: published to the chunk tasks by their
+     * submission. */
+    atomic_store_explicit(&c->n, n, memory_order_relaxed);
+    atomic_store_explicit(&c->claims, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->fail_min, SIZE_MAX, memory_order_relaxed);
+}
+
+size_t weft__map_fail_hint(struct map_call *c)
 {
     /* [MP2] relaxed: a hint only. */
     return atomic_load_explicit(&c->fail_min, memory_order_relaxed);
@@ -187,11 +148,14 @@ static void fail_min_lower(struct map_call *c, size_t i)
 /* Take the lowest unclaimed ticket; false once the claims are closed. */
 static bool claim_ticket(struct map_call *c, size_t *ticket)
 {
-    /* [MP3] relaxed: the read-modify-write's place in the counter's
+    /* [MP3] acq_rel: the read-modify-write's place in the counter's
      * modification order makes the ticket unique and in order, and shows a
-     * close that precedes it there; it publishes nothing. Tickets stay
-     * below nchunks (one per submitted task), far from CLAIMS_CLOSED. */
-    uint64_t v = atomic_fetch_add_explicit(&c->claims, 1, memory_order_relaxed);
+     * close that precedes it there. Acquire and release chain every claim
+     * after all earlier ones (each reads the one before it), which is what
+     * carries the caller's writes for a ring slot to whichever task claims
+     * its ticket (see [MP3]). Tickets stay below the submitted tasks, far
+     * from CLAIMS_CLOSED. */
+    uint64_t v = atomic_fetch_add_explicit(&c->claims, 1, memory_order_acq_rel);
     if (v & CLAIMS_CLOSED)
         return false;
     *ticket = (size_t)v;
@@ -201,7 +165,8 @@ static bool claim_ticket(struct map_call *c, size_t *ticket)
 static void close_claims(struct map_call *c)
 {
     /* [MP3] relaxed: every claim after this in the counter's modification
-     * order sees the bit and claims nothing; pairs with claim_ticket. */
+     * order sees the bit and claims nothing; pairs with claim_ticket. A
+     * relaxed read-modify-write continues the claims' release sequence. */
     atomic_fetch_or_explicit(&c->claims, CLAIMS_CLOSED, memory_order_relaxed);
 }
 
@@ -210,17 +175,24 @@ static void close_claims(struct map_call *c)
 static void run_chunk(weft_ctx *ctx, struct map_task *t, size_t k)
 {
     struct map_call *c = t->call;
-    size_t i = k * c->chunk;
-    size_t end = c->n - i > c->chunk ? i + c->chunk : c->n;
+    size_t first = k * c->chunk;
+    /* [MP4] relaxed: the claim chain orders the write of a final count
+     * before the claim of the last chunk; earlier chunks are full whichever
+     * value they read. */
+    size_t n = atomic_load_explicit(&c->n, memory_order_relaxed);
+    size_t end = n - first > c->chunk ? first + c->chunk : n;
+    const char *in = c->in + (c->in_wrap ? first % c->in_wrap : first) * c->in_stride;
+    char *out = c->out + (c->out_wrap ? first % c->out_wrap : first) * c->out_stride;
+    size_t i = first;
     int status = 0;
-    for (; i < end; i++) {
+    for (; i < end; i++, in += c->in_stride, out += c->out_stride) {
         if (weft_ctx_cancel_requested(ctx)) {
             t->cut = true;
             break;
         }
-        if (i > fail_min_load(c))
+        if (i > weft__map_fail_hint(c))
             break;
-        status = c->fn(ctx, c->in + i * c->in_stride, c->out + i * c->out_stride, c->ud);
+        status = c->fn(ctx, in, out, c->ud);
         if (status != 0) {
             status = weft__task_status_of(status);
             fail_min_lower(c, i);
@@ -248,7 +220,7 @@ static int chunk_task(weft_ctx *ctx, void *arg, void **result)
 
 /* ---- the caller's side ---- */
 
-static void note_error(struct map_run *r, int rc)
+void weft__map_note_error(struct map_run *r, int rc)
 {
     if (r->err == WEFT_OK)
         r->err = rc;
@@ -264,9 +236,7 @@ static struct map_ticket *ticket_of(struct map_run *r, size_t k)
     return &r->ring[k % r->cap].ticket;
 }
 
-/* Stop for good: nothing more is submitted or claimed, every outstanding
- * task is asked to stop (once), and the remaining waits have no deadline. */
-static void stop_all(struct map_run *r)
+void weft__map_stop_all(struct map_run *r)
 {
     r->no_more = true;
     if (r->stopping)
@@ -280,25 +250,23 @@ static void stop_all(struct map_run *r)
     }
 }
 
-static void submit_next(struct map_run *r)
+void weft__map_submit_next(struct map_run *r)
 {
     struct map_task *t = task_of(r, r->submitted);
-    *t = (struct map_task){.call = &r->call, .ticket = NO_TICKET};
+    *t = (struct map_task){.call = &r->call, .ticket = WEFT__MAP_NO_TICKET};
     int rc = weft_submit(r->pool, chunk_task, t, NULL, &t->f);
     if (rc != WEFT_OK) {
-        note_error(r, rc);
-        stop_all(r);
+        weft__map_note_error(r, rc);
+        weft__map_stop_all(r);
         return;
     }
     r->submitted++;
 }
 
-/* The window: fewer than W tasks outstanding and fewer than W tickets
- * uncollected (every claimed ticket belongs to a submitted task). */
-static bool can_submit(const struct map_run *r)
+bool weft__map_can_submit(const struct map_run *r)
 {
     return !r->no_more && r->submitted < r->nchunks && r->submitted - r->retired < r->cap &&
-           r->submitted - r->collected < r->cap;
+           r->submitted - r->released < r->cap;
 }
 
 /* Submit until the window is full. A failure seen through the hint ends
@@ -308,15 +276,15 @@ static bool can_submit(const struct map_run *r)
  * inline) never reaches the deadline in the wait. */
 static void fill_window(struct map_run *r)
 {
-    if (fail_min_load(&r->call) != SIZE_MAX)
+    if (weft__map_fail_hint(&r->call) != SIZE_MAX)
         r->no_more = true;
     if (!r->no_more && r->submitted < r->nchunks && r->deadline != NULL &&
         weft__deadline_passed(r->deadline)) {
-        note_error(r, WEFT_ETIMEDOUT);
-        stop_all(r);
+        weft__map_note_error(r, WEFT_ETIMEDOUT);
+        weft__map_stop_all(r);
     }
-    while (can_submit(r))
-        submit_next(r);
+    while (weft__map_can_submit(r))
+        weft__map_submit_next(r);
 }
 
 /* Read the oldest task's record (its future is done), keep its ticket's
@@ -326,13 +294,13 @@ static void retire_oldest(struct map_run *r)
     struct map_task *t = task_of(r, r->retired);
     if (weft_future_cancelled(t->f)) {
         if (!t->asked)
-            note_error(r, WEFT_ESHUTDOWN); /* shutdown(CANCEL) dropped it */
+            weft__map_note_error(r, WEFT_ESHUTDOWN); /* shutdown(CANCEL) dropped it */
     } else if (!t->ran) {
-        note_error(r, weft_future_result(t->f, 0, NULL)); /* WEFT_EBROKEN */
+        weft__map_note_error(r, weft_future_result(t->f, 0, NULL)); /* WEFT_EBROKEN */
     } else {
         if (t->cut && !t->asked)
-            note_error(r, WEFT_ESHUTDOWN); /* shutdown(CANCEL) stopped it */
-        if (t->ticket != NO_TICKET)
+            weft__map_note_error(r, WEFT_ESHUTDOWN); /* shutdown(CANCEL) stopped it */
+        if (t->ticket != WEFT__MAP_NO_TICKET)
             *ticket_of(r, t->ticket) = (struct map_ticket){true, t->stop, t->status};
     }
     weft_future_release(t->f);
@@ -357,23 +325,38 @@ static void collect_tickets(struct map_run *r)
     }
 }
 
+void weft__map_step(struct map_run *r)
+{
+    weft_future *f = task_of(r, r->retired)->f;
+    /* Once stopping, wait without a deadline: started chunks write out. */
+    if (weft__future_wait(f, r->stopping ? NULL : r->deadline) != WEFT_OK) {
+        weft__map_note_error(r, WEFT_ETIMEDOUT);
+        weft__map_stop_all(r);
+        return;
+    }
+    retire_oldest(r);
+    collect_tickets(r);
+    if (r->failed || r->err != WEFT_OK)
+        weft__map_stop_all(r);
+}
+
+void weft__map_drain(struct map_run *r)
+{
+    weft__map_stop_all(r);
+    while (r->retired < r->submitted)
+        weft__map_step(r);
+}
+
+/* weft_map's loop: every collected ticket is released at once (out holds
+ * every item, so no slot is reused). */
 static void run_chunks(struct map_run *r)
 {
     for (;;) {
         fill_window(r);
         if (r->retired == r->submitted)
             return;
-        weft_future *f = task_of(r, r->retired)->f;
-        /* Once stopping, wait without a deadline: started chunks write out. */
-        if (weft__future_wait(f, r->stopping ? NULL : r->deadline) != WEFT_OK) {
-            note_error(r, WEFT_ETIMEDOUT);
-            stop_all(r);
-            continue;
-        }
-        retire_oldest(r);
-        collect_tickets(r);
-        if (r->failed || r->err != WEFT_OK)
-            stop_all(r);
+        weft__map_step(r);
+        r->released = r->collected;
     }
 }
 
@@ -388,41 +371,49 @@ void weft_map_options_init(weft_map_options *o)
     o->timeout_ns = WEFT_FOREVER;
 }
 
-static int read_options(weft_map_options *o, const weft_map_options *user)
+int weft__map_read_options(void *dst, size_t size, const void *user, size_t res_off,
+                           size_t nres)
 {
-    weft_map_options_init(o);
     if (user == NULL)
         return WEFT_OK;
-    if (user->struct_size < offsetof(weft_map_options, reserved) || user->struct_size > sizeof(*o))
+    size_t user_size;
+    memcpy(&user_size, user, sizeof(user_size)); /* the struct_size member comes first */
+    if (user_size < res_off || user_size > size)
         return WEFT_EINVAL;
-    memcpy(o, user, user->struct_size);
-    for (size_t i = 0; i < sizeof(o->reserved) / sizeof(o->reserved[0]); i++)
-        if (o->reserved[i] != 0)
+    memcpy(dst, user, user_size);
+    for (size_t i = 0; i < nres; i++) {
+        uint64_t word;
+        memcpy(&word, (const char *)dst + res_off + i * sizeof(word), sizeof(word));
+        if (word != 0)
             return WEFT_EINVAL;
+    }
     return WEFT_OK;
 }
 
-static size_t clamp(size_t v, size_t lo, size_t hi)
+static int read_options(weft_map_options *o, const weft_map_options *user)
 {
-    return v < lo ? lo : v > hi ? hi : v;
+    weft_map_options_init(o);
+    return weft__map_read_options(o, sizeof(*o), user, offsetof(weft_map_options, reserved),
+                                  sizeof(o->reserved) / sizeof(o->reserved[0]));
 }
 
 /* Chunk size and window from the options and the pool size. */
-static void plan(struct map_run *r, const weft_map_options *o)
+static void plan(struct map_run *r, const weft_map_options *o, size_t n)
 {
     size_t workers = r->pool->n;
-    size_t n = r->call.n;
     if (workers == 0)
         workers = 1;
     size_t chunk = o->chunk;
     if (chunk == 0)
-        chunk = clamp(n / (AUTO_CHUNKS_PER_WORKER * workers), 1, AUTO_CHUNK_MAX);
+        chunk = weft__map_clamp(n / (AUTO_CHUNKS_PER_WORKER * workers), 1,
+                                WEFT__MAP_AUTO_CHUNK_MAX);
     r->call.chunk = chunk;
     r->nchunks = n / chunk + (n % chunk != 0);
     r->cap = o->max_in_flight;
     if (r->cap == 0)
-        r->cap = clamp(WINDOW_PER_WORKER * workers / chunk, IN_FLIGHT_MIN_PER_WORKER * workers,
-                       IN_FLIGHT_MAX_PER_WORKER * workers);
+        r->cap = weft__map_clamp(WINDOW_PER_WORKER * workers / chunk,
+                                 IN_FLIGHT_MIN_PER_WORKER * workers,
+                                 IN_FLIGHT_MAX_PER_WORKER * workers);
     if (r->cap > r->nchunks)
         r->cap = r->nchunks;
 }
@@ -462,11 +453,8 @@ int weft_map(weft_pool *pool, weft_elem_fn fn, void *ud, const void *in, size_t 
     r.call.in_stride = in_stride;
     r.call.out = out;
     r.call.out_stride = out_stride;
-    r.call.n = n;
-    /* relaxed, [MP2] [MP3]: published to the chunk tasks by their submission. */
-    atomic_store_explicit(&r.call.claims, 0, memory_order_relaxed);
-    atomic_store_explicit(&r.call.fail_min, SIZE_MAX, memory_order_relaxed);
-    plan(&r, &o);
+    weft__map_call_init(&r.call, n);
+    plan(&r, &o, n);
     r.ring = weft__calloc(r.cap, sizeof(*r.ring));
     if (r.ring == NULL)
         return WEFT_ENOMEM;

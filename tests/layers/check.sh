@@ -18,7 +18,7 @@ declare -A level=(
   [worker]=10 [steal]=11 [spread]=11 [spare]=12 [park]=13 [submit]=14
   [lazy]=15 [run]=16 [loop]=17 [borrow]=17 [wait]=18 [scheduler]=19
   [future]=20 [group]=20 [root]=20 [promise]=21 [callback]=21 [ctx]=21 [parallel]=21
-  [waitset]=21 [bulk]=21 [map]=22 [wait_many]=22
+  [waitset]=21 [bulk]=21 [map]=22 [wait_many]=22 [mapiter]=23
   [pool]=30
 )
 
