@@ -200,15 +200,15 @@ inline sleep_once(timed) {
 
 /* future.c:start_and_run -> ok (it ran and completed the future) */
 inline start_and_run() {
-	/* @future.c:start_and_run: uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed); */
+	/* @future.c:weft__future_start_run: uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed); */
 	s = word;
 	do
-	:: /* @future.c:start_and_run: if ((s & WEFT_ST_PHASE) != WEFT_PENDING || (s & WEFT_ST_CLAIMED)) */
+	:: /* @future.c:weft__future_start_run: if ((s & WEFT_ST_PHASE) != WEFT_PENDING || (s & WEFT_ST_CLAIMED)) */
 		if
 		:: (s & PHASE) != PENDING || (s & CLAIMED) -> ok = false; break
 		:: else -> skip
 		fi;
-		/* @future.c:start_and_run: if (atomic_compare_exchange_weak_explicit(&f->state, &s, */
+		/* @future.c:weft__future_start_run: if (atomic_compare_exchange_weak_explicit(&f->state, &s, */
 		atomic {
 			if
 			:: word == s -> word = (s & ~PHASE) | RUNNING | STARTED; ok = true
@@ -223,8 +223,8 @@ inline start_and_run() {
 	s = 0;
 	if
 	:: ok ->
-		/* @future.c:start_and_run: int status = f->fn(&w->ctx, f->arg, &result); */
-		/* @future.c:start_and_run: weft__future_complete(f, WEFT_FINISHED | WEFT_ST_STARTED | (status != 0 ? WEFT_ST_FAILED : 0)); */
+		/* @future.c:weft__future_start_run: int status = src->fn(&w->ctx, f->arg, &result); */
+		/* @future.c:weft__future_start_run: weft__future_complete(f, WEFT_FINISHED | WEFT_ST_STARTED | (status != 0 ? WEFT_ST_FAILED : 0)); */
 		complete(FINISHED | STARTED)
 	:: else -> skip
 	fi
@@ -306,7 +306,7 @@ inline wait_worker(helping, timed) {
 		fi;
 		/* @wait.c:wait_worker: if (h != NULL && help_step(w, h)) { */
 		/* @wait.c:help_step: if (h->runner.run != NULL && weft__stack_room(w) && h->runner.run(h->runner.arg, w)) */
-		/* @future.c:weft__future_try_run: bool ran = start_and_run(f, w); */
+		/* @future.c:weft__future_try_run: bool ran = weft__future_start_run(f, w); */
 		/* (weft__spare_release(w) follows: no spare is tracked here) */
 		if
 		:: helping -> start_and_run()
@@ -350,15 +350,15 @@ proctype Runner() {
 	byte s, r, rc;
 	bool ok, spare;
 
-	/* @future.c:future_run: start_and_run(f, w); */
+	/* @future.c:weft__future_run_queued: weft__future_start_run(f, w); */
 	start_and_run();
 	if
 	:: ok -> ok = false; untimed_ok[me] = true
 	:: else ->
-		/* @future.c:future_run: if ((s & WEFT_ST_CLAIMED) && (s & WEFT_ST_PHASE) == WEFT_PENDING) */
+		/* @future.c:settle_queued: if ((s & WEFT_ST_CLAIMED) && (s & WEFT_ST_PHASE) == WEFT_PENDING) */
 		if
 		:: (word & CLAIMED) && (word & PHASE) == PENDING ->
-			/* @future.c:future_run: weft__word_wait(&f->state, NULL); */
+			/* @future.c:settle_queued: weft__word_wait(&f->state, NULL); */
 			/* @wait.c:wait_word: return wait_worker(w, word, h, deadline, fallback); */
 			wait_worker(false, false);
 			untimed_ok[me] = (rc == R_OK)
@@ -407,7 +407,7 @@ proctype Setter() {
 		fi
 	fi;
 	s = 0;
-	/* @promise.c:promise_complete: if (!weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING) | WEFT__ALLOW(WEFT_RUNNING))) { */
+	/* @promise.c:promise_complete: else if (!weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING) | WEFT__ALLOW(WEFT_RUNNING))) */
 	claim(true);
 	if
 	:: ok ->

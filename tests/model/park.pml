@@ -494,10 +494,10 @@ proctype Submitter() {
 
 	do
 	:: i < NSUB ->
-		/* @submit.c:weft__pool_admit: uint64_t old = atomic_fetch_add_explicit(&p->life, WEFT_LIFE_ONE, memory_order_relaxed); */
-		/* @submit.c:weft__pool_admit: if (weft_unlikely(old & WEFT_LIFE_STOP)) { */
+		/* @submit.c:admit_shared: uint64_t old = atomic_fetch_add_explicit(&p->life, n * WEFT_LIFE_ONE, memory_order_relaxed); */
+		/* @submit.c:admit_shared: if (weft_unlikely(old & WEFT_LIFE_STOP)) { */
 		if
-		:: /* @submit.c:weft__pool_accept: weft__inject_push(&p->inj, t); */
+		:: /* @submit.c:weft__pool_queue: weft__inject_push(&p->inj, t); */
 			atomic { !stop -> life++; q++ };
 			submit_external(v, ok)
 		:: atomic { stop -> skip }   /* WEFT_ESHUTDOWN */
