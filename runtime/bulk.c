@@ -8,7 +8,7 @@
  * future of the block was run or cancelled. So running a future writes
  * only that future's own line (its state word, result and status) and
  * takes no reference: completing one costs its state word's claim and
- * completion and nothing shared.
+ * completion (future.c [FU2], [FU3]) and nothing shared.
  *
  * The queued task runs the futures in index order. Before it starts the
  * first half of a range it spawns the second half as a private child
@@ -48,15 +48,11 @@ static void run_one(struct weft__worker *w, void *arg)
     weft__future_run_queued(arg, w);
 }
 
-/* Run future i of src as a frame of its own, count it finished, and drop
- * the runtime's reference: returns the block unit to give back (its
- * handles were released already). */
-static uint64_t run_future(struct weft__worker *w, struct weft__source *src, uint32_t i)
+/* Run future i of src as a frame of its own and count it finished. */
+static void run_future(struct weft__worker *w, struct weft__source *src, uint32_t i)
 {
-    weft_future *f = bulk_future(src, i);
-    weft__run_marked(w, run_one, f);
+    weft__run_marked(w, run_one, bulk_future(src, i));
     weft__task_finished(w);
-    return weft__future_unref(f);
 }
 
 /* A half of a range, handed to a spawn. */
@@ -95,11 +91,8 @@ static void run_range(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint
             return; /* a thief ran the second half (half_task fails never) */
         lo = mid;   /* taken back: go on with it here */
     }
-    uint64_t units = 0;
     for (; lo < hi; lo++)
-        units += run_future(w, src, lo);
-    if (units)
-        weft__source_put(src, units);
+        run_future(w, src, lo);
 }
 
 static void bulk_run(struct weft__task *t, struct weft__worker *w)
@@ -113,12 +106,9 @@ static uint64_t bulk_drop(struct weft__task *t)
 {
     struct weft__source *src = weft_container_of(t, struct weft__source, task);
     uint32_t n = src->n;
-    uint64_t units = 1; /* the runtime's */
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n; i++)
         weft__future_cancel_queued(bulk_future(src, i));
-        units += weft__future_unref(bulk_future(src, i));
-    }
-    weft__source_put(src, units);
+    weft__source_put(src, 1); /* the queued task's unit */
     return n;
 }
 
@@ -137,16 +127,17 @@ static int submit_block(weft_pool *pool, weft_fn fn, void *const *args, size_t f
     src->task.ops = &bulk_ops;
     src->fn = fn;
     src->arg_dtor = arg_dtor;
-    uint32_t refs = futures != NULL ? 2 : 1; /* the handle's and the runtime's */
+    uint32_t refs = futures != NULL ? 1 : 0; /* the handle's */
     for (size_t i = 0; i < n; i++) {
         weft_future *f = bulk_future(src, (uint32_t)i);
         weft__future_init(f, src, (uint32_t)i, refs);
         f->arg = args != NULL ? args[i] : (void *)(uintptr_t)(first + i);
     }
-    /* live: one unit per future (given back with its last reference) and
-     * the queued task's. Not shared yet (relaxed); the queue's insertion
-     * publishes the block. */
-    atomic_store_explicit(&src->live, (uint64_t)n + 1, memory_order_relaxed);
+    /* live: one unit per handle (given back with the future's last
+     * reference) and the queued task's. Not shared yet (relaxed); the
+     * queue's insertion publishes the block. */
+    atomic_store_explicit(&src->live, (futures != NULL ? (uint64_t)n : 0) + 1,
+                          memory_order_relaxed);
     int rc = weft__pool_admit_n(pool, n);
     if (rc != WEFT_OK) {
         free(src);

@@ -10,10 +10,19 @@
  *         the state with acquire before touching the outcome.
  *   [FU2] Callbacks and wait-set links are listener stacks (listeners.c
  *         [LS1]-[LS3]): closed and fired by the completer after the word.
+ *         A pusher first sets WEFT_ST_LISTENED in the word unless it is
+ *         done (CAS), so the completer's exchange, on the same word, either
+ *         returns the bit (it closes the stacks) or made the word done
+ *         first (the pusher's CAS fails and it fires its listener itself):
+ *         a future nobody listens to completes with one RMW.
  *   [FU3] References: release decrement; the last one fences acquire before
  *         freeing, so all uses by other holders happen before the free.
- *   The runtime holds one reference until after completion and the wake,
- *   so the futex word outlives every wake on it.
+ *   A single's runtime holds one reference until after completion and the
+ *   wake, so the futex word outlives every wake on it. A bulk future's
+ *   runner holds its block instead (bulk.c), and the parts a future may
+ *   have beyond its 64 bytes (box, listener nodes) go with the block, so
+ *   a handle released while the task runs frees nothing it uses; every
+ *   other completer (a canceller, a waiter running it) holds a handle.
  *   Phases only move forward: PENDING -> RUNNING -> FINISHED, or
  *   PENDING (-> RUNNING for promises) -> CANCELLED. */
 #include <stdlib.h>
@@ -79,22 +88,50 @@ weft_future *weft__future_new(struct weft_pool *pool, uint32_t refs)
     return f;
 }
 
+static void free_parts(weft_future *f);
+
+/* The last unit of a bulk block went: free the parts of its futures (if
+ * any has some), then the block. */
+static void block_free(struct weft__source *src, uint64_t old)
+{
+    if (old & WEFT__LIVE_PARTS)
+        for (uint32_t i = 0; i < src->n; i++)
+            free_parts((weft_future *)(src + 1) + i);
+    free(src);
+}
+
 void weft__source_put(struct weft__source *src, uint64_t k)
 {
     /* [FU3] for the block: release, then acquire before the free, as for
-     * a future's references (TSan: acq_rel on the RMW, it models no fence). */
+     * a future's references (TSan: acq_rel on the RMW, it models no fence).
+     * The PARTS bit was set by a holder of a unit before it gave it back,
+     * so the last subtraction returns it. */
 #ifdef WEFT_TSAN
     uint64_t old = atomic_fetch_sub_explicit(&src->live, k, memory_order_acq_rel);
-    if (old == k)
-        free(src);
+    if ((old & ~WEFT__LIVE_PARTS) == k)
+        block_free(src, old);
 #else
     uint64_t old = atomic_fetch_sub_explicit(&src->live, k, memory_order_release);
-    if (old == k) {
+    if ((old & ~WEFT__LIVE_PARTS) == k) {
         /* [FU3] acquire fence: pairs with every other holder's release. */
         atomic_thread_fence(memory_order_acquire);
-        free(src);
+        block_free(src, old);
     }
 #endif
+}
+
+/* f is about to get a part beyond its 64 bytes: a bulk block's free must
+ * then look at its futures. The caller holds a unit of the block. */
+static void note_parts(weft_future *f)
+{
+    struct weft__source *src = f->src;
+    if (src->slab != NULL)
+        return; /* a single's or promise's parts go with its last reference */
+    /* relaxed (both): a flag read back by the last subtraction, which
+     * follows this one in live's modification order (the caller still
+     * holds its unit); set once per block. */
+    if (!(atomic_load_explicit(&src->live, memory_order_relaxed) & WEFT__LIVE_PARTS))
+        atomic_fetch_or_explicit(&src->live, WEFT__LIVE_PARTS, memory_order_relaxed);
 }
 
 struct weft__outcome *weft__future_box(weft_future *f)
@@ -107,6 +144,7 @@ struct weft__outcome *weft__future_box(weft_future *f)
         f->src->pool == NULL ? &f->src->box : weft__calloc(1, sizeof(*o));
     if (o == NULL)
         return NULL;
+    note_parts(f);
     *o = (struct weft__outcome){.value = f->result};
     weft__future_set_box(f, o);
     return o;
@@ -126,14 +164,35 @@ static inline struct weft__outcome *outcome_box(const weft_future *f, uint32_t s
     return (s & WEFT_ST_BOXED) ? f->result : NULL;
 }
 
+/* [FU2] Announce a push: false if f is done (the caller fires its
+ * listener itself, having acquired the outcome). */
+static bool announce_listener(weft_future *f)
+{
+    /* acquire: a done word read here comes with the outcome [FU1]. */
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+    if (s & WEFT_ST_LISTENED)
+        return true;
+    note_parts(f);
+    for (;;) {
+        if (weft__word_done(s))
+            return false;
+        /* [FU2] acquire on failure, as the load above (on success the
+         * bit only asks the completer to close the stacks, which orders
+         * itself, [LS1]; C11 wants success at least as strong). */
+        if (atomic_compare_exchange_weak_explicit(&f->state, &s, s | WEFT_ST_LISTENED,
+                                                  memory_order_acquire, memory_order_acquire))
+            return true;
+    }
+}
+
 bool weft__future_listen(weft_future *f, struct weft__listener *l)
 {
-    return weft__lstack_push(&f->listeners, l);
+    return announce_listener(f) && weft__lstack_push(&f->listeners, l);
 }
 
 bool weft__future_watch(weft_future *f, struct weft__listener *l)
 {
-    return weft__lstack_push(&f->watchers, l);
+    return announce_listener(f) && weft__lstack_push(&f->watchers, l);
 }
 
 void weft__future_prune(weft_future *f, bool (*stale)(const struct weft__listener *l))
@@ -146,7 +205,9 @@ void weft__future_complete(weft_future *f, uint32_t final)
 {
     /* relaxed: the caller owns the outcome, so a BOXED bit is its own. */
     final |= atomic_load_explicit(&f->state, memory_order_relaxed) & WEFT_ST_BOXED;
-    weft__word_complete(&f->state, final);
+    /* [FU2] nobody announced a listener: the stacks stay empty for good. */
+    if (!(weft__word_complete(&f->state, final) & WEFT_ST_LISTENED))
+        return;
     weft__lstack_close_fire(&f->watchers, f, false);
     weft__lstack_close_fire(&f->listeners, f, true);
 }
@@ -172,10 +233,9 @@ static void cancel_claimed(weft_future *f)
 
 /* ---- references ---- */
 
-/* f's last reference went: free its parts. Returns the block unit a bulk
- * future gives back (1), which the caller puts; a single's or promise's
- * block is freed here (0). */
-static uint64_t future_free_parts(weft_future *f)
+/* Free what f holds beyond its 64 bytes: listener nodes left (a future
+ * freed pending), its box and what the box owns. */
+static void free_parts(weft_future *f)
 {
     weft__lstack_discard(&f->watchers);
     weft__lstack_discard(&f->listeners);
@@ -190,9 +250,17 @@ static uint64_t future_free_parts(weft_future *f)
         if (o != &f->src->box)
             free(o);
     }
+}
+
+/* f's last reference went. Returns the block unit a bulk future gives
+ * back (1), which the caller puts: its parts go with the block. A
+ * single's or promise's parts and block are freed here (0). */
+static uint64_t future_free_parts(weft_future *f)
+{
     struct weft__source *src = f->src;
     if (src->slab == NULL)
-        return 1; /* a bulk block's: it goes with its last unit */
+        return 1;
+    free_parts(f);
     weft__slab_retire(src->slab, src);
     return 0;
 }
@@ -273,7 +341,9 @@ void weft_future_release(weft_future *f)
         future_free(f);
 }
 
-uint64_t weft__future_unref(weft_future *f)
+/* Drop one reference of f, freeing it if it was the last; returns the
+ * block units to give back (future_free_parts). */
+static uint64_t future_unref(weft_future *f)
 {
     return unref(f) ? future_free_parts(f) : 0;
 }
@@ -297,7 +367,7 @@ void weft_futures_release(weft_future *const *fs, size_t n)
             src = f->src;
             units = 0;
         }
-        units += weft__future_unref(f);
+        units += future_unref(f);
     }
     if (units)
         weft__source_put(src, units);

@@ -24,6 +24,8 @@
 #define WEFT_ST_CLAIMED 32u    /* a completer owns the outcome fields */
 #define WEFT_ST_STARTED 64u    /* the task function was started (runs once) */
 #define WEFT_ST_BOXED 128u     /* result points to a weft__outcome (below) */
+#define WEFT_ST_LISTENED 256u  /* a listener or watcher was pushed: the completer
+                                * closes the stacks (none: it skips them) */
 
 /* The boxed part of an outcome. */
 struct weft__outcome {
@@ -53,10 +55,14 @@ struct weft__source {
     uint32_t forks;           /* the pool's fork count (fork.h), kept so that
                                * waits never read the pool, which may be gone */
     uint32_t n;               /* futures in the block */
-    /* Bulk blocks: one unit per future (given back with its last
-     * reference) and the queued task's; the block is freed at 0. */
+    /* Bulk blocks: one unit per future handed out (given back with its
+     * last reference) and the queued task's; the block is freed at 0.
+     * Bit WEFT__LIVE_PARTS: some future of the block has a box or
+     * listeners, which the block's free frees. */
     _Atomic uint64_t live;
 };
+
+#define WEFT__LIVE_PARTS (1ull << 63)
 
 /* A future: 64 bytes, whatever made it. Only the state word, the listener
  * stacks and refs are shared; the rest is written by the one completer
@@ -106,10 +112,6 @@ void weft__future_init(weft_future *f, struct weft__source *src, uint32_t index,
 /* Drop k of a batch block's live counts; the last frees the block. Any
  * thread. */
 void weft__source_put(struct weft__source *src, uint64_t k);
-/* Drop one reference of f, freeing its parts if it was the last; returns
- * the block units the caller must give back with weft__source_put (1 for
- * the last reference of a bulk future, else 0). */
-uint64_t weft__future_unref(weft_future *f);
 /* The outcome's box of f, made on first use (calloc): for the owner of the
  * outcome only (the running task, or the claimed completer). NULL when
  * memory is short. */

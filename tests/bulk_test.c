@@ -198,6 +198,7 @@ Test(bulk, a_future_cancelled_before_it_started_never_runs_and_the_rest_do)
         cr_assert_eq(weft_future_cancelled(fs[i]), cancelled);
     }
     weft_futures_release(fs, n);
+    free(fs);
     cr_assert_eq(weft_future_wait(g, WEFT_FOREVER), WEFT_OK);
     weft_future_release(g);
     wtc_pool_drop(p);
