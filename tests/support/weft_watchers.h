@@ -11,12 +11,18 @@
 #include "future.h"
 #include "weft_test.h"
 
-/* True once f's completer has closed its watcher stack (listeners.c: it then
- * fires the links; callbacks run after). acquire: pairs with the acq_rel
- * exchange that closes it. */
+/* True once f is done and holds no watcher links: its completer closed
+ * the stack (listeners.c: it then fires the links; callbacks run after), or
+ * nobody ever announced one, so the completer left it empty (future.c
+ * [FU2]). acquire (both): pair with the acq_rel exchanges that close the
+ * stack and complete the word. */
 static inline bool wt_watchers_closed(weft_future *f)
 {
-    return atomic_load_explicit(&f->watchers, memory_order_acquire) == 1;
+    uintptr_t h = atomic_load_explicit(&f->watchers, memory_order_acquire);
+    if (h == 1)
+        return true;
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+    return h == 0 && weft__word_done(s) && !(s & WEFT_ST_LISTENED);
 }
 
 /* Poll (sleeping 10 us between reads) until f's watcher stack is closed or
