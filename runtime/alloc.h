@@ -57,6 +57,15 @@ static inline void *weft__aligned_alloc(size_t align, size_t size)
     return aligned_alloc(align, (size + align - 1) / align * align);
 }
 
+/* A block of size bytes, 64-byte aligned, for bulk futures; NULL when
+ * memory is short. Blocks of a MiB or more are mappings of their own,
+ * aligned for huge pages, and the last one freed is kept for the next
+ * request of about its size, so a job that submits blocks of one size
+ * again and again touches fresh pages only once. Any thread. */
+void *weft__block_alloc(size_t size);
+/* Give back a block of weft__block_alloc (NULL is ignored). Any thread. */
+void weft__block_free(void *p);
+
 /* pthread_create: 0 or an error number (EAGAIN when the hook fails it). */
 static inline int weft__thread_create(pthread_t *thread, const pthread_attr_t *attr,
                                       void *(*start)(void *), void *arg)

@@ -2,20 +2,21 @@
  * futures made by one call, in one block, that enter the pool as one
  * queued task.
  *
- * The block is a source record (future.h) followed by the n 64-byte
- * futures; its live count holds one unit per future whose handle is held
+ * The block is a source record (future.h), a line for its live count and
+ * the n 64-byte futures; the count holds one unit per future whose handle is held
  * and one for the runtime, which the queued task gives back once every
  * future of the block was run or cancelled. So running a future writes
  * only that future's own line (its state word, result and status) and
  * takes no reference: completing one costs its state word's claim and
  * completion (future.c [FU2], [FU3]) and nothing shared.
  *
- * The queued task runs the futures in index order. Before it starts the
- * first half of a range it spawns the second half as a private child
- * (weft.h's fork/join), and takes it back once the first half is done:
- * nobody asks, and the whole block runs on one worker for a spawn and a
- * take-back per split; a thief asks, and the owner's spawn stack hands it
- * the biggest half left, as a parallel loop's range is split. Each future
+ * The queued task runs the futures in index order. When a thief asks for
+ * work, it spawns the second half of what is left as a child (weft.h's
+ * fork/join), which the request publishes at once, and takes it back if
+ * nobody took it after all: nobody asks, and the whole block runs on one
+ * worker for a load per future; idle workers ask, and each gets the
+ * biggest half left, as a parallel loop's range is split (lazy binary
+ * splitting). Each future
  * runs as a frame of its own (group.h, weft__run_marked): a wait in it
  * must not run the halves its runner spawned, which may wait for it.
  *
@@ -38,20 +39,24 @@
 
 static const struct weft__task_ops bulk_ops;
 
-static inline weft_future *bulk_future(struct weft__source *src, uint32_t i)
-{
-    return (weft_future *)(src + 1) + i;
-}
 
 static void run_one(struct weft__worker *w, void *arg)
 {
     weft__future_run_queued(arg, w);
 }
 
-/* Run future i of src as a frame of its own and count it finished. */
-static void run_future(struct weft__worker *w, struct weft__source *src, uint32_t i)
+/* Run future i of src and count it finished. With siblings (halves this
+ * runner spawned and may take back, or children of a frame below), as a
+ * frame of its own: a wait in it must not run them, as they may wait for
+ * it. */
+static void run_future(struct weft__worker *w, struct weft__source *src, uint32_t i,
+                       bool siblings)
 {
-    weft__run_marked(w, run_one, bulk_future(src, i));
+    weft_future *f = weft__bulk_future(src, i);
+    if (siblings)
+        weft__run_marked(w, run_one, f);
+    else
+        weft__future_run_queued(f, w);
     weft__task_finished(w);
 }
 
@@ -61,44 +66,54 @@ struct half {
     uint32_t lo, hi;
 };
 
-static void run_range(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint32_t hi);
+static void run_range(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint32_t hi,
+                      bool siblings);
 
+/* A half runs wherever its thief is, maybe in a frame with children below. */
 static int half_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
     struct half *h = arg;
-    run_range(ctx, h->src, h->lo, h->hi);
+    run_range(ctx, h->src, h->lo, h->hi, true);
     return 0;
 }
 
-/* Run the futures [lo, hi) of src on ctx's worker, in index order, the
- * second half of each split offered to thieves while the first runs. */
-static void run_range(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint32_t hi)
+/* Run the futures [lo, hi) of src on ctx's worker, in index order. While
+ * a thief asks for work (the spawn bound is lowered: weft.h, [LZ1] in
+ * lazy.c), the second half of what is left is spawned before the next
+ * future, which hands it to the thief, and taken back when nobody took
+ * it; nobody asking, a future costs one relaxed load more. siblings:
+ * private children lie below on the spawn stack (run_future). */
+static void run_range(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint32_t hi,
+                      bool siblings)
 {
     struct weft__worker *w = ctx->worker;
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        struct half h = {.src = src, .lo = mid, .hi = hi};
-        weft_group g;
-        weft_group_init(&g, ctx);
-        if (weft_spawn(&g, half_task, &h, NULL) != WEFT_OK) {
-            /* No room to spawn (the stack is full): run it all here. */
-            (void)weft_sync(&g);
-            break;
+    const struct weft__lazy *l = &ctx->lazy;
+    while (lo < hi) {
+        if (hi - lo > 1 && weft__bound(l) != l->end) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            struct half h = {.src = src, .lo = mid, .hi = hi};
+            weft_group g;
+            weft_group_init(&g, ctx);
+            if (weft_spawn(&g, half_task, &h, NULL) == WEFT_OK) {
+                run_range(ctx, src, lo, mid, true);
+                if (weft_sync_take(&g, NULL) <= 0)
+                    return; /* a thief ran the second half (half_task fails never) */
+                lo = mid;   /* taken back: go on with it here */
+                continue;
+            }
+            (void)weft_sync(&g); /* no room to spawn: the stack is full */
         }
-        run_range(ctx, src, lo, mid);
-        if (weft_sync_take(&g, NULL) <= 0)
-            return; /* a thief ran the second half (half_task fails never) */
-        lo = mid;   /* taken back: go on with it here */
+        run_future(w, src, lo++, siblings);
     }
-    for (; lo < hi; lo++)
-        run_future(w, src, lo);
 }
 
 static void bulk_run(struct weft__task *t, struct weft__worker *w)
 {
     struct weft__source *src = weft_container_of(t, struct weft__source, task);
-    run_range(&w->ctx, src, 0, src->n);
+    /* An independent task runs only from a worker's loop, never inside a
+     * helping wait (task.h): nothing private lies below it. */
+    run_range(&w->ctx, src, 0, src->n, false);
     weft__source_put(src, 1); /* the queued task's unit */
 }
 
@@ -107,7 +122,7 @@ static uint64_t bulk_drop(struct weft__task *t)
     struct weft__source *src = weft_container_of(t, struct weft__source, task);
     uint32_t n = src->n;
     for (uint32_t i = 0; i < n; i++)
-        weft__future_cancel_queued(bulk_future(src, i));
+        weft__future_cancel_queued(weft__bulk_future(src, i));
     weft__source_put(src, 1); /* the queued task's unit */
     return n;
 }
@@ -119,8 +134,8 @@ static const struct weft__task_ops bulk_ops = {.run = bulk_run, .drop = bulk_dro
 static int submit_block(weft_pool *pool, weft_fn fn, void *const *args, size_t first, size_t n,
                         weft_dtor arg_dtor, weft_future **futures)
 {
-    size_t bytes = (n + 1) * sizeof(weft_future);
-    struct weft__source *src = weft__aligned_alloc(sizeof(weft_future), bytes);
+    size_t bytes = 2 * sizeof(weft_future) + n * sizeof(weft_future);
+    struct weft__source *src = weft__block_alloc(bytes);
     if (src == NULL)
         return WEFT_ENOMEM;
     weft__source_init(src, pool, (uint32_t)n);
@@ -129,23 +144,23 @@ static int submit_block(weft_pool *pool, weft_fn fn, void *const *args, size_t f
     src->arg_dtor = arg_dtor;
     uint32_t refs = futures != NULL ? 1 : 0; /* the handle's */
     for (size_t i = 0; i < n; i++) {
-        weft_future *f = bulk_future(src, (uint32_t)i);
+        weft_future *f = weft__bulk_future(src, (uint32_t)i);
         weft__future_init(f, src, (uint32_t)i, refs);
         f->arg = args != NULL ? args[i] : (void *)(uintptr_t)(first + i);
     }
     /* live: one unit per handle (given back with the future's last
      * reference) and the queued task's. Not shared yet (relaxed); the
      * queue's insertion publishes the block. */
-    atomic_store_explicit(&src->live, (futures != NULL ? (uint64_t)n : 0) + 1,
+    atomic_store_explicit(weft__bulk_live(src), (futures != NULL ? (uint64_t)n : 0) + 1,
                           memory_order_relaxed);
     int rc = weft__pool_admit_n(pool, n);
     if (rc != WEFT_OK) {
-        free(src);
+        weft__block_free(src);
         return rc;
     }
     if (futures != NULL)
         for (size_t i = 0; i < n; i++)
-            futures[i] = bulk_future(src, (uint32_t)i);
+            futures[i] = weft__bulk_future(src, (uint32_t)i);
     weft__pool_queue(pool, &src->task);
     return WEFT_OK;
 }

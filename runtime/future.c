@@ -35,7 +35,7 @@
 #include "slab.h"
 
 _Static_assert(sizeof(struct weft_future) == 64, "a future is 64 bytes");
-_Static_assert(sizeof(struct weft__source) == 64, "a source is 64 bytes");
+_Static_assert(sizeof(struct weft__source) == 64, "a source is a line");
 _Static_assert(sizeof(struct weft__source) + sizeof(struct weft_future) <= WEFT_SLAB_BLOCK,
                "a single's source and future share a slab block");
 
@@ -53,9 +53,6 @@ void weft__source_init(struct weft__source *src, struct weft_pool *pool, uint32_
     src->pool = pool;
     src->forks = pool ? pool->forks : 0;
     src->n = n;
-    /* relaxed: not shared yet; queue insertion or the returned handles
-     * publish it. */
-    atomic_store_explicit(&src->live, n, memory_order_relaxed);
 }
 
 void weft__future_init(weft_future *f, struct weft__source *src, uint32_t index, uint32_t refs)
@@ -96,8 +93,8 @@ static void block_free(struct weft__source *src, uint64_t old)
 {
     if (old & WEFT__LIVE_PARTS)
         for (uint32_t i = 0; i < src->n; i++)
-            free_parts((weft_future *)(src + 1) + i);
-    free(src);
+            free_parts(weft__bulk_future(src, i));
+    weft__block_free(src);
 }
 
 void weft__source_put(struct weft__source *src, uint64_t k)
@@ -107,11 +104,11 @@ void weft__source_put(struct weft__source *src, uint64_t k)
      * The PARTS bit was set by a holder of a unit before it gave it back,
      * so the last subtraction returns it. */
 #ifdef WEFT_TSAN
-    uint64_t old = atomic_fetch_sub_explicit(&src->live, k, memory_order_acq_rel);
+    uint64_t old = atomic_fetch_sub_explicit(weft__bulk_live(src), k, memory_order_acq_rel);
     if ((old & ~WEFT__LIVE_PARTS) == k)
         block_free(src, old);
 #else
-    uint64_t old = atomic_fetch_sub_explicit(&src->live, k, memory_order_release);
+    uint64_t old = atomic_fetch_sub_explicit(weft__bulk_live(src), k, memory_order_release);
     if ((old & ~WEFT__LIVE_PARTS) == k) {
         /* [FU3] acquire fence: pairs with every other holder's release. */
         atomic_thread_fence(memory_order_acquire);
@@ -130,8 +127,9 @@ static void note_parts(weft_future *f)
     /* relaxed (both): a flag read back by the last subtraction, which
      * follows this one in live's modification order (the caller still
      * holds its unit); set once per block. */
-    if (!(atomic_load_explicit(&src->live, memory_order_relaxed) & WEFT__LIVE_PARTS))
-        atomic_fetch_or_explicit(&src->live, WEFT__LIVE_PARTS, memory_order_relaxed);
+    _Atomic uint64_t *live = weft__bulk_live(src);
+    if (!(atomic_load_explicit(live, memory_order_relaxed) & WEFT__LIVE_PARTS))
+        atomic_fetch_or_explicit(live, WEFT__LIVE_PARTS, memory_order_relaxed);
 }
 
 struct weft__outcome *weft__future_box(weft_future *f)
@@ -463,8 +461,8 @@ void weft__future_run_queued(weft_future *f, struct weft__worker *w)
     } else if (weft_unlikely(weft__pool_cancelling(p))) {
         if (weft__future_claim(f, WEFT__ALLOW(WEFT_PENDING)))
             cancel_claimed(f);
-    } else {
-        weft__future_start_run(f, w);
+    } else if (weft__future_start_run(f, w)) {
+        return; /* it ran, and its argument went with it */
     }
     settle_queued(f);
 }
@@ -605,8 +603,10 @@ int weft__future_wait(weft_future *f, const struct timespec *deadline)
      * or, from another thread, in a parked worker's place (wait.h). */
     if (f->src->pool == NULL)
         return weft__word_wait(&f->state, deadline);
+    /* pool NULL: no borrowed place (weft__future_unstarted says why). */
+    struct weft_pool *borrow = f->src->slab != NULL ? f->src->pool : NULL;
     struct weft__help h = {
-        .runner = {.run = run_awaited, .ready = awaited_unstarted, .pool = f->src->pool, .arg = f},
+        .runner = {.run = run_awaited, .ready = awaited_unstarted, .pool = borrow, .arg = f},
         .leap = weft__future_leap(f)};
     if (deadline != NULL)
         return weft__word_wait_fallback(&f->state, deadline, &h);

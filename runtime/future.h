@@ -55,14 +55,28 @@ struct weft__source {
     uint32_t forks;           /* the pool's fork count (fork.h), kept so that
                                * waits never read the pool, which may be gone */
     uint32_t n;               /* futures in the block */
-    /* Bulk blocks: one unit per future handed out (given back with its
-     * last reference) and the queued task's; the block is freed at 0.
-     * Bit WEFT__LIVE_PARTS: some future of the block has a box or
-     * listeners, which the block's free frees. */
-    _Atomic uint64_t live;
+    char pad_[8];             /* a line: a single's future follows it */
 };
 
+/* A bulk block is its source, then a line for its live count, then its n
+ * futures. The count holds one unit per future handed out (given back with
+ * its last reference) and one for the queued task; the block is freed at
+ * 0. Bit WEFT__LIVE_PARTS: some future of the block has a box or
+ * listeners, which the block's free frees. The count has a line of its
+ * own: every release writes it, while the runner reads the source for
+ * every future. */
 #define WEFT__LIVE_PARTS (1ull << 63)
+struct weft__bulk_live {
+    _Atomic uint64_t live;
+    char pad_[56];
+};
+
+static inline _Atomic uint64_t *weft__bulk_live(struct weft__source *src)
+{
+    return &((struct weft__bulk_live *)(void *)(src + 1))->live;
+}
+
+static inline weft_future *weft__bulk_future(struct weft__source *src, uint32_t i);
 
 /* A future: 64 bytes, whatever made it. Only the state word, the listener
  * stacks and refs are shared; the rest is written by the one completer
@@ -82,6 +96,11 @@ struct weft_future {
     void *arg;
 };
 
+static inline weft_future *weft__bulk_future(struct weft__source *src, uint32_t i)
+{
+    return (weft_future *)(void *)((struct weft__bulk_live *)(void *)(src + 1) + 1) + i;
+}
+
 
 #define WEFT__ALLOW(phase) (1u << (phase))
 
@@ -92,12 +111,16 @@ static inline uint32_t weft__future_state(const weft_future *f)
     return weft__word_load(&((weft_future *)f)->state);
 }
 
-/* True if f is a task that is queued and unstarted: neither started nor
- * claimed by a canceller, so it is still counted in its pool's life.
- * acquire, as weft__future_state. */
+/* True if f is a single task (weft_submit's) that is queued and
+ * unstarted: neither started nor claimed by a canceller, so it is still
+ * counted in its pool's life. acquire, as weft__future_state. A bulk
+ * block's futures never qualify: the block runs on a worker in index
+ * order and hands halves to workers that ask (bulk.c), so a waiter that
+ * ran its own future in a borrowed place would race that worker for the
+ * same futures, and hold the place a half would go to. */
 static inline bool weft__future_unstarted(const weft_future *f)
 {
-    return f->src->pool != NULL &&
+    return f->src->pool != NULL && f->src->slab != NULL &&
            (weft__future_state(f) & (WEFT_ST_PHASE | WEFT_ST_CLAIMED)) == WEFT_PENDING;
 }
 
@@ -105,11 +128,11 @@ static inline bool weft__future_unstarted(const weft_future *f)
  * source of its own (a single), or NULL when memory is short. Not shared
  * yet. */
 weft_future *weft__future_new(struct weft_pool *pool, uint32_t refs);
-/* Set up src for n futures of pool (live = n) and future f as the
+/* Set up src for n futures of pool and future f as the
  * index-th of src with refs references. Neither is shared yet. */
 void weft__source_init(struct weft__source *src, struct weft_pool *pool, uint32_t n);
 void weft__future_init(weft_future *f, struct weft__source *src, uint32_t index, uint32_t refs);
-/* Drop k of a batch block's live counts; the last frees the block. Any
+/* Drop k of a bulk block's live counts; the last frees the block. Any
  * thread. */
 void weft__source_put(struct weft__source *src, uint64_t k);
 /* The outcome's box of f, made on first use (calloc): for the owner of the

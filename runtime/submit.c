@@ -210,9 +210,3 @@ void weft__pool_await_drained(struct weft_pool *p)
         weft__futex_wait(&p->drained, 0, NULL);
 }
 
-bool weft__pool_cancelling(const struct weft_pool *p)
-{
-    /* relaxed: a flag; the cancel decision is made by the future's CAS. */
-    return atomic_load_explicit(&((struct weft_pool *)p)->life, memory_order_relaxed) &
-           WEFT_LIFE_CANCEL;
-}

@@ -47,7 +47,12 @@ void weft__pool_set_drained(struct weft_pool *p);
 /* Wait until the pool drained. Blocks (futex). */
 void weft__pool_await_drained(struct weft_pool *p);
 /* True if pool p's workers are cancelling unstarted submitted tasks. */
-bool weft__pool_cancelling(const struct weft_pool *p);
+static inline bool weft__pool_cancelling(const struct weft_pool *p)
+{
+    /* relaxed: a flag; the cancel decision is made by the future's CAS. */
+    return atomic_load_explicit(&((struct weft_pool *)p)->life, memory_order_relaxed) &
+           WEFT_LIFE_CANCEL;
+}
 /* True if p was created before a fork() that made this process: its
  * workers do not exist here, and nothing it holds will ever complete. */
 static inline bool weft__pool_inherited(const struct weft_pool *p)
