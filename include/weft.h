@@ -522,12 +522,15 @@ typedef struct weft_map_iter_options {
 
 WEFT_API void weft_map_iter_options_init(weft_map_iter_options *o);
 
-/* Input callback: write item `index` (in_size bytes) to *item and return 1;
- * return 0 at the end of the input, or a negative failure status of your
- * own (next reports it as WEFT_ETASK at that index). Called on the thread
- * that calls _begin_input and _next, for index 0, 1, 2, ... in order, and
- * never again after it returned anything but 1. */
-typedef int (*weft_map_input_fn)(void *ud, size_t index, void *item);
+/* Input callback, read(2)-like: write up to max items (in_size bytes each,
+ * back to back) from item `index` on into items and return how many (1 to
+ * max; fewer is fine, the rest is asked for again); return 0 at the end of
+ * the input, or a negative failure status of your own (next reports it as
+ * WEFT_ETASK at `index`; a failure after good items: return those first,
+ * then fail on the call that follows). Called on the thread that calls
+ * _begin_input and _next, with index 0, then each time where the last
+ * run ended, and never again after it returned 0 or less. */
+typedef ptrdiff_t (*weft_map_input_fn)(void *ud, size_t index, void *items, size_t max);
 
 /* Start a lazy map of fn over in[0..n) (item i at in + i * in_stride; 0
  * broadcasts one input) and submit the first window of items.
@@ -545,10 +548,10 @@ WEFT_API int weft_map_iter_begin(weft_map_iter **out, weft_pool *pool, weft_elem
                                  void *ud, const void *in, size_t in_stride, size_t n,
                                  size_t out_size, const weft_map_iter_options *opts);
 
-/* As weft_map_iter_begin, with the items read from input(input_ud, i, item)
- * into the iterator's own buffer (window * in_size bytes) on the calling
- * thread, one chunk before each task is submitted; the end is where input
- * returns 0. An input failure stops reading: the items before it still run
+/* As weft_map_iter_begin, with the items read by input(input_ud, i, items,
+ * max) into the iterator's own buffer (window * in_size bytes) on the
+ * calling thread, a chunk before each task is submitted; the end is where
+ * input returns 0. An input failure stops reading: the items before it still run
  * and are returned, then next returns WEFT_ETASK with *index the index
  * input failed at and weft_task_status() its status.
  * Returns:   as weft_map_iter_begin; WEFT_EINVAL also for input NULL or
@@ -577,6 +580,17 @@ WEFT_API int weft_map_iter_begin_input(weft_map_iter **out, weft_pool *pool,
  *            weft_ctx_cancel_requested(), and each later call returns the
  *            same error (WEFT_ETASK with the same *index and status). */
 WEFT_API int weft_map_iter_next(weft_map_iter *it, void *out, size_t *index);
+
+/* weft_map_iter_next for runs: copy the next results in input order to
+ * out[0..*count) (out_size bytes each), at least one and at most max:
+ * after the first, which blocks as weft_map_iter_next does, as many as are
+ * in already. *first (may be NULL) receives out[0]'s input index, or on
+ * WEFT_ETASK the failed index. One call per run instead of per item: the
+ * form for consumers that keep up with many workers.
+ * Returns:   as weft_map_iter_next (*count is 0 unless WEFT_OK); WEFT_EINVAL
+ *            also for count NULL or max 0. */
+WEFT_API int weft_map_iter_next_n(weft_map_iter *it, void *out, size_t max, size_t *count,
+                                  size_t *first);
 
 /* End the iterator, also before the last result: items not started are
  * cancelled and never run, running ones see weft_ctx_cancel_requested(),

@@ -28,7 +28,9 @@
  *
  * This file adds no atomic access of its own but [MP4]'s store: everything
  * else it reads or writes is the caller's own, or published by futures. */
+#include <limits.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,21 +76,25 @@ void weft_map_iter_options_init(weft_map_iter_options *o)
     o->timeout_ns = WEFT_FOREVER;
 }
 
-/* Read chunk s's items from the callback into its input slot. False when
- * there are none: the input ended (or failed) at the chunk's first item. */
+/* Read chunk s's items from the callback into its input slot, a run per
+ * call (short runs are asked again for the rest). False when there are
+ * none: the input ended (or failed) at the chunk's first item. */
 static bool feed_chunk(struct weft_map_iter *it, size_t s)
 {
     struct map_run *r = &it->r;
     size_t chunk = r->call.chunk;
     char *slot = it->inbuf + (s % r->cap) * chunk * it->in_size;
     size_t j = 0;
-    for (; j < chunk; j++, slot += it->in_size) {
-        int rc = it->input(it->input_ud, s * chunk + j, slot);
-        if (rc > 0)
+    while (j < chunk) {
+        ptrdiff_t got = it->input(it->input_ud, s * chunk + j, slot + j * it->in_size, chunk - j);
+        if (got > 0 && (size_t)got <= chunk - j) {
+            j += (size_t)got;
             continue;
-        if (rc < 0) {
+        }
+        if (got != 0) {
             it->input_failed = true;
-            it->input_status = weft__task_status_of(rc);
+            it->input_status = got < 0 && got >= INT_MIN ? weft__task_status_of((int)got)
+                                                         : WEFT_EINVAL; /* more than asked */
         }
         it->end = s * chunk + j;
         /* [MP4] relaxed: before the submission of chunk s, if any. */
@@ -130,13 +136,13 @@ static void update_ready(struct weft_map_iter *it)
     it->ready_end = e;
 }
 
-static int take(struct weft_map_iter *it, void *out, size_t *index)
+/* Copy the k results from pos on to out: k >= 1, and all of them in and
+ * good and in pos's chunk. Moves to the next chunk at its end. */
+static void take_run(struct weft_map_iter *it, void *out, size_t k)
 {
-    memcpy(out, it->cur, it->out_size);
-    if (index != NULL)
-        *index = it->pos;
-    it->pos++;
-    it->cur += it->out_size;
+    memcpy(out, it->cur, k * it->out_size);
+    it->pos += k;
+    it->cur += k * it->out_size;
     if (it->pos == it->chunk_end) {
         struct map_run *r = &it->r;
         r->released++;
@@ -145,6 +151,13 @@ static int take(struct weft_map_iter *it, void *out, size_t *index)
         refill(it);
         update_ready(it);
     }
+}
+
+static int take(struct weft_map_iter *it, void *out, size_t *index)
+{
+    if (index != NULL)
+        *index = it->pos;
+    take_run(it, out, 1);
     return WEFT_OK;
 }
 
@@ -204,6 +217,30 @@ int weft_map_iter_next(weft_map_iter *it, void *out, size_t *index)
     if (it->pos < it->ready_end)
         return take(it, out, index);
     return next_slow(it, out, index);
+}
+
+int weft_map_iter_next_n(weft_map_iter *it, void *out, size_t max, size_t *count,
+                         size_t *first)
+{
+    if (count != NULL)
+        *count = 0;
+    if (it == NULL || count == NULL || max == 0 || (out == NULL && it->out_size > 0))
+        return WEFT_EINVAL;
+    int rc = weft_map_iter_next(it, out, first);
+    if (rc != WEFT_OK)
+        return rc;
+    size_t k = 1;
+    char *o = (char *)out + it->out_size;
+    /* Then whole runs of what is in, a chunk at a time, without waiting. */
+    while (k < max && it->pos < it->ready_end) {
+        size_t stop = it->ready_end < it->chunk_end ? it->ready_end : it->chunk_end;
+        size_t run = stop - it->pos < max - k ? stop - it->pos : max - k;
+        take_run(it, o, run);
+        k += run;
+        o += run * it->out_size;
+    }
+    *count = k;
+    return WEFT_OK;
 }
 
 void weft_map_iter_end(weft_map_iter *it)

@@ -90,34 +90,66 @@ static int64_t *iota(size_t n)
 }
 
 /* Input callback over [0, limit): item i is i; fails with `fail_status` at
- * index fail_at (SIZE_MAX: never). */
+ * index fail_at (SIZE_MAX: never), after returning the items before it.
+ * Runs are at most `run` items (0: as many as asked), so short runs are
+ * asked again. calls: items read plus the calls that ended the input;
+ * after_end: calls after one that returned 0 or less (there must be none). */
 struct source {
-    size_t limit, fail_at, calls;
+    size_t limit, fail_at, calls, run;
     int fail_status;
     size_t next_expected;
-    bool out_of_order;
+    bool out_of_order, ended;
+    size_t after_end;
 };
 
-static int source_fn(void *ud, size_t index, void *item)
+static ptrdiff_t source_fn(void *ud, size_t index, void *items, size_t max)
 {
     struct source *s = ud;
-    s->calls++;
+    if (s->ended)
+        s->after_end++;
     if (index != s->next_expected)
         s->out_of_order = true;
-    s->next_expected = index + 1;
-    if (index == s->fail_at)
-        return s->fail_status;
-    if (index >= s->limit)
-        return 0;
-    int64_t x = (int64_t)index;
-    memcpy(item, &x, sizeof(x));
-    return 1;
+    if (index == s->fail_at || index >= s->limit) {
+        s->calls++;
+        s->ended = true;
+        return index == s->fail_at ? s->fail_status : 0;
+    }
+    size_t k = max;
+    if (s->run != 0 && k > s->run)
+        k = s->run;
+    if (k > s->limit - index)
+        k = s->limit - index;
+    if (s->fail_at > index && k > s->fail_at - index)
+        k = s->fail_at - index;
+    for (size_t j = 0; j < k; j++) {
+        int64_t x = (int64_t)(index + j);
+        memcpy((char *)items + j * sizeof(x), &x, sizeof(x));
+    }
+    s->calls += k;
+    s->next_expected = index + k;
+    return (ptrdiff_t)k;
 }
 
-/* Take every result; they must be triple(i) for i in [0, n), then EOF. */
+/* Take every result; they must be triple(i) for i in [0, n), then EOF.
+ * Odd n: through weft_map_iter_next_n, in runs of up to 5. */
 static void drain_and_check(weft_map_iter *it, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    if (n % 2 == 1) {
+        int64_t ys[5];
+        size_t i = 0, k = 0, first = 0;
+        while (i < n) {
+            int rc = weft_map_iter_next_n(it, ys, 5, &k, &first);
+            cr_assert(eq(int, rc, WEFT_OK), "item %zu: %s", i, weft_strerror(rc));
+            cr_assert(eq(sz, first, i));
+            cr_assert(k >= 1 && k <= 5 && i + k <= n, "run of %zu at %zu", k, i);
+            for (size_t j = 0; j < k; j++)
+                cr_assert(eq(i64, ys[j], triple((int64_t)(i + j))), "item %zu", i + j);
+            i += k;
+        }
+        cr_assert(eq(int, weft_map_iter_next_n(it, ys, 5, &k, NULL), WEFT_EOF));
+        cr_assert(eq(sz, k, 0));
+    }
+    for (size_t i = 0; i < n && n % 2 == 0; i++) {
         int64_t y = -1;
         size_t idx = 12345;
         int rc = weft_map_iter_next(it, &y, &idx);
@@ -148,7 +180,8 @@ static void map_array(weft_pool *pool, size_t n, size_t window, size_t chunk)
 static void map_callback(weft_pool *pool, size_t n, size_t window, size_t chunk)
 {
     struct probe p = probe_new();
-    struct source s = {.limit = n, .fail_at = SIZE_MAX};
+    /* Runs of 7 with an explicit chunk: short runs are asked again. */
+    struct source s = {.limit = n, .fail_at = SIZE_MAX, .run = chunk > 1 ? 7 : 0};
     weft_map_iter_options o = iter_opts(window, chunk, WEFT_FOREVER);
     weft_map_iter *it = NULL;
     cr_assert(eq(int, weft_map_iter_begin_input(&it, pool, probe_fn, &p, source_fn, &s,
@@ -159,6 +192,7 @@ static void map_callback(weft_pool *pool, size_t n, size_t window, size_t chunk)
     cr_assert(eq(long, atomic_load(&p.runs), (long)n));
     cr_assert(not(s.out_of_order));
     cr_assert(eq(sz, s.calls, n + 1), "the callback is asked once past the end, no more");
+    cr_assert(eq(sz, s.after_end, 0));
 }
 
 /* Every size with chunk 1, an explicit chunk, the defaults, and a window
@@ -380,6 +414,7 @@ Test(mapiter, a_failing_input_callback_is_reported_at_its_index)
     cr_assert(eq(sz, idx, 300));
     wtc_assert_task_failed(weft_map_iter_next(it, &y, &idx), -77);
     cr_assert(eq(sz, s.calls, 301), "the callback is not asked again after failing");
+    cr_assert(eq(sz, s.after_end, 0));
     weft_map_iter_end(it);
     cr_assert(eq(long, atomic_load(&p.runs), 300L));
     wtc_pool_drop(pool);
@@ -482,6 +517,9 @@ Test(mapiter, bad_arguments_are_einval)
                  WEFT_EINVAL), "reserved words");
     cr_assert(eq(ptr, it, sentinel), "*out untouched on failure");
     cr_assert(eq(int, weft_map_iter_next(NULL, in, NULL), WEFT_EINVAL));
+    size_t count = 9;
+    cr_assert(eq(int, weft_map_iter_next_n(NULL, in, 4, &count, NULL), WEFT_EINVAL));
+    cr_assert(eq(sz, count, 0));
     weft_map_iter_end(NULL);
     weft_map_iter_options_init(NULL);
     /* n == 0 with in NULL is fine, and so is a zero window (the default). */

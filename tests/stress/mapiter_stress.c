@@ -26,12 +26,14 @@ static int mix_fn(weft_ctx *ctx, const void *in, void *out, void *ud)
     return 0;
 }
 
-static int count_fn(void *ud, size_t index, void *item)
+static ptrdiff_t count_fn(void *ud, size_t index, void *items, size_t max)
 {
-    if (index >= *(size_t *)ud)
-        return 0;
-    *(uint64_t *)item = index;
-    return 1;
+    size_t n = *(size_t *)ud, k = index < n ? n - index : 0;
+    if (k > max)
+        k = max;
+    for (size_t j = 0; j < k; j++)
+        ((uint64_t *)items)[j] = index + j;
+    return (ptrdiff_t)k;
 }
 
 /* Take every result of it: 0 when all n are right and EOF follows. */
