@@ -592,6 +592,14 @@ WEFT_API int weft_map_iter_next(weft_map_iter *it, void *out, size_t *index);
 WEFT_API int weft_map_iter_next_n(weft_map_iter *it, void *out, size_t max, size_t *count,
                                   size_t *first);
 
+/* weft_map_iter_next_n without the copy: *items points at the next *count
+ * results in input order (at least one; out_size bytes each, back to back)
+ * in the iterator's own buffer, which they stay in until the next call on
+ * it (any call: they count as taken then). *first as for _next_n.
+ * Returns:   as weft_map_iter_next_n; WEFT_EINVAL also for items NULL. */
+WEFT_API int weft_map_iter_next_view(weft_map_iter *it, const void **items, size_t *count,
+                                     size_t *first);
+
 /* End the iterator, also before the last result: items not started are
  * cancelled and never run, running ones see weft_ctx_cancel_requested(),
  * and the call waits for them (on a worker: helps), so no item runs or

@@ -57,6 +57,7 @@ struct weft_map_iter {
     void *input_ud;
     size_t pos;       /* index of the next result to hand out */
     size_t ready_end; /* [pos, ready_end) are in and good */
+    size_t viewed;    /* results from pos on handed out in place */
     char *cur;        /* pos's result in outbuf */
     size_t chunk_end; /* first item after pos's chunk */
     size_t end;       /* item count; SIZE_MAX until the input callback ends */
@@ -136,11 +137,13 @@ static void update_ready(struct weft_map_iter *it)
     it->ready_end = e;
 }
 
-/* Copy the k results from pos on to out: k >= 1, and all of them in and
- * good and in pos's chunk. Moves to the next chunk at its end. */
+/* Hand out the k results from pos on (k >= 1, all of them in and good and
+ * in pos's chunk): copied to out, or (out NULL) read in place already.
+ * Moves to the next chunk at its end, which frees its slot for reuse. */
 static void take_run(struct weft_map_iter *it, void *out, size_t k)
 {
-    memcpy(out, it->cur, k * it->out_size);
+    if (out != NULL)
+        memcpy(out, it->cur, k * it->out_size);
     it->pos += k;
     it->cur += k * it->out_size;
     if (it->pos == it->chunk_end) {
@@ -179,7 +182,19 @@ static int stick(struct weft_map_iter *it, int rc, size_t index, int status, siz
     return report(it, idx_out);
 }
 
-static int next_slow(struct weft_map_iter *it, void *out, size_t *index)
+/* Results handed out in place by weft_map_iter_next_view: now the
+ * caller is done with them (it called again). */
+static void settle_view(struct weft_map_iter *it)
+{
+    if (it->viewed != 0) {
+        take_run(it, NULL, it->viewed);
+        it->viewed = 0;
+    }
+}
+
+/* Wait until pos's result is in and good: WEFT_OK, or the error that
+ * stops the iterator (reported as next reports it). */
+static int await_ready(struct weft_map_iter *it, size_t *index)
 {
     struct map_run *r = &it->r;
     if (it->stuck != WEFT_OK)
@@ -187,7 +202,7 @@ static int next_slow(struct weft_map_iter *it, void *out, size_t *index)
     for (;;) {
         update_ready(it);
         if (it->pos < it->ready_end)
-            return take(it, out, index);
+            return WEFT_OK;
         if (r->err != WEFT_OK)
             return stick(it, r->err, 0, 0, index);
         if (r->failed && it->pos >= r->fail_at)
@@ -214,9 +229,40 @@ int weft_map_iter_next(weft_map_iter *it, void *out, size_t *index)
 {
     if (it == NULL || (out == NULL && it->out_size > 0))
         return WEFT_EINVAL;
-    if (it->pos < it->ready_end)
-        return take(it, out, index);
-    return next_slow(it, out, index);
+    settle_view(it);
+    if (it->pos >= it->ready_end) {
+        int rc = await_ready(it, index);
+        if (rc != WEFT_OK)
+            return rc;
+    }
+    return take(it, out, index);
+}
+
+/* The run of results from pos on that is in, within pos's chunk and at
+ * most max long (pos's result is in). */
+static size_t ready_run(const struct weft_map_iter *it, size_t max)
+{
+    size_t stop = it->ready_end < it->chunk_end ? it->ready_end : it->chunk_end;
+    return stop - it->pos < max ? stop - it->pos : max;
+}
+
+int weft_map_iter_next_view(weft_map_iter *it, const void **items, size_t *count, size_t *first)
+{
+    if (count != NULL)
+        *count = 0;
+    if (it == NULL || items == NULL || count == NULL)
+        return WEFT_EINVAL;
+    settle_view(it);
+    if (it->pos >= it->ready_end) {
+        int rc = await_ready(it, first);
+        if (rc != WEFT_OK)
+            return rc;
+    }
+    if (first != NULL)
+        *first = it->pos;
+    *items = it->cur;
+    *count = it->viewed = ready_run(it, SIZE_MAX);
+    return WEFT_OK;
 }
 
 int weft_map_iter_next_n(weft_map_iter *it, void *out, size_t max, size_t *count,
@@ -233,8 +279,7 @@ int weft_map_iter_next_n(weft_map_iter *it, void *out, size_t max, size_t *count
     char *o = (char *)out + it->out_size;
     /* Then whole runs of what is in, a chunk at a time, without waiting. */
     while (k < max && it->pos < it->ready_end) {
-        size_t stop = it->ready_end < it->chunk_end ? it->ready_end : it->chunk_end;
-        size_t run = stop - it->pos < max - k ? stop - it->pos : max - k;
+        size_t run = ready_run(it, max - k);
         take_run(it, o, run);
         k += run;
         o += run * it->out_size;
@@ -247,6 +292,7 @@ void weft_map_iter_end(weft_map_iter *it)
 {
     if (it == NULL)
         return;
+    it->viewed = 0;
     weft__map_drain(&it->r);
     free(it->r.ring);
     free(it->outbuf);

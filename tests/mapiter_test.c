@@ -131,9 +131,29 @@ static ptrdiff_t source_fn(void *ud, size_t index, void *items, size_t max)
 }
 
 /* Take every result; they must be triple(i) for i in [0, n), then EOF.
- * Odd n: through weft_map_iter_next_n, in runs of up to 5. */
+ * Odd n: through weft_map_iter_next_n, in runs of up to 5; n = 100000:
+ * in place, through weft_map_iter_next_view. */
 static void drain_and_check(weft_map_iter *it, size_t n)
 {
+    if (n == 100000) {
+        size_t i = 0, k = 0, first = 0;
+        const void *items = NULL;
+        while (i < n) {
+            int rc = weft_map_iter_next_view(it, &items, &k, &first);
+            cr_assert(eq(int, rc, WEFT_OK), "item %zu: %s", i, weft_strerror(rc));
+            cr_assert(eq(sz, first, i));
+            cr_assert(k >= 1 && i + k <= n, "run of %zu at %zu", k, i);
+            for (size_t j = 0; j < k; j++) {
+                int64_t y;
+                memcpy(&y, (const char *)items + j * sizeof(y), sizeof(y));
+                cr_assert(eq(i64, y, triple((int64_t)(i + j))), "item %zu", i + j);
+            }
+            i += k;
+        }
+        cr_assert(eq(int, weft_map_iter_next_view(it, &items, &k, NULL), WEFT_EOF));
+        cr_assert(eq(sz, k, 0));
+        return;
+    }
     if (n % 2 == 1) {
         int64_t ys[5];
         size_t i = 0, k = 0, first = 0;
@@ -520,6 +540,8 @@ Test(mapiter, bad_arguments_are_einval)
     size_t count = 9;
     cr_assert(eq(int, weft_map_iter_next_n(NULL, in, 4, &count, NULL), WEFT_EINVAL));
     cr_assert(eq(sz, count, 0));
+    const void *view = NULL;
+    cr_assert(eq(int, weft_map_iter_next_view(NULL, &view, &count, NULL), WEFT_EINVAL));
     weft_map_iter_end(NULL);
     weft_map_iter_options_init(NULL);
     /* n == 0 with in NULL is fine, and so is a zero window (the default). */

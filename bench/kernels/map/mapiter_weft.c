@@ -6,7 +6,8 @@
  * item i = i * golden ratio, no input array ("weft-iter-input"). --window W
  * (default 10^4) sets the iterator's window, 0 its default; --runs K > 1
  * consumes with weft_map_iter_next_n, K results at most per call (systems
- * "weft-iter-runs", "weft-iter-input-runs"). Checked against
+ * "weft-iter-runs", "weft-iter-input-runs"), --runs 0 in place with
+ * weft_map_iter_next_view ("weft-iter-view", "weft-iter-input-view"). Checked against
  * the serial sum; hwm_kb shows the iterator's memory staying flat. */
 #include "bench_weft.h"
 
@@ -33,14 +34,20 @@ static ptrdiff_t input_fn(void *ud, size_t index, void *items, size_t max)
     return (ptrdiff_t)k;
 }
 
-/* Sum the results in input order: one weft_map_iter_next per item, or
- * (runs > 1) weft_map_iter_next_n runs of up to `runs` results. */
+/* Sum the results in input order: one weft_map_iter_next per item,
+ * (runs > 1) weft_map_iter_next_n runs of up to `runs` results, or (runs
+ * 0) runs read in place through weft_map_iter_next_view. */
 static uint64_t drain(weft_map_iter *it, size_t runs)
 {
     uint64_t sum = 0, y[1024];
     int rc;
     size_t k;
-    if (runs <= 1) {
+    if (runs == 0) {
+        const void *v;
+        while ((rc = weft_map_iter_next_view(it, &v, &k, NULL)) == WEFT_OK)
+            for (size_t i = 0; i < k; i++)
+                sum += ((const uint64_t *)v)[i];
+    } else if (runs == 1) {
         while ((rc = weft_map_iter_next(it, y, NULL)) == WEFT_OK)
             sum += y[0];
     } else {
@@ -84,8 +91,10 @@ int main(int argc, char **argv)
     io.window = window;
     weft_pool *pool = bench_weft_pool(o.workers);
     const char *sys = eager ? "weft-map"
-                      : input ? (runs > 1 ? "weft-iter-input-runs" : "weft-iter-input")
-                              : (runs > 1 ? "weft-iter-runs" : "weft-iter");
+                      : input ? (runs == 0  ? "weft-iter-input-view"
+                                 : runs > 1 ? "weft-iter-input-runs"
+                                            : "weft-iter-input")
+                              : (runs == 0 ? "weft-iter-view" : runs > 1 ? "weft-iter-runs" : "weft-iter");
     for (unsigned rep = 0; rep < o.reps; rep++) {
         if (out != NULL)
             memset(out, 0, n * sizeof *out);
