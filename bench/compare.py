@@ -133,6 +133,7 @@ def workloads(quick, py_iters):
     nq_n = 10 if q else 12
     tree = "-small" if q else ""
     map_n = 1000000 if q else 10000000
+    lm_n = 1000000 if q else 100000000
     cb_n = 16 if q else 64
     fm_n, fm_py_thread, fm_py_c1, fm_py_c1000 = ((100000, 5000, 2000, 20000) if q
                                                  else (1000000, 50000, 10000, 100000))
@@ -222,6 +223,21 @@ def workloads(quick, py_iters):
         ], note=f"out[i] = splitmix64(in[i]) over {map_n:,} uint64; weft = parallel_for, "
                 "weft-pmap = parallel_map", rounds=3,
            title=f"map over {map_n:,} uint64 (parallel_for)"),
+        Workload("lazymap", "item", [
+            Variant("serial", c("lazymap_seq", "--n", lm_n, "--reps", 2), unit_field="n",
+                    serial=True),
+            Variant("weft", c("lazymap_weft", "--n", lm_n, "--reps", 2), unit_field="n"),
+            Variant("weft-item", c("lazymap_weft", "--variant", "item", "--n", lm_n,
+                                   "--reps", 2), unit_field="n"),
+            Variant("weft-map", c("lazymap_weft", "--variant", "eager", "--n", lm_n,
+                                  "--reps", 2), unit_field="n"),
+            Variant("tbb", c("lazymap_tbb", "--n", lm_n, "--reps", 2), unit_field="n"),
+            Variant("omp", c("lazymap_omp", "--n", lm_n, "--reps", 2), unit_field="n"),
+        ], note=f"sum of splitmix64(item(i)) over {lm_n:,} items made as needed and consumed "
+                "in order, at most 10,000 in flight; weft = weft_map_iter (input callback, "
+                "results read in place), weft-item = one next per result, weft-map = the eager "
+                "weft_map over arrays (memory grows with n)",
+           title=f"lazy map over {lm_n:,} items, window 10,000"),
         Workload("cpubatch", "run", [
             Variant("serial", c("cpubatch_seq", "--n", cb_n, "--reps", 1), serial=True),
             Variant("weft", c("cpubatch_weft", "--n", cb_n, "--reps", 1)),

@@ -96,7 +96,11 @@ static inline size_t weft__map_clamp(size_t v, size_t lo, size_t hi)
  * before its first submission. */
 void weft__map_call_init(struct map_call *c, size_t n);
 /* Lowest failing item any chunk task has seen, SIZE_MAX if none [MP2]. */
-size_t weft__map_fail_hint(struct map_call *c);
+static inline size_t weft__map_fail_hint(struct map_call *c)
+{
+    /* [MP2] relaxed: a hint only. */
+    return atomic_load_explicit(&c->fail_min, memory_order_relaxed);
+}
 /* Record the first error that is not an item failure. */
 void weft__map_note_error(struct map_run *r, int rc);
 /* Stop for good: nothing more is submitted or claimed, every outstanding

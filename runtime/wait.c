@@ -231,7 +231,10 @@ static int wait_word(_Atomic uint32_t *word, const struct weft__help *h,
     struct weft__worker *w = weft__self;
     if (w != NULL)
         return wait_worker(w, word, h, deadline, fallback);
-    if (h != NULL && deadline == NULL)
+    /* A wait that polling ends never borrows: taking and giving back a
+     * worker's place costs more than a short wait (and its thread's wake
+     * when work is left), so only a wait that would sleep helps. */
+    if (h != NULL && deadline == NULL && !weft__word_poll(word))
         help_outside(word, h);
     return weft__word_wait_thread(word, deadline) ? WEFT_OK : WEFT_ETIMEDOUT;
 }

@@ -57,20 +57,25 @@ bool weft__word_sleep(_Atomic uint32_t *word, const struct timespec *deadline)
     return weft__futex_wait(word, s, deadline) != -ETIMEDOUT;
 }
 
-bool weft__word_wait_thread(_Atomic uint32_t *word, const struct timespec *deadline)
+bool weft__word_poll(_Atomic uint32_t *word)
 {
     int64_t until = weft__now_ns() + THREAD_POLL_NS;
     for (unsigned i = 0;; i++) {
         if (weft__word_done(weft__word_load(word)))
             return true;
-        if (i < THREAD_PAUSES) {
+        if (i < THREAD_PAUSES)
             weft__cpu_relax();
-        } else if (weft__now_ns() < until) {
+        else if (weft__now_ns() < until)
             sched_yield();
-        } else {
-            break;
-        }
+        else
+            return false;
     }
+}
+
+bool weft__word_wait_thread(_Atomic uint32_t *word, const struct timespec *deadline)
+{
+    if (weft__word_poll(word))
+        return true;
     for (;;) {
         if (weft__word_done(weft__word_load(word)))
             return true;

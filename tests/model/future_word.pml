@@ -350,7 +350,7 @@ proctype Runner() {
 	byte s, r, rc;
 	bool ok, spare;
 
-	/* @future.c:weft__future_run_queued: weft__future_start_run(f, w); */
+	/* @future.c:weft__future_run_queued: } else if (weft__future_start_run(f, w)) { */
 	start_and_run();
 	if
 	:: ok -> ok = false; untimed_ok[me] = true
