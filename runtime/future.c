@@ -647,10 +647,17 @@ static bool library_failure(const weft_future *f, uint32_t s)
 
 int weft_future_result(weft_future *f, int64_t timeout_ns, void **value)
 {
-    int rc = weft_future_wait(f, timeout_ns);
-    if (rc != WEFT_OK)
-        return rc;
+    if (f == NULL)
+        return WEFT_EINVAL;
+    WEFT__CHECK_HELD(f, "weft_future_result");
+    /* A done future costs this one load (acquire [FU1]); else wait. */
     uint32_t s = load_state(f);
+    if (!weft__word_done(s)) {
+        int rc = weft_future_wait(f, timeout_ns);
+        if (rc != WEFT_OK)
+            return rc;
+        s = load_state(f);
+    }
     if ((s & WEFT_ST_PHASE) == WEFT_CANCELLED)
         return WEFT_ECANCELED;
     if (f->status != 0)
