@@ -38,6 +38,8 @@
  * long enough that a short wait costs no wake of another thread, short
  * against any work worth a thread. */
 #define SPARE_AFTER_NS 50000
+/* A thread that is no worker polls this long before it helps. */
+#define HELP_OUTSIDE_AFTER_NS 5000
 /* A worker that found no spare to take its place tries again this often. */
 #define SPARE_RETRY_NS 1000000
 
@@ -231,10 +233,11 @@ static int wait_word(_Atomic uint32_t *word, const struct weft__help *h,
     struct weft__worker *w = weft__self;
     if (w != NULL)
         return wait_worker(w, word, h, deadline, fallback);
-    /* A wait that polling ends never borrows: taking and giving back a
-     * worker's place costs more than a short wait (and its thread's wake
-     * when work is left), so only a wait that would sleep helps. */
-    if (h != NULL && deadline == NULL && !weft__word_poll(word))
+    /* A wait that a short poll ends never borrows: taking and giving back
+     * a worker's place costs more than a wait of a few microseconds (and
+     * a wake of the worker's thread when work is left over), and a worker
+     * that is awake takes a fresh task within that time. */
+    if (h != NULL && deadline == NULL && !weft__word_poll(word, HELP_OUTSIDE_AFTER_NS))
         help_outside(word, h);
     return weft__word_wait_thread(word, deadline) ? WEFT_OK : WEFT_ETIMEDOUT;
 }

@@ -57,9 +57,9 @@ bool weft__word_sleep(_Atomic uint32_t *word, const struct timespec *deadline)
     return weft__futex_wait(word, s, deadline) != -ETIMEDOUT;
 }
 
-bool weft__word_poll(_Atomic uint32_t *word)
+bool weft__word_poll(_Atomic uint32_t *word, int64_t poll_ns)
 {
-    int64_t until = weft__now_ns() + THREAD_POLL_NS;
+    int64_t until = weft__now_ns() + poll_ns;
     for (unsigned i = 0;; i++) {
         if (weft__word_done(weft__word_load(word)))
             return true;
@@ -74,7 +74,7 @@ bool weft__word_poll(_Atomic uint32_t *word)
 
 bool weft__word_wait_thread(_Atomic uint32_t *word, const struct timespec *deadline)
 {
-    if (weft__word_poll(word))
+    if (weft__word_poll(word, THREAD_POLL_NS))
         return true;
     for (;;) {
         if (weft__word_done(weft__word_load(word)))

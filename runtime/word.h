@@ -41,9 +41,10 @@ uint32_t weft__word_complete(_Atomic uint32_t *word, uint32_t final);
  * woken, or spurious: the caller checks again). */
 bool weft__word_sleep(_Atomic uint32_t *word, const struct timespec *deadline);
 
-/* Poll the word briefly, as a thread that is no worker does before it
- * sleeps (word.c: ~50 us). Returns true if it is done. Never sleeps. */
-bool weft__word_poll(_Atomic uint32_t *word);
+/* Poll the word for about poll_ns, as a thread that is no worker does
+ * before it sleeps (word.c: a few pauses, then sched_yield). Returns true
+ * if it is done. Never sleeps. */
+bool weft__word_poll(_Atomic uint32_t *word, int64_t poll_ns);
 
 /* Wait until the word is done or the deadline (NULL: none) passes, as a
  * thread that is no worker: poll briefly, then sleep on the futex. EINTR and

@@ -49,6 +49,17 @@ static int count_task(weft_ctx *ctx, void *arg, void **result)
     return 0;
 }
 
+/* Keep the worker busy (no waiting, no helping) for arg nanoseconds. */
+static int spin_task(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    int64_t until = wt_now_ns() + (int64_t)(intptr_t)arg;
+    while (wt_now_ns() < until)
+        ;
+    return 0;
+}
+
 /* Submit n counting tasks with futures in fs and items in its. */
 static void submit_counted(weft_pool *p, struct counted *c, struct item *its, weft_future **fs,
                            uint32_t n)
@@ -93,7 +104,7 @@ static void assert_each_ran_once(const struct counted *c, uint32_t n)
 
 Test(helpwait, submit_then_collect_runs_every_task_once_and_the_caller_runs_some)
 {
-    enum { N = 100000, ROUNDS = 2000 };
+    enum { N = 100000, ROUNDS = 50 };
     weft_pool *p = wtc_pool_new(2);
     struct batch b;
     batch_new(&b, p, N);
@@ -106,16 +117,21 @@ Test(helpwait, submit_then_collect_runs_every_task_once_and_the_caller_runs_some
         weft_future_release(fs[i]);
     }
     assert_each_ran_once(c, N);
-    /* One task at a time into a parked pool: the submit wakes one worker,
-     * the other stays parked, and the caller's wait takes its place and
-     * runs the task unless the woken worker got there first. */
+    /* Into a parked pool: a task that keeps its worker for 2 ms, then the
+     * awaited one. The first submit wakes one worker, which takes the
+     * first task (the queue is FIFO); the other stays parked, so the
+     * caller's wait, after its short poll, takes that place and runs the
+     * awaited task, which no worker can reach before it. */
     for (uint32_t r = 0; r < ROUNDS && atomic_load(&c->on_caller) == 0; r++) {
-        if (r % 100 == 0)
-            wtc_await_all_parked(p);
+        wtc_await_all_parked(p);
+        weft_future *busy = NULL;
+        cr_assert_eq(weft_submit(p, spin_task, (void *)(2 * MS), NULL, &busy), WEFT_OK);
         atomic_store(&c->runs[0], 0);
         submit_counted(p, c, b.its, fs, 1);
         cr_assert_eq(weft_future_wait(fs[0], WEFT_FOREVER), WEFT_OK);
+        cr_assert_eq(weft_future_wait(busy, WEFT_FOREVER), WEFT_OK);
         weft_future_release(fs[0]);
+        weft_future_release(busy);
         cr_assert_eq(atomic_load(&c->runs[0]), 1u);
     }
     cr_assert_gt(atomic_load(&c->on_caller), 0, "the waiting caller never ran a task");
