@@ -54,9 +54,7 @@ static int spin_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)ctx;
     (void)result;
-    int64_t until = wt_now_ns() + (int64_t)(intptr_t)arg;
-    while (wt_now_ns() < until)
-        ;
+    wt_spin_ns((int64_t)(intptr_t)arg);
     return 0;
 }
 
