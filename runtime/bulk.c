@@ -16,9 +16,9 @@
  * nobody took it after all: nobody asks, and the whole block runs on one
  * worker for a load per future; idle workers ask, and each gets the
  * biggest half left, as a parallel loop's range is split (lazy binary
- * splitting). Each future
- * runs as a frame of its own (group.h, weft__run_marked): a wait in it
- * must not run the halves its runner spawned, which may wait for it.
+ * splitting). What runs above a spawned half runs as a frame of its own
+ * (group.h, weft__run_marked): a wait in it must not run that half, which
+ * may wait for it.
  *
  * A future of the block behaves as any other: a waiter may run it inline
  * before the runner reaches it (the runner's claim then fails and it
@@ -40,63 +40,65 @@
 static const struct weft__task_ops bulk_ops;
 
 
-static void run_one(struct weft__worker *w, void *arg)
+/* Run future i of src on w and count it finished. */
+static void run_future(struct weft__worker *w, struct weft__source *src, uint32_t i)
 {
-    weft__future_run_queued(arg, w);
-}
-
-/* Run future i of src and count it finished. With siblings (halves this
- * runner spawned and may take back, or children of a frame below), as a
- * frame of its own: a wait in it must not run them, as they may wait for
- * it. */
-static void run_future(struct weft__worker *w, struct weft__source *src, uint32_t i,
-                       bool siblings)
-{
-    weft_future *f = weft__bulk_future(src, i);
-    if (siblings)
-        weft__run_marked(w, run_one, f);
-    else
-        weft__future_run_queued(f, w);
+    weft__future_run_queued(weft__bulk_future(src, i), w);
     weft__task_finished(w);
 }
 
-/* A half of a range, handed to a spawn. */
-struct half {
+/* A range of a block's futures: a half handed to a spawn, or the part
+ * run in a frame of its own. */
+struct range {
     struct weft__source *src;
     uint32_t lo, hi;
 };
 
-static void run_range(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint32_t hi,
-                      bool siblings);
+static void run_range(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint32_t hi);
 
-/* A half runs wherever its thief is, maybe in a frame with children below. */
+static void range_call(struct weft__worker *w, void *arg)
+{
+    struct range *r = arg;
+    run_range(&w->ctx, r->src, r->lo, r->hi);
+}
+
+/* Run [lo, hi) as a frame of its own (group.h, weft__run_marked): the
+ * waits of its futures then reach none of the private children below,
+ * such as the half this runner spawned, which may wait for them. */
+static void run_range_marked(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint32_t hi)
+{
+    struct range r = {.src = src, .lo = lo, .hi = hi};
+    weft__run_marked(ctx->worker, range_call, &r);
+}
+
+/* A half runs wherever its thief is, maybe in a frame with children of
+ * its own below: in a frame of its own. */
 static int half_task(weft_ctx *ctx, void *arg, void **result)
 {
     (void)result;
-    struct half *h = arg;
-    run_range(ctx, h->src, h->lo, h->hi, true);
+    struct range *h = arg;
+    run_range_marked(ctx, h->src, h->lo, h->hi);
     return 0;
 }
 
 /* Run the futures [lo, hi) of src on ctx's worker, in index order. While
  * a thief asks for work (the spawn bound is lowered: weft.h, [LZ1] in
- * lazy.c), the second half of what is left is spawned before the next
- * future, which hands it to the thief, and taken back when nobody took
- * it; nobody asking, a future costs one relaxed load more. siblings:
- * private children lie below on the spawn stack (run_future). */
-static void run_range(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint32_t hi,
-                      bool siblings)
+ * lazy.c), the second half of what is left is spawned, which hands it to
+ * the thief, the first half runs in a frame of its own above it, and the
+ * second is taken back when nobody took it; nobody asking, a future costs
+ * one relaxed load more. */
+static void run_range(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint32_t hi)
 {
     struct weft__worker *w = ctx->worker;
     const struct weft__lazy *l = &ctx->lazy;
     while (lo < hi) {
         if (hi - lo > 1 && weft__bound(l) != l->end) {
             uint32_t mid = lo + (hi - lo) / 2;
-            struct half h = {.src = src, .lo = mid, .hi = hi};
+            struct range h = {.src = src, .lo = mid, .hi = hi};
             weft_group g;
             weft_group_init(&g, ctx);
             if (weft_spawn(&g, half_task, &h, NULL) == WEFT_OK) {
-                run_range(ctx, src, lo, mid, true);
+                run_range_marked(ctx, src, lo, mid);
                 if (weft_sync_take(&g, NULL) <= 0)
                     return; /* a thief ran the second half (half_task fails never) */
                 lo = mid;   /* taken back: go on with it here */
@@ -104,7 +106,7 @@ static void run_range(weft_ctx *ctx, struct weft__source *src, uint32_t lo, uint
             }
             (void)weft_sync(&g); /* no room to spawn: the stack is full */
         }
-        run_future(w, src, lo++, siblings);
+        run_future(w, src, lo++);
     }
 }
 
@@ -113,7 +115,7 @@ static void bulk_run(struct weft__task *t, struct weft__worker *w)
     struct weft__source *src = weft_container_of(t, struct weft__source, task);
     /* An independent task runs only from a worker's loop, never inside a
      * helping wait (task.h): nothing private lies below it. */
-    run_range(&w->ctx, src, 0, src->n, false);
+    run_range(&w->ctx, src, 0, src->n);
     weft__source_put(src, 1); /* the queued task's unit */
 }
 
@@ -127,7 +129,18 @@ static uint64_t bulk_drop(struct weft__task *t)
     return n;
 }
 
-static const struct weft__task_ops bulk_ops = {.run = bulk_run, .drop = bulk_drop};
+/* A block needs running as long as any of its futures is pending, which
+ * only a walk over all of them could tell: say it does, and let its run
+ * pass over the futures that are done (task.h: settled marks the task
+ * independent; a helping wait leaves such a task queued). */
+static bool bulk_settled(const struct weft__task *t)
+{
+    (void)t;
+    return false;
+}
+
+static const struct weft__task_ops bulk_ops = {
+    .run = bulk_run, .drop = bulk_drop, .settled = bulk_settled};
 
 /* Make and queue a block of n futures of fn; args[i] (args non-NULL) or
  * first + i is future i's argument. */

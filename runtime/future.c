@@ -405,8 +405,12 @@ bool weft__future_start_run(weft_future *f, struct weft__worker *w)
     }
     /* Named only by the worker that started f: one that lost the start to
      * a waiter running f inline (weft__future_try_run) goes back to other
-     * work, which f's waiters must not leapfrog into. */
-    weft__leap_hint_set(&f->thief, w); /* waiters leapfrog onto w (wait.h) */
+     * work, which f's waiters must not leapfrog into. Never for a bulk
+     * block's future: its runner's deque may hold halves of the block,
+     * whose futures are independent tasks a helping wait must not run
+     * (bulk.c). */
+    if (f->src->slab != NULL)
+        weft__leap_hint_set(&f->thief, w); /* waiters leapfrog onto w (wait.h) */
     const struct weft__source *src = f->src;
     weft_future *outer = weft__ctx_swap(w, f);
     void *result = NULL;

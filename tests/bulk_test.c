@@ -347,6 +347,54 @@ Test(bulk, bad_input_gets_an_error_code_and_the_arguments_back)
     wtc_pool_drop(p);
 }
 
+/* ---- a waiting task runs none of a block's other futures ----------------------------------- */
+
+#define ORDER_N 64
+static weft_future *order_gate;
+
+/* Future 0 returns at once; the others wait for the gate, which the
+ * submitting task opens only after its wait for future 0: had that wait
+ * run one of them inline, it would never return. */
+static int gated_member(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)ctx;
+    (void)result;
+    if ((uintptr_t)arg == 0)
+        return 0;
+    return weft_future_wait(order_gate, WEFT_FOREVER) == WEFT_OK ? 0 : 1;
+}
+
+static int submit_and_wait_first(weft_ctx *ctx, void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_future *fs[ORDER_N];
+    if (weft_promise_create(&order_gate) != WEFT_OK)
+        return 2;
+    if (weft_submit_range(weft_ctx_pool(ctx), gated_member, 0, ORDER_N, fs) != WEFT_OK)
+        return 3;
+    int rc = weft_future_wait(fs[0], WEFT_FOREVER);
+    (void)weft_promise_set_result(order_gate, NULL, NULL);
+    int all = weft_wait(fs, ORDER_N, WEFT_FOREVER, WEFT_ALL_COMPLETED, NULL);
+    for (int i = 0; i < ORDER_N && all == WEFT_OK; i++)
+        if (weft_future_result(fs[i], 0, NULL) != WEFT_OK)
+            all = 4;
+    weft_futures_release(fs, ORDER_N);
+    weft_future_release(order_gate);
+    return rc == WEFT_OK && all == WEFT_OK ? 0 : 5;
+}
+
+Test(bulk, a_task_waiting_on_one_future_of_its_block_runs_none_of_the_others, .timeout = 60)
+{
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        weft_pool *p = wtc_pool_new(workers);
+        for (int round = 0; round < 200; round++)
+            cr_assert_eq(wtc_run_task(p, submit_and_wait_first, NULL, NULL), WEFT_OK,
+                         "%u workers, round %d", workers, round);
+        wtc_pool_drop(p);
+    }
+}
+
 /* ---- several threads at once -------------------------------------------------------- */
 
 #define STRESS_BLOCKS 8
