@@ -3,9 +3,9 @@
  * queued task.
  *
  * The block is a source record (future.h), a line for its live count and
- * the n 64-byte futures; the count holds one unit per future whose handle is held
- * and one for the runtime, which the queued task gives back once every
- * future of the block was run or cancelled. So running a future writes
+ * the n 64-byte futures; the count holds one unit per future whose handle
+ * is held and one for the runtime, which the queued task gives back once
+ * every future of the block was run or cancelled. So running a future writes
  * only that future's own line (its state word, result and status) and
  * takes no reference: completing one costs its state word's claim and
  * completion (future.c [FU2], [FU3]) and nothing shared.
@@ -26,8 +26,7 @@
  * with cancel drops a block still queued as a whole. The pool counts every
  * future as an accepted task ([PL1] in submit.c) and the runner gives the
  * counts back through its worker's credit. */
-#include <stdlib.h>
-#include <string.h>
+#include <stdint.h>
 
 #include "alloc.h"
 #include "future.h"
@@ -38,7 +37,6 @@
 #define BULK_MAX ((size_t)UINT32_MAX)
 
 static const struct weft__task_ops bulk_ops;
-
 
 /* Run future i of src on w and count it finished. */
 static void run_future(struct weft__worker *w, struct weft__source *src, uint32_t i)
