@@ -121,13 +121,12 @@ void weft__source_put(struct weft__source *src, uint64_t k)
  * then look at its futures. The caller holds a unit of the block. */
 static void note_parts(weft_future *f)
 {
-    struct weft__source *src = f->src;
-    if (src->slab != NULL)
+    if (!weft__future_in_block(f))
         return; /* a single's or promise's parts go with its last reference */
     /* relaxed (both): a flag read back by the last subtraction, which
      * follows this one in live's modification order (the caller still
      * holds its unit); set once per block. */
-    _Atomic uint64_t *live = weft__bulk_live(src);
+    _Atomic uint64_t *live = weft__bulk_live(f->src);
     if (!(atomic_load_explicit(live, memory_order_relaxed) & WEFT__LIVE_PARTS))
         atomic_fetch_or_explicit(live, WEFT__LIVE_PARTS, memory_order_relaxed);
 }
@@ -255,9 +254,9 @@ static void free_parts(weft_future *f)
  * single's or promise's parts and block are freed here (0). */
 static uint64_t future_free_parts(weft_future *f)
 {
-    struct weft__source *src = f->src;
-    if (src->slab == NULL)
+    if (weft__future_in_block(f))
         return 1;
+    struct weft__source *src = f->src;
     free_parts(f);
     weft__slab_retire(src->slab, src);
     return 0;
@@ -409,7 +408,7 @@ bool weft__future_start_run(weft_future *f, struct weft__worker *w)
      * block's future: its runner's deque may hold halves of the block,
      * whose futures are independent tasks a helping wait must not run
      * (bulk.c). */
-    if (f->src->slab != NULL)
+    if (!weft__future_in_block(f))
         weft__leap_hint_set(&f->thief, w); /* waiters leapfrog onto w (wait.h) */
     const struct weft__source *src = f->src;
     weft_future *outer = weft__ctx_swap(w, f);
@@ -608,7 +607,7 @@ int weft__future_wait(weft_future *f, const struct timespec *deadline)
     if (f->src->pool == NULL)
         return weft__word_wait(&f->state, deadline);
     /* pool NULL: no borrowed place (weft__future_unstarted says why). */
-    struct weft_pool *borrow = f->src->slab != NULL ? f->src->pool : NULL;
+    struct weft_pool *borrow = weft__future_in_block(f) ? NULL : f->src->pool;
     struct weft__help h = {
         .runner = {.run = run_awaited, .ready = awaited_unstarted, .pool = borrow, .arg = f},
         .leap = weft__future_leap(f)};

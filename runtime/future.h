@@ -96,6 +96,13 @@ struct weft_future {
     void *arg;
 };
 
+/* True if f is one of a bulk block's futures (its source came with no
+ * slab block of its own). */
+static inline bool weft__future_in_block(const weft_future *f)
+{
+    return f->src->slab == NULL;
+}
+
 static inline weft_future *weft__bulk_future(struct weft__source *src, uint32_t i)
 {
     return (weft_future *)(void *)((struct weft__bulk_live *)(void *)(src + 1) + 1) + i;
@@ -120,7 +127,7 @@ static inline uint32_t weft__future_state(const weft_future *f)
  * same futures, and hold the place a half would go to. */
 static inline bool weft__future_unstarted(const weft_future *f)
 {
-    return f->src->pool != NULL && f->src->slab != NULL &&
+    return f->src->pool != NULL && !weft__future_in_block(f) &&
            (weft__future_state(f) & (WEFT_ST_PHASE | WEFT_ST_CLAIMED)) == WEFT_PENDING;
 }
 

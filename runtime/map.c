@@ -180,15 +180,8 @@ static void run_chunk(weft_ctx *ctx, struct map_task *t, size_t k)
     char *out = c->out + (c->out_wrap ? first % c->out_wrap : first) * c->out_stride;
     size_t i = first;
     int status = 0;
-    /* weft_ctx_cancel_requested, with its two words found once: the chunk
-     * task's future asked to stop, or the pool cancelling. relaxed (both
-     * loads below): polled flags. */
-    static const _Atomic uint32_t no_future;
-    const _Atomic uint32_t *asked = ctx->future != NULL ? &ctx->future->state : &no_future;
-    const _Atomic uint64_t *life = &ctx->worker->pool->life;
     for (; i < end; i++, in += c->in_stride, out += c->out_stride) {
-        if ((atomic_load_explicit(asked, memory_order_relaxed) & WEFT_ST_CANCEL_REQ) ||
-            (atomic_load_explicit(life, memory_order_relaxed) & WEFT_LIFE_CANCEL)) {
+        if (weft_ctx_cancel_requested(ctx)) {
             t->cut = true;
             break;
         }

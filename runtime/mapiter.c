@@ -225,17 +225,20 @@ static int await_ready(struct weft_map_iter *it, size_t *index)
     }
 }
 
+/* The start of every next call: count the results handed out in place as
+ * taken, then have pos's result in (WEFT_OK) or the iterator's error. */
+static int next_ready(struct weft_map_iter *it, size_t *index)
+{
+    settle_view(it);
+    return it->pos < it->ready_end ? WEFT_OK : await_ready(it, index);
+}
+
 int weft_map_iter_next(weft_map_iter *it, void *out, size_t *index)
 {
     if (it == NULL || (out == NULL && it->out_size > 0))
         return WEFT_EINVAL;
-    settle_view(it);
-    if (it->pos >= it->ready_end) {
-        int rc = await_ready(it, index);
-        if (rc != WEFT_OK)
-            return rc;
-    }
-    return take(it, out, index);
+    int rc = next_ready(it, index);
+    return rc != WEFT_OK ? rc : take(it, out, index);
 }
 
 /* The run of results from pos on that is in, within pos's chunk and at
@@ -252,12 +255,9 @@ int weft_map_iter_next_view(weft_map_iter *it, const void **items, size_t *count
         *count = 0;
     if (it == NULL || items == NULL || count == NULL)
         return WEFT_EINVAL;
-    settle_view(it);
-    if (it->pos >= it->ready_end) {
-        int rc = await_ready(it, first);
-        if (rc != WEFT_OK)
-            return rc;
-    }
+    int rc = next_ready(it, first);
+    if (rc != WEFT_OK)
+        return rc;
     if (first != NULL)
         *first = it->pos;
     *items = it->cur;

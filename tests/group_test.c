@@ -1919,18 +1919,25 @@ static int flat_child(weft_ctx *ctx, void *arg, void **result)
     return 0;
 }
 
+/* Spawn fn(i) for i in [0, n) into one group, child i's result to
+ * results[i], then sync: the first failing spawn's code, else the sync's. */
+static int spawn_all_then_sync(weft_ctx *ctx, weft_fn fn, size_t n, void **results)
+{
+    weft_group g;
+    weft_group_init(&g, ctx);
+    int rc = WEFT_OK;
+    for (size_t i = 0; i < n && rc == WEFT_OK; i++)
+        rc = weft_spawn(&g, fn, (void *)(uintptr_t)i, &results[i]);
+    int rs = weft_sync(&g);
+    return rc != WEFT_OK ? rc : rs;
+}
+
 static int flat_root(weft_ctx *ctx, void *arg, void **result)
 {
     (void)arg;
     (void)result;
     flat.owner = pthread_self();
-    weft_group g;
-    weft_group_init(&g, ctx);
-    int rc = WEFT_OK;
-    for (size_t i = 0; i < FLAT_N && rc == WEFT_OK; i++)
-        rc = weft_spawn(&g, flat_child, (void *)(uintptr_t)i, &flat.slots[i]);
-    int rs = weft_sync(&g);
-    return rc != WEFT_OK ? rc : rs;
+    return spawn_all_then_sync(ctx, flat_child, FLAT_N, flat.slots);
 }
 
 Test(group, flat_spawns_with_a_thief_run_every_child_exactly_once, .timeout = 120)
@@ -1996,13 +2003,7 @@ static int forking_root(weft_ctx *ctx, void *arg, void **result)
 {
     (void)arg;
     (void)result;
-    weft_group g;
-    weft_group_init(&g, ctx);
-    int rc = WEFT_OK;
-    for (size_t i = 0; i < FORKING_N && rc == WEFT_OK; i++)
-        rc = weft_spawn(&g, forking_child, (void *)(uintptr_t)i, &forking.results[i]);
-    int rs = weft_sync(&g);
-    return rc != WEFT_OK ? rc : rs;
+    return spawn_all_then_sync(ctx, forking_child, FORKING_N, forking.results);
 }
 
 Test(group, flat_children_that_fork_run_every_node_exactly_once_on_3_workers, .timeout = 120)
